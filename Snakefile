@@ -1,0 +1,21 @@
+# Lend an Ear trial: the registered analysis pipeline.
+# Run: snakemake -c all   (or `make reproduce`); see README.md.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/ingest.smk"
+include: "workflow/rules/qc.smk"
+include: "workflow/rules/primary.smk"
+include: "workflow/rules/render.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

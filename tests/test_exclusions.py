@@ -1,0 +1,102 @@
+"""Registered exclusions: every excluded record listed, the flow adds up exactly."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from analysis.errors import ConfigError
+from analysis.exclusions import apply_exclusions
+
+
+def run(cohort, plan, **overrides):
+    arguments = dict(
+        participants=cohort.participants,
+        conversations=cohort.conversations,
+        messages=cohort.messages,
+        scores=cohort.scores,
+        rules=plan["exclusions"],
+        dimensions=plan["outcomes"]["dimensions"],
+        judges="all",
+        conversations_per_participant=3,
+        arms=plan["design"]["arms"],
+    )
+    arguments.update(overrides)
+    return apply_exclusions(**arguments)
+
+
+def check_flow_adds_up(flow):
+    for arm, block in flow.groupby("arm"):
+        randomised = block[block["stage"] == "randomised"].iloc[0]
+        rest = block[block["stage"] != "randomised"][["n_participants", "n_conversations"]].sum()
+        assert rest["n_participants"] == randomised["n_participants"], arm
+        assert rest["n_conversations"] == randomised["n_conversations"], arm
+
+
+def test_complete_cohort_loses_nobody(small_cohort, plan):
+    result = run(small_cohort, plan)
+    assert result.exclusions.empty
+    assert len(result.included) == len(small_cohort.conversations)
+    check_flow_adds_up(result.flow)
+    analysed = result.flow.query("arm == 'all' and stage == 'analysed'").iloc[0]
+    assert (analysed["n_participants"], analysed["n_conversations"]) == (24, 72)
+
+
+def test_unscored_conversation_takes_its_participant_with_it(small_cohort, plan):
+    scores = small_cohort.scores
+    drop = (scores["conversation_id"] == "p007-2") & (scores["dimension"] == "self_oriented")
+    result = run(small_cohort, plan, scores=scores[~drop])
+    listed = result.exclusions.set_index("record_id")
+    assert listed.loc["p007-2", "rule"] == "unscored_conversation"
+    assert listed.loc["p007-2", "reason"] == "no score from any judge on: self_oriented"
+    assert listed.loc["p007", "level"] == "participant"
+    assert listed.loc["p007", "reason"] == "2 of 3 conversations analysable"
+    assert set(listed.index) == {"p007-2", "p007", "p007-1", "p007-3"}
+    assert listed.loc["p007-1", "rule"] == "incomplete_participant"
+    assert (listed["arm"] == "video").all()
+    assert not result.included["participant_id"].eq("p007").any()
+    check_flow_adds_up(result.flow)
+    video = result.flow.query("arm == 'video'").set_index(["stage", "rule"])
+    assert video.loc[("excluded", "unscored_conversation"), "n_conversations"] == 1
+    assert video.loc[("excluded", "incomplete_participant"), "n_participants"] == 1
+    assert video.loc[("excluded", "incomplete_participant"), "n_conversations"] == 2
+    assert video.loc[("analysed", ""), "n_participants"] == 5
+
+
+def test_missing_conversation_and_participant_without_conversations(small_cohort, plan):
+    conversations = small_cohort.conversations[small_cohort.conversations["conversation_id"] != "p001-3"]
+    participants = pd.concat(
+        [small_cohort.participants, small_cohort.participants.iloc[[0]].assign(participant_id="p999", arm="coach")],
+        ignore_index=True,
+    )
+    result = run(small_cohort, plan, conversations=conversations, participants=participants)
+    listed = result.exclusions.set_index("record_id")
+    assert listed.loc["p001", "reason"] == "2 of 3 conversations analysable"
+    assert listed.loc["p999", "reason"] == "0 of 3 conversations analysable"
+    check_flow_adds_up(result.flow)
+
+
+def test_only_registered_judges_count(small_cohort, plan):
+    scores = small_cohort.scores
+    drop = (scores["conversation_id"] == "p010-1") & (scores["judge"] == "judge_b")
+    kept = run(small_cohort, plan, scores=scores[~drop], judges=["judge_a"])
+    assert kept.exclusions.empty
+    lost = run(small_cohort, plan, scores=scores[~drop], judges=["judge_b"])
+    assert "p010-1" in set(lost.exclusions["record_id"])
+    assert lost.exclusions.set_index("record_id").loc["p010-1", "reason"].startswith("no score from judge(s) judge_b on: validating_emotions, ")
+
+
+def test_unknown_registered_judge_is_an_error(small_cohort, plan):
+    with pytest.raises(ConfigError, match=r"names judge\(s\) \['gpt-9'\] that never occur"):
+        run(small_cohort, plan, judges=["gpt-9"])
+
+
+def test_no_supporter_message_rule(small_cohort, plan):
+    messages = small_cohort.messages.copy()
+    messages.loc[(messages["conversation_id"] == "p002-1") & (messages["role"] == "supporter"), "text"] = "  "
+    rules = [{"id": "silent", "rule": "no_supporter_message", "description": "x"}, *plan["exclusions"]]
+    result = run(small_cohort, plan, messages=messages, rules=rules)
+    listed = result.exclusions.set_index("record_id")
+    assert listed.loc["p002-1", "rule"] == "silent"
+    assert listed.loc["p002", "rule"] == "incomplete_participant"
+    check_flow_adds_up(result.flow)

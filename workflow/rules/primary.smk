@@ -1,0 +1,24 @@
+# The registered primary analysis: OLS difference-in-differences, cluster-robust by participant.
+
+
+rule fit_primary_did:
+    input:
+        outcomes="results/{cohort}/outcomes/conversation_scores.csv",
+        code=code("cohort", "did"),
+    output:
+        coefficients="results/{cohort}/primary/did_coefficients.csv",
+        fit="results/{cohort}/primary/model_fit.csv",
+        contrasts="results/{cohort}/primary/arm_contrasts.csv",
+        effects_sd="results/{cohort}/primary/effects_sd.csv",
+    params:
+        outcomes=PREREG["primary_analysis"]["outcomes"],
+        arms=DESIGN["arms"],
+        reference_arm=DESIGN["reference_arm"],
+        alpha=PREREG["primary_analysis"]["alpha"],
+        contrast_method=PREREG["primary_analysis"]["contrasts"]["method"],
+    log:
+        "logs/fit_primary_did/{cohort}.log",
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/fit_primary_did.py"

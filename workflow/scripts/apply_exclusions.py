@@ -1,0 +1,21 @@
+"""Rule apply_exclusions: apply the registered exclusions; list every excluded record; count the flow."""
+
+from analysis.cohort import write_csv
+from analysis.contract import read_validated
+from analysis.exclusions import apply_exclusions
+from analysis.runlog import logged_step
+
+with logged_step(snakemake.log[0], "apply_exclusions") as log:
+    tables = {name: read_validated(snakemake.input[name], name) for name in ("participants", "conversations", "messages", "scores")}
+    result = apply_exclusions(
+        **tables,
+        rules=snakemake.params.rules,
+        dimensions=snakemake.params.dimensions,
+        judges=snakemake.params.judges,
+        conversations_per_participant=snakemake.params.conversations_per_participant,
+        arms=snakemake.params.arms,
+    )
+    write_csv(result.included, snakemake.output.included)
+    write_csv(result.exclusions, snakemake.output.exclusions)
+    write_csv(result.flow, snakemake.output.flow)
+    log.info("%s conversations analysed, %s records excluded", len(result.included), len(result.exclusions))

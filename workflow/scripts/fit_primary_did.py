@@ -1,0 +1,21 @@
+"""Rule fit_primary_did: the registered OLS difference-in-differences for every outcome."""
+
+from analysis.cohort import write_csv
+from analysis.did import primary_analysis
+from analysis.outcomes import read_outcomes
+from analysis.runlog import logged_step
+
+with logged_step(snakemake.log[0], "fit_primary_did") as log:
+    results = primary_analysis(
+        read_outcomes(snakemake.input.outcomes),
+        outcomes=snakemake.params.outcomes,
+        arms=snakemake.params.arms,
+        reference_arm=snakemake.params.reference_arm,
+        alpha=snakemake.params.alpha,
+        contrast_method=snakemake.params.contrast_method,
+    )
+    write_csv(results.coefficients, snakemake.output.coefficients)
+    write_csv(results.fit, snakemake.output.fit)
+    write_csv(results.contrasts, snakemake.output.contrasts)
+    write_csv(results.effects_sd, snakemake.output.effects_sd)
+    log.info("fitted %s outcomes", len(results.fit))

@@ -1,0 +1,15 @@
+"""Rule plot_effects_sd: each arm's post effect per outcome in SD units, with 95% CIs."""
+
+import pandas as pd
+
+from analysis.figures import plot_effects_sd, save_figure
+from analysis.runlog import logged_step
+
+with logged_step(snakemake.log[0], "plot_effects_sd"):
+    figure = plot_effects_sd(
+        pd.read_csv(snakemake.input.effects_sd),
+        arms=snakemake.params.arms,
+        reference_arm=snakemake.params.reference_arm,
+        synthetic=snakemake.params.synthetic,
+    )
+    save_figure(figure, snakemake.output.png, snakemake.output.pdf)

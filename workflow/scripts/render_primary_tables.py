@@ -1,0 +1,23 @@
+"""Rule render_primary_tables: the primary DiD and contrast tables as CSV, LaTeX and Markdown."""
+
+import pandas as pd
+
+from analysis.render import primary_tables_text
+from analysis.runlog import logged_step
+
+with logged_step(snakemake.log[0], "render_primary_tables") as log:
+    rendered = primary_tables_text(
+        coefficients=pd.read_csv(snakemake.input.coefficients),
+        fit=pd.read_csv(snakemake.input.fit),
+        contrasts=pd.read_csv(snakemake.input.contrasts),
+        arms=snakemake.params.arms,
+        reference_arm=snakemake.params.reference_arm,
+        contrast_method=snakemake.params.contrast_method,
+        cohort=snakemake.wildcards.cohort,
+        synthetic=snakemake.params.synthetic,
+    )
+    for name, formats in rendered.items():
+        for extension, text in formats.items():
+            with open(snakemake.output[f"{name}_{extension}"], "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(text)
+            log.info("wrote %s", snakemake.output[f"{name}_{extension}"])

@@ -37,12 +37,17 @@ EFFECT_COLUMNS = [
 
 @dataclass(frozen=True)
 class PrimaryResults:
-    """The four tables of the primary analysis (columns: the ``*_COLUMNS`` lists)."""
+    """The four tables of the primary analysis (columns: the ``*_COLUMNS`` lists).
+
+    ``execution`` describes what was actually fitted (terms, covariance as
+    statsmodels ran it, sample sizes), for the analysis' spec record.
+    """
 
     coefficients: pd.DataFrame
     fit: pd.DataFrame
     contrasts: pd.DataFrame
     effects_sd: pd.DataFrame
+    execution: dict
 
 
 def design_matrix(data: pd.DataFrame, arms: Sequence[str], reference_arm: str) -> pd.DataFrame:
@@ -224,6 +229,7 @@ def primary_analysis(
     outcome over all analysed conversations.
     """
     coefficients, fits, contrasts, effects = [], [], [], []
+    result = None
     for outcome in outcomes:
         result = fit_did(data, outcome, arms, reference_arm)
         outcome_sd = float(data[outcome].std(ddof=1))
@@ -233,9 +239,25 @@ def primary_analysis(
         fits.append(_fit_row(result, outcome, n_clusters))
         contrasts.append(arm_contrasts(result, outcome, arms, reference_arm, alpha, contrast_method, outcome_sd))
         effects.append(post_effects_sd(rows, arms, reference_arm, outcome_sd))
+    execution = {
+        "estimator": "ols",
+        "outcomes": list(outcomes),
+        "terms": list(result.params.index) if result is not None else [],
+        "reference_arm": reference_arm,
+        "covariance": {
+            "type": result.cov_type if result is not None else None,
+            "cluster_by": "participant_id",
+            "small_sample_correction": bool(result.cov_kwds.get("use_correction", True)) if result is not None else None,
+            "reference_distribution": "t" if result is not None and result.use_t else "normal",
+        },
+        "alpha": alpha,
+        "multiplicity": {"family": "within_outcome", "method": contrast_method},
+        "sample": {"n_obs": int(len(data)), "n_participants": int(data["participant_id"].nunique())},
+    }
     return PrimaryResults(
         coefficients=pd.concat(coefficients, ignore_index=True)[COEFFICIENT_COLUMNS],
         fit=pd.DataFrame(fits, columns=FIT_COLUMNS),
         contrasts=pd.concat(contrasts, ignore_index=True),
         effects_sd=pd.concat(effects, ignore_index=True),
+        execution=execution,
     )

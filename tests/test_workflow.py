@@ -95,7 +95,9 @@ def test_same_inputs_give_byte_identical_tables(simulated_run, tmp_path):
     assert process.returncode == 0, process.stderr[-4000:]
     patterns = ("data/simulated/tiny/*.csv", "results/tiny/**/*.csv", "results/tiny/**/*.json", "reports/tiny/**/*.csv")
     first = sorted(p.relative_to(simulated_run) for pattern in patterns for p in simulated_run.glob(pattern))
-    assert len(first) == 4 + 5 + 3 + 1 + 4 + 2
+    second = sorted(p.relative_to(tmp_path) for pattern in patterns for p in tmp_path.glob(pattern))
+    assert first == second
+    assert len(first) >= 4 + 5 + 3 + 1 + 5 + 2
     for relative in first:
         assert (tmp_path / relative).read_bytes() == (simulated_run / relative).read_bytes(), relative
 

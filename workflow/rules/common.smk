@@ -36,12 +36,27 @@ def is_synthetic(wildcards):
     return cohort_spec(wildcards)["format"] == "simulated"
 
 
+# Where each format's cohort lies in the native contract: `native` cohorts where the config says,
+# the others where the rule that simulates or imports them writes it.
+NATIVE_DIRECTORIES = {
+    "simulated": "data/simulated/{cohort}",
+    "pilot_release": "data/imported/pilot_release/{cohort}",
+    "paper_release": "data/imported/paper_release/{cohort}",
+}
+# What a cohort is: a randomised trial (every trial analysis applies) or a rating study (agreement only).
+COHORT_KINDS = {"native": "trial", "simulated": "trial", "paper_release": "trial", "pilot_release": "ratings"}
+
+
+def native_directory(cohort):
+    spec = COHORTS[cohort]
+    if spec["format"] == "native":
+        return spec["path"]
+    return NATIVE_DIRECTORIES[spec["format"]].format(cohort=cohort)
+
+
 def raw_cohort_files(wildcards):
-    spec = cohort_spec(wildcards)
-    if spec["format"] == "simulated":
-        directory = f"data/simulated/{wildcards.cohort}"
-    else:
-        directory = spec["path"]
+    cohort_spec(wildcards)
+    directory = native_directory(wildcards.cohort)
     return {name: os.path.join(directory, filename) for name, filename in NATIVE_FILES.items()}
 
 
@@ -56,16 +71,18 @@ def validated(table):
     return f"results/{{cohort}}/validated/{table}.csv"
 
 
-TARGET_PATTERNS = []
+TARGET_PATTERNS = {"trial": [], "ratings": []}
 
 
-def register_targets(patterns):
-    """Add final outputs (paths with a `{cohort}` placeholder) that `rule all` builds for every cohort."""
-    TARGET_PATTERNS.extend(patterns)
+def register_targets(patterns, kinds=("trial",)):
+    """Add final outputs (paths with a `{cohort}` placeholder) that `rule all` builds for every cohort of `kinds`."""
+    for kind in kinds:
+        TARGET_PATTERNS[kind].extend(patterns)
 
 
 def cohort_targets(cohort):
-    return [pattern.format(cohort=cohort) for pattern in TARGET_PATTERNS]
+    kind = COHORT_KINDS[COHORTS[cohort]["format"]]
+    return [pattern.format(cohort=cohort) for pattern in TARGET_PATTERNS[kind]]
 
 
 def all_targets():

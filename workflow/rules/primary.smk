@@ -4,13 +4,18 @@
 rule fit_primary_did:
     input:
         outcomes="results/{cohort}/outcomes/conversation_scores.csv",
-        code=code("cohort", "did"),
+        code=code("cohort", "did", "specs"),
     output:
         coefficients="results/{cohort}/primary/did_coefficients.csv",
         fit="results/{cohort}/primary/model_fit.csv",
         contrasts="results/{cohort}/primary/arm_contrasts.csv",
         effects_sd="results/{cohort}/primary/effects_sd.csv",
+        spec="results/{cohort}/primary/spec.json",
     params:
+        analysis_id=PREREG["primary_analysis"]["id"],
+        confirmatory=PREREG["primary_analysis"].get("confirmatory", True),
+        exclusions=[rule["id"] for rule in PREREG["exclusions"]],
+        judge_aggregation=PREREG["judge_aggregation"],
         outcomes=PREREG["primary_analysis"]["outcomes"],
         arms=DESIGN["arms"],
         reference_arm=DESIGN["reference_arm"],

@@ -1,0 +1,66 @@
+"""Spec records: what an analysis rule actually executed, for the pre-registration audit.
+
+Every analysis rule writes one JSON record (schema: ``workflow/schemas/spec_record.schema.yaml``)
+beside its outputs. The audit compares these records with the registered plan, so the record must
+describe the models as fitted (terms, covariance, sample), not repeat the plan.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from analysis.errors import PipelineError
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "spec_record.schema.yaml"
+
+
+def _schema() -> dict:
+    with open(SCHEMA_PATH, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def spec_record(**fields: Any) -> dict:
+    """Build and validate a spec record.
+
+    Parameters
+    ----------
+    **fields
+        The record's fields (see the schema); optional fields default to None
+        or empty.
+
+    Returns
+    -------
+    dict
+        The validated record.
+
+    Raises
+    ------
+    PipelineError
+        When the record breaks its schema (a programming error in a rule).
+    """
+    record = {
+        "reference_arm": None, "covariance": None, "alpha": None, "multiplicity": None, "exclusions": [],
+        "judge_aggregation": None, "seed": None, "diagnostics": None, "details": {},
+    }
+    record.update(fields)
+    errors = sorted(jsonschema.Draft202012Validator(_schema()).iter_errors(record), key=str)
+    if errors:
+        raise PipelineError("spec record breaks its schema: " + "; ".join(error.message for error in errors))
+    return record
+
+
+def write_spec_record(record: dict, path: str | Path) -> None:
+    """Write a spec record as sorted, indented JSON (deterministic bytes)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def read_spec_record(path: str | Path) -> dict:
+    """Read a spec record written by :func:`write_spec_record`."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))

@@ -1,0 +1,33 @@
+"""Spec records are validated against their schema and describe the fitted models."""
+
+from __future__ import annotations
+
+import pytest
+
+from analysis.did import primary_analysis
+from analysis.errors import PipelineError
+from analysis.specs import read_spec_record, spec_record, write_spec_record
+from tests.conftest import simulated_outcomes
+
+ARMS = ["control", "video", "coach", "combined"]
+
+
+def test_primary_execution_describes_the_fit(tmp_path):
+    results = primary_analysis(simulated_outcomes(n_per_arm=10), ["overall_empathy"], ARMS, "control", contrast_method="bonferroni")
+    record = spec_record(analysis_id="primary_did", family="primary", cohort="x", confirmatory=True, **results.execution)
+    assert record["terms"] == ["intercept", "video", "coach", "combined", "post", "video:post", "coach:post", "combined:post"]
+    assert record["covariance"]["type"] == "cluster"
+    assert record["multiplicity"]["method"] == "bonferroni"
+    assert record["sample"] == {"n_obs": 120, "n_participants": 40}
+    write_spec_record(record, tmp_path / "spec.json")
+    assert read_spec_record(tmp_path / "spec.json") == record
+    first = (tmp_path / "spec.json").read_bytes()
+    write_spec_record(record, tmp_path / "spec.json")
+    assert (tmp_path / "spec.json").read_bytes() == first
+
+
+def test_record_breaking_schema_is_an_error():
+    with pytest.raises(PipelineError, match="spec record breaks its schema"):
+        spec_record(analysis_id="x", family="primary", cohort="c", confirmatory="yes", estimator="ols", outcomes=[], terms=[], sample={})
+    with pytest.raises(PipelineError, match="Additional properties"):
+        spec_record(analysis_id="x", family="p", cohort="c", confirmatory=True, estimator="ols", outcomes=[], terms=[], sample={}, colour="red")

@@ -51,3 +51,10 @@ NATIVE_FILES: dict[str, str] = {
     "messages": "messages.csv",
     "scores": "scores.csv",
 }
+
+# Optional cohort files: analyses that need one run only for cohorts that have it.
+OPTIONAL_FILES: dict[str, str] = {
+    "perception": "perception.csv",
+    "elo": "elo.csv",
+    "themes": "themes.csv",
+}

@@ -153,8 +153,14 @@ def read_csv_text(path: str | Path) -> pd.DataFrame:
     return frame
 
 
-def _schema_issues(frame: pd.DataFrame, schema: pa.DataFrameSchema, file: str) -> tuple[pd.DataFrame | None, list]:
-    """Validate one table; return the typed frame (or None) and the issues found."""
+def schema_issues(frame: pd.DataFrame, schema: pa.DataFrameSchema, file: str) -> tuple[pd.DataFrame | None, list]:
+    """Validate one table against a pandera schema.
+
+    Returns the typed frame (None when it fails) and the list of
+    :class:`~analysis.errors.ValidationIssue` found (file, 1-based data row,
+    column, value, what was expected). Use it for any optional table so its
+    errors read like the core contract's.
+    """
     try:
         return schema.validate(frame, lazy=True), []
     except pa.errors.SchemaErrors as errors:
@@ -185,7 +191,8 @@ def _schema_issues(frame: pd.DataFrame, schema: pa.DataFrameSchema, file: str) -
     return None, issues
 
 
-def _duplicate_issues(frame: pd.DataFrame, keys: list[str], file: str, what: str) -> list[ValidationIssue]:
+def duplicate_issues(frame: pd.DataFrame, keys: list[str], file: str, what: str) -> list[ValidationIssue]:
+    """One issue per row repeating the ``keys`` of an earlier row (naming that row)."""
     positions = pd.Series(frame.index, index=frame.index)
     first_row = positions.groupby([frame[key] for key in keys], dropna=False).transform("min")
     duplicated = frame.duplicated(keys, keep="first")
@@ -200,7 +207,8 @@ def _duplicate_issues(frame: pd.DataFrame, keys: list[str], file: str, what: str
     return issues
 
 
-def _reference_issues(frame: pd.DataFrame, column: str, known: pd.Series, file: str, target: str) -> list[ValidationIssue]:
+def reference_issues(frame: pd.DataFrame, column: str, known: pd.Series, file: str, target: str) -> list[ValidationIssue]:
+    """One issue per row whose ``column`` value is not among ``known`` (the IDs of ``target``)."""
     unknown = ~frame[column].isin(known)
     return [
         ValidationIssue(file, int(index) + 1, column, frame.loc[index, column], f"an ID that exists in {target}")
@@ -256,7 +264,7 @@ def validate_cohort(
     typed = {}
     issues: list[ValidationIssue] = []
     for name, frame in raw.items():
-        checked, found = _schema_issues(frame, schemas[name], files[name])
+        checked, found = schema_issues(frame, schemas[name], files[name])
         typed[name] = checked
         issues.extend(found)
 
@@ -268,23 +276,23 @@ def validate_cohort(
         issues.extend(two_arms)
         two_arm_ids = {issue.value for issue in two_arms}
         repeated = participants[~participants["participant_id"].isin(two_arm_ids)]
-        issues.extend(_duplicate_issues(repeated, ["participant_id"], file_p, "participant_id to be"))
+        issues.extend(duplicate_issues(repeated, ["participant_id"], file_p, "participant_id to be"))
     if "conversation_id" in conversations:
-        issues.extend(_duplicate_issues(conversations, ["conversation_id"], file_c, "conversation_id to be"))
+        issues.extend(duplicate_issues(conversations, ["conversation_id"], file_c, "conversation_id to be"))
     if {"participant_id", "conversation_number"} <= set(conversations):
         issues.extend(
-            _duplicate_issues(
+            duplicate_issues(
                 conversations, ["participant_id", "conversation_number"], file_c,
                 "each participant's conversation_number to be",
             )
         )
     if "participant_id" in conversations and "participant_id" in participants:
-        issues.extend(_reference_issues(conversations, "participant_id", participants["participant_id"], file_c, file_p))
+        issues.extend(reference_issues(conversations, "participant_id", participants["participant_id"], file_c, file_p))
     if {"conversation_id", "turn"} <= set(raw.messages):
-        issues.extend(_duplicate_issues(raw.messages, ["conversation_id", "turn"], file_m, "each conversation's turn to be"))
+        issues.extend(duplicate_issues(raw.messages, ["conversation_id", "turn"], file_m, "each conversation's turn to be"))
     if {"conversation_id", "judge", "dimension"} <= set(raw.scores):
         issues.extend(
-            _duplicate_issues(
+            duplicate_issues(
                 raw.scores, ["conversation_id", "judge", "dimension"], file_s, "(conversation_id, judge, dimension) to be"
             )
         )
@@ -292,7 +300,7 @@ def validate_cohort(
         for name, file in (("messages", file_m), ("scores", file_s)):
             frame = getattr(raw, name)
             if "conversation_id" in frame:
-                issues.extend(_reference_issues(frame, "conversation_id", conversations["conversation_id"], file, file_c))
+                issues.extend(reference_issues(frame, "conversation_id", conversations["conversation_id"], file, file_c))
     if issues:
         raise CohortValidationError(issues)
     return CohortTables(

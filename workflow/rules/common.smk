@@ -4,7 +4,7 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from analysis.constants import NATIVE_FILES
+from analysis.constants import NATIVE_FILES, OPTIONAL_FILES
 from analysis.prereg import load_prereg
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -74,15 +74,37 @@ def validated(table):
 TARGET_PATTERNS = {"trial": [], "ratings": []}
 
 
-def register_targets(patterns, kinds=("trial",)):
-    """Add final outputs (paths with a `{cohort}` placeholder) that `rule all` builds for every cohort of `kinds`."""
+def register_targets(patterns, kinds=("trial",), requires=None):
+    """Add final outputs (paths with a `{cohort}` placeholder) that `rule all` builds for every cohort
+    of `kinds`; with `requires` (a key of OPTIONAL_FILES), only for cohorts that have that file."""
     for kind in kinds:
-        TARGET_PATTERNS[kind].extend(patterns)
+        TARGET_PATTERNS[kind].append((list(patterns), requires))
+
+
+def has_optional_file(cohort, name):
+    """Simulated and paper_release cohorts always provide every optional file (their rules write them);
+    a native cohort has one when it lies in its directory."""
+    spec = COHORTS[cohort]
+    if spec["format"] in ("simulated", "paper_release"):
+        return True
+    if spec["format"] == "native":
+        return os.path.isfile(os.path.join(spec["path"], OPTIONAL_FILES[name]))
+    return False
+
+
+def optional_cohort_file(name):
+    """Input function: the cohort's optional file `name` (see OPTIONAL_FILES)."""
+    return lambda wildcards: os.path.join(native_directory(wildcards.cohort), OPTIONAL_FILES[name])
 
 
 def cohort_targets(cohort):
     kind = COHORT_KINDS[COHORTS[cohort]["format"]]
-    return [pattern.format(cohort=cohort) for pattern in TARGET_PATTERNS[kind]]
+    return [
+        pattern.format(cohort=cohort)
+        for patterns, requires in TARGET_PATTERNS[kind]
+        if requires is None or has_optional_file(cohort, requires)
+        for pattern in patterns
+    ]
 
 
 def all_targets():

@@ -33,6 +33,11 @@ dryrun: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_pipeline.py
 
+# Lock the registered plan: config/prereg.lock = sha256 of the canonicalised plan + date (docs/preregistration.md).
+.PHONY: prereg-lock
+prereg-lock: $(STAMP)
+	$(BIN)/python -m analysis.prereg_lock --prereg config/prereg.yaml --lock config/prereg.lock
+
 # Re-resolve the pins from requirements.in in a throw-away venv.
 lock:
 	rm -rf .venv-lock

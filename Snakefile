@@ -13,6 +13,16 @@ include: "workflow/rules/ingest.smk"
 include: "workflow/rules/qc.smk"
 include: "workflow/rules/primary.smk"
 include: "workflow/rules/render.smk"
+include: "workflow/rules/audit.smk"
+include: "workflow/rules/release.smk"
+include: "workflow/rules/report.smk"
+include: "workflow/rules/mixed.smk"
+include: "workflow/rules/bayes.smk"
+include: "workflow/rules/models.smk"
+include: "workflow/rules/pilot.smk"
+include: "workflow/rules/judges.smk"
+include: "workflow/rules/taxonomy.smk"
+include: "workflow/rules/secondary.smk"
 
 
 rule all:

@@ -58,3 +58,7 @@ OPTIONAL_FILES: dict[str, str] = {
     "elo": "elo.csv",
     "themes": "themes.csv",
 }
+
+# Categories of empathic expressions in themes.csv (issue 7): prescriptive affective, cognitive and
+# motivational expressions, and proscriptive (misattuned) ones.
+THEME_CATEGORIES: tuple[str, ...] = ("affective", "cognitive", "motivational", "misattuned")

@@ -85,17 +85,37 @@ Other quantities
   self_showed_understanding with demonstrating_understanding .0001).
 * Messages: ``2 + Poisson(mean - 2)`` messages per conversation, alternating
   seeker/supporter and starting with the seeker's verbatim opening line.
-  Every supporter message draws, for each dimension, a phrase from that
-  dimension's bank (:data:`PHRASE_BANKS`) with a probability that rises
-  with the conversation's judge-free latent score on the dimension; neutral
-  filler is used when nothing else was drawn.  Seeker follow-ups come from a
-  small bank per trouble type.  Some texts contain commas, double quotes and
-  embedded newlines.  The text column is built with array indexing and
-  element-wise string concatenation, without loops over rows.
+  Supporter messages carry idiomatic expressions from the themes of
+  :data:`PHRASE_THEMES` (each tied to a dimension and a category; the
+  dimension's phrases are :data:`PHRASE_BANKS`).  Theme *t* of dimension *d*
+  appears in a message independently of the other themes with probability
+  ``min(1, p_d * share_t * exp(shift_t))``: ``p_d = floor + (ceiling -
+  floor) * Phi(z_d - 3)`` rises with the conversation's judge-free latent
+  score on the dimension, ``share_t`` is the theme's share of its dimension
+  for the trouble type (some themes belong to one trouble type only) and
+  ``shift_t`` is the planted training shift, non-zero only in conversations
+  2-3 of non-reference arms and differing by trouble type: "tell me more"
+  and "I am here for you" rise, "everything will be okay", "take it one day
+  at a time" and prayer fall.  Neutral filler is used when nothing else was
+  drawn.  Seeker follow-ups come from a small bank per trouble type.  Some
+  texts contain commas, double quotes and embedded newlines.  The text column
+  is built with array indexing and element-wise string concatenation,
+  without loops over rows.  :func:`code_planted_themes` reads the planted
+  themes back from the texts (the simulated cohort's ``themes.csv``).
+
+Random streams
+--------------
+Everything except the planted phrases is drawn from ``default_rng(seed)`` in
+a fixed order.  The phrases come from their own child stream
+(:data:`PHRASE_STREAM` of ``SeedSequence(seed)``), and the main stream still
+makes (and discards) the phrase draws of the first message generator, so
+the scores, participants and conversations of a seed are the same whatever
+the phrase model.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -141,49 +161,156 @@ _BIN_EDGES = np.arange(SCORE_MIN + 0.5, SCORE_MAX, 1.0)
 _SQUARE_STEPS = 2.0 * np.arange(SCORE_MIN + 1.0, SCORE_MAX + 1.0) - 1.0
 _SIGNS = np.array([-1.0 if d in MISATTUNED_DIMENSIONS else 1.0 for d in DIMENSIONS])
 
+@dataclass(frozen=True)
+class PhraseTheme:
+    """One theme of idiomatic supporter expressions planted in simulated messages.
+
+    Attributes
+    ----------
+    theme : str
+        Theme label, as written to ``themes.csv``.
+    category : str
+        ``affective``, ``cognitive``, ``motivational`` or ``misattuned``
+        (:data:`analysis.constants.THEME_CATEGORIES`).
+    dimension : str
+        The judged dimension whose latent score drives the theme's rate.
+    variants : tuple of str
+        Surface forms; a message using the theme carries one of them, drawn
+        uniformly.  Every variant ends a sentence, and no variant occurs
+        inside a variant of another theme, so a message's themes can be read
+        back from its text (:func:`code_planted_themes`).
+    weights : tuple of float
+        Relative weight of the theme within its dimension for a workplace and
+        a personal trouble (``TROUBLE_TYPES`` order); normalised to shares
+        that sum to 1 per dimension and trouble type.
+    training_shift : tuple of float
+        Planted change after training: log rate ratio of the theme in the
+        conversations 2-3 of every non-reference arm, per trouble type.
+    """
+
+    theme: str
+    category: str
+    dimension: str
+    variants: tuple[str, ...]
+    weights: tuple[float, float] = (1.0, 1.0)
+    training_shift: tuple[float, float] = (0.0, 0.0)
+
+
+PHRASE_THEMES: tuple[PhraseTheme, ...] = (
+    PhraseTheme(
+        "acknowledging_difficulty", "affective", "validating_emotions",
+        ("That sounds really hard.", "That sounds so hard.", "Wow, that sounds really tough."),
+    ),
+    PhraseTheme(
+        "sympathy", "affective", "validating_emotions",
+        ("I'm so sorry you're going through this.", "I'm so sorry to hear that."),
+    ),
+    PhraseTheme("condolence", "affective", "validating_emotions", ("I'm so sorry for your loss.",), (0.0, 1.0)),
+    PhraseTheme(
+        "validating_feelings", "affective", "validating_emotions",
+        ("Your feelings are completely valid, anyone would be upset.", 'It\'s okay to feel "not okay" right now.'),
+    ),
+    PhraseTheme(
+        "naming_pain", "affective", "validating_emotions",
+        ("That must be so painful.", "That must be incredibly painful for you."),
+    ),
+    PhraseTheme(
+        "offering_availability", "affective", "validating_emotions",
+        ("I am here for you.", "Just know that I am here for you.", "I am here for you, whatever you need."),
+        (0.7, 0.9), (0.5, 1.5),
+    ),
+    PhraseTheme(
+        "affirming_strength", "motivational", "validating_emotions",
+        ("You are stronger than you think.", "You've handled so much already, you've got this."),
+        (0.6, 0.6),
+    ),
+    PhraseTheme(
+        "inviting_more", "cognitive", "encouraging_elaboration",
+        ("Can you tell me more about what happened?", "Tell me more, I'm listening.", "Would you like to tell me more about it?"),
+        (1.0, 1.0), (1.5, 1.0),
+    ),
+    PhraseTheme("asking_hardest_part", "cognitive", "encouraging_elaboration", ("What has been the hardest part for you?",)),
+    PhraseTheme(
+        "checking_in", "cognitive", "encouraging_elaboration",
+        ("How are you holding up, honestly?", "How are you holding up?"),
+    ),
+    PhraseTheme("inviting_to_talk", "cognitive", "encouraging_elaboration", ("Do you want to talk about what happened?",)),
+    PhraseTheme("asking_thoughts", "cognitive", "encouraging_elaboration", ("What's going through your mind right now?",)),
+    PhraseTheme(
+        "making_sense", "cognitive", "demonstrating_understanding",
+        ("It makes sense that you'd feel let down after all that effort.", "It makes sense that you feel this way."),
+    ),
+    PhraseTheme(
+        "reflecting_feelings", "cognitive", "demonstrating_understanding",
+        ("So the shock is mixing with a kind of sadness, is that right?",),
+    ),
+    PhraseTheme(
+        "naming_experience", "cognitive", "demonstrating_understanding",
+        ("It seems like you feel unseen, even though you gave it everything.",),
+    ),
+    PhraseTheme(
+        "recognising_care", "cognitive", "demonstrating_understanding",
+        ("I can tell this hit you harder because you cared so much.",),
+    ),
+    PhraseTheme(
+        "job_search_advice", "misattuned", "advice_giving",
+        ("Maybe you should update your resume and start applying.",), (1.0, 0.0),
+    ),
+    PhraseTheme(
+        "suggesting_counselling", "misattuned", "advice_giving", ("Have you tried talking to a counselor about it?",),
+    ),
+    PhraseTheme(
+        "planning_steps", "misattuned", "advice_giving",
+        ("You could make a list of next steps:\n1. rest, 2. reach out, 3. plan.",), (1.0, 0.5),
+    ),
+    PhraseTheme(
+        "suggesting_activity", "misattuned", "advice_giving", ("I'd suggest taking a walk and getting some fresh air.",),
+    ),
+    PhraseTheme("focusing_on_positives", "misattuned", "advice_giving", ("You should try to focus on the positives.",)),
+    PhraseTheme(
+        "one_day_at_a_time", "motivational", "advice_giving",
+        ("Take it one day at a time.", "Just try to take it one day at a time."),
+        (0.8, 2.0), (0.0, -2.0),
+    ),
+    PhraseTheme(
+        "own_job_loss", "misattuned", "self_oriented", ("When I lost my job I just went to the gym.",), (1.0, 0.0),
+    ),
+    PhraseTheme(
+        "similar_experience", "misattuned", "self_oriented",
+        ("I went through something similar last year, and it was rough for me too.",),
+    ),
+    PhraseTheme(
+        "own_family_illness", "misattuned", "self_oriented",
+        ("That reminds me of when my grandmother was sick.",), (0.0, 1.0),
+    ),
+    PhraseTheme("same_happened_to_me", "misattuned", "self_oriented", ("The same thing happened to me once, so I get it.",)),
+    PhraseTheme(
+        "reassuring_outcome", "motivational", "dismissing_emotions",
+        ("Everything will be okay, don't worry about it.", "Everything will be okay.", "I promise everything will be okay in the end."),
+        (2.0, 2.0), (-2.0, -1.5),
+    ),
+    PhraseTheme("at_least", "misattuned", "dismissing_emotions", ("At least you still have your health.",)),
+    PhraseTheme("avoiding_thoughts", "misattuned", "dismissing_emotions", ("Try not to think about it too much.",)),
+    PhraseTheme(
+        "silver_lining", "misattuned", "dismissing_emotions",
+        ("It's not the end of the world, things happen for a reason.", 'Look on the bright side, "every cloud has a silver lining".'),
+    ),
+    PhraseTheme(
+        "prayer", "motivational", "dismissing_emotions",
+        ("I will pray for you.", "I'll keep you in my prayers.", "Sending prayers your way."),
+        (0.4, 2.0), (0.0, -2.0),
+    ),
+)
 PHRASE_BANKS: dict[str, tuple[str, ...]] = {
-    "validating_emotions": (
-        "That sounds really hard.",
-        "I'm so sorry you're going through this.",
-        "That must be so painful.",
-        "Your feelings are completely valid, anyone would be upset.",
-        'It\'s okay to feel "not okay" right now.',
-    ),
-    "encouraging_elaboration": (
-        "Tell me more about how you're feeling?",
-        "What has been the hardest part for you?",
-        "How are you holding up, honestly?",
-        "Do you want to talk about what happened?",
-        "What's going through your mind right now?",
-    ),
-    "demonstrating_understanding": (
-        "It makes sense that you'd feel let down after all that effort.",
-        "So the shock is mixing with a kind of sadness, is that right?",
-        "It seems like you feel unseen, even though you gave it everything.",
-        "I can tell this hit you harder because you cared so much.",
-    ),
-    "advice_giving": (
-        "Maybe you should update your resume and start applying.",
-        "Have you tried talking to a counselor about it?",
-        "You could make a list of next steps:\n1. rest, 2. reach out, 3. plan.",
-        "I'd suggest taking a walk and getting some fresh air.",
-        "You should try to focus on the positives.",
-    ),
-    "self_oriented": (
-        "When I lost my job I just went to the gym.",
-        "I went through something similar last year, and it was rough for me too.",
-        "That reminds me of when my grandmother was sick.",
-        "The same thing happened to me once, so I get it.",
-    ),
-    "dismissing_emotions": (
-        "Everything will be okay, don't worry about it.",
-        "At least you still have your health.",
-        "Try not to think about it too much.",
-        "It's not the end of the world, things happen for a reason.",
-        'Look on the bright side, "every cloud has a silver lining".',
-    ),
+    dimension: tuple(v for theme in PHRASE_THEMES if theme.dimension == dimension for v in theme.variants)
+    for dimension in DIMENSIONS
 }
 FILLER_PHRASES: tuple[str, ...] = ("Okay.", "I see.", "Hmm, right.", "Got it.", "Oh, okay.")
+# The planted phrases come from this child of the seed's SeedSequence, apart from the main stream.
+PHRASE_STREAM = 0
+# Bank sizes of the first message generator, whose draws the main stream still skips (see
+# _skip_version_one_phrase_draws) so that the scores of a seed do not depend on the phrase model.
+_VERSION_ONE_BANK_SIZES: tuple[int, ...] = (5, 5, 4, 5, 4, 5)
 SEEKER_FOLLOW_UPS: dict[str, tuple[str, ...]] = {
     "workplace": (
         "Yeah, I put so much into that job.",
@@ -253,6 +380,8 @@ class SimulationParameters:
         ``floor + (ceiling - floor) * Phi(z - 3)``.
     filler_rate : float
         Probability of prefixing a supporter message with neutral filler.
+    phrase_training_shift : float
+        Multiplier of the planted training shifts (``PhraseTheme.training_shift``); 0 plants none.
     age_mean, age_sd : float
         Normal age distribution before rounding and clipping to 18..75.
     sex_probabilities : tuple of float
@@ -275,6 +404,7 @@ class SimulationParameters:
     phrase_floor: float = 0.03
     phrase_ceiling: float = 0.6
     filler_rate: float = 0.25
+    phrase_training_shift: float = 1.0
     age_mean: float = 38.0
     age_sd: float = 12.0
     sex_probabilities: tuple[float, float, float] = (0.52, 0.46, 0.02)
@@ -302,6 +432,8 @@ class SimulationParameters:
         for name, value in unit.items():
             if not 0 <= value <= 1:
                 raise ValueError(f"{name} must lie in [0, 1], got {value}.")
+        if not np.isfinite(self.phrase_training_shift):
+            raise ValueError(f"phrase_training_shift must be finite, got {self.phrase_training_shift}.")
         correlations = (
             self.jordan_loading,
             self.sites_loading,
@@ -580,16 +712,84 @@ def _pick(bank: Sequence[str], index: np.ndarray) -> np.ndarray:
     return np.asarray(bank, dtype=object)[index]
 
 
+def _theme_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Per theme: dimension index, shares and training shifts per trouble type, variant texts.
+
+    The shares are the theme weights normalised to sum to 1 within each dimension and trouble type.
+    """
+    dimension = np.array([DIMENSIONS.index(theme.dimension) for theme in PHRASE_THEMES])
+    weights = np.array([theme.weights for theme in PHRASE_THEMES], dtype=float)
+    totals = np.zeros((len(DIMENSIONS), len(TROUBLE_TYPES)))
+    np.add.at(totals, dimension, weights)
+    shares = weights / totals[dimension]
+    shifts = np.array([theme.training_shift for theme in PHRASE_THEMES], dtype=float)
+    variants = [np.asarray([v + " " for v in theme.variants], dtype=object) for theme in PHRASE_THEMES]
+    return dimension, shares, shifts, variants
+
+
+def _skip_version_one_phrase_draws(rng: np.random.Generator, n_msg: int) -> None:
+    """Advance the main stream past the phrase draws of the first message generator.
+
+    The first version drew its phrases from the main stream, between the message layout and the
+    judges' noise. Making exactly the same draws here (and discarding them) keeps every score of
+    a seed identical to that version, while the phrases now come from their own stream.
+    """
+    for bank_size in _VERSION_ONE_BANK_SIZES:
+        rng.random(n_msg)
+        rng.integers(bank_size, size=n_msg)
+
+
+def _supporter_phrases(
+    latent: np.ndarray,
+    trouble: np.ndarray,
+    trained: np.ndarray,
+    parameters: SimulationParameters,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Planted phrases of supporter messages (one row of ``latent`` per message).
+
+    Theme *t* of dimension *d* appears in a message independently of the other themes, with
+    probability ``min(1, p_d * share_t * exp(shift_t * scale * trained))`` where
+    ``p_d = floor + (ceiling - floor) * Phi(z_d - 3)`` follows the conversation's judge-free latent
+    score, ``share_t`` is the theme's share of its dimension for the message's trouble type and
+    ``trained`` is 1 in the post conversations of non-reference arms.  Returns the phrases (each
+    followed by a space, themes in ``PHRASE_THEMES`` order) as an object array.
+    """
+    dimension, shares, shifts, variants = _theme_arrays()
+    floor, ceiling = parameters.phrase_floor, parameters.phrase_ceiling
+    rate = floor + (ceiling - floor) * ndtr(latent[:, dimension] - 3.0)
+    shift = shifts[:, trouble].T * parameters.phrase_training_shift * trained[:, None]
+    probability = np.minimum(rate * shares[:, trouble].T * np.exp(shift), 1.0)
+    used = rng.random(probability.shape) < probability
+    pick = rng.random(probability.shape)
+    text = np.full(len(latent), "", dtype=object)
+    for t, bank in enumerate(variants):
+        rows = np.flatnonzero(used[:, t])
+        text[rows] = text[rows] + bank[(pick[rows, t] * len(bank)).astype(np.int64)]
+    return text
+
+
+def _phrase_generator(seed: int) -> np.random.Generator:
+    """The planted phrases' generator: child ``PHRASE_STREAM`` of the seed's SeedSequence."""
+    return np.random.default_rng(np.random.SeedSequence(seed).spawn(PHRASE_STREAM + 1)[PHRASE_STREAM])
+
+
 def _messages(
     conversation_ids: np.ndarray,
     scenario: np.ndarray,
     trouble: np.ndarray,
     latent: np.ndarray,
+    trained: np.ndarray,
     mean_messages: float,
     parameters: SimulationParameters,
     rng: np.random.Generator,
+    phrase_rng: np.random.Generator,
 ) -> pd.DataFrame:
-    """Build the messages table (vectorised over messages)."""
+    """Build the messages table (vectorised over messages).
+
+    The layout (messages per conversation, seeker follow-ups, filler) comes from the main stream
+    ``rng``, the supporters' planted phrases from ``phrase_rng``.
+    """
     n_conv = len(conversation_ids)
     counts = 2 + rng.poisson(mean_messages - 2.0, size=n_conv)
     owner = np.repeat(np.arange(n_conv), counts)
@@ -603,21 +803,19 @@ def _messages(
     follow = follow_bank[trouble[owner], rng.integers(follow_bank.shape[1], size=n_msg)]
     seeker_text = np.where(turn == 1, opening, follow)
 
-    text = np.full(n_msg, "", dtype=object)
     prefix = rng.random(n_msg) < parameters.filler_rate
     filler_index = rng.integers(len(FILLER_PHRASES), size=n_msg)
+    _skip_version_one_phrase_draws(rng, n_msg)
     filler = _pick([f + " " for f in FILLER_PHRASES], filler_index)
-    text = text + np.where(prefix, filler, "")
-    used_any = np.zeros(n_msg, dtype=bool)
-    floor, ceiling = parameters.phrase_floor, parameters.phrase_ceiling
-    for d, dimension in enumerate(DIMENSIONS):
-        bank = [p + " " for p in PHRASE_BANKS[dimension]]
-        probability = floor + (ceiling - floor) * ndtr(latent[owner, d] - 3.0)
-        used = rng.random(n_msg) < probability
-        text = text + np.where(used, _pick(bank, rng.integers(len(bank), size=n_msg)), "")
-        used_any |= used
-    fallback = np.where(~used_any & ~prefix, filler, "")
-    supporter_text = pd.Series(text + fallback, dtype=object).str.rstrip(" ").to_numpy()
+
+    rows = np.flatnonzero(supporter)
+    phrases = np.full(n_msg, "", dtype=object)
+    phrases[rows] = _supporter_phrases(
+        latent[owner[rows]], trouble[owner[rows]], trained[owner[rows]], parameters, phrase_rng
+    )
+    fallback = np.where((phrases == "") & ~prefix, filler, "")
+    text = np.where(prefix, filler, "") + phrases + fallback
+    supporter_text = pd.Series(text, dtype=object).str.rstrip(" ").to_numpy()
 
     return pd.DataFrame(
         {
@@ -735,14 +933,17 @@ def simulate_cohort(
     )
     trouble_index = np.array([TROUBLE_TYPES.index(SCENARIO_TROUBLE_TYPE[s]) for s in _SCENARIOS])
     flat_scenario = scenario.reshape(-1)
+    trained = (np.asarray(arms)[arm_index] != reference_arm)[:, None] & (post[None, :] == 1)
     messages = _messages(
         conversation_ids,
         flat_scenario,
         trouble_index[flat_scenario],
         latent_true.reshape(n * k, n_dim),
+        trained.reshape(-1).astype(float),
         messages_per_conversation,
         parameters,
         rng,
+        _phrase_generator(seed),
     )
 
     judge_scale = np.sqrt(unique * (1.0 - parameters.judge_agreement))
@@ -843,3 +1044,68 @@ def _conversations(
             **ratings,
         }
     )
+
+
+def code_planted_themes(messages: pd.DataFrame) -> pd.DataFrame:
+    """Theme codes of the planted expressions in simulated supporter messages.
+
+    Plays the classifier of a real cohort's ``themes.csv``: a supporter
+    message is coded with a theme of :data:`PHRASE_THEMES` when its text
+    contains one of the theme's variants verbatim.  Because no variant
+    occurs inside a variant of another theme, the codes are exactly the
+    themes the simulator planted.
+
+    Parameters
+    ----------
+    messages : pandas.DataFrame
+        A messages table of the native contract (``conversation_id``,
+        ``turn``, ``role``, ``text``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``themes.csv`` table: ``conversation_id``, ``turn``, ``theme``,
+        ``category``, one row per coded (message, theme), sorted by
+        conversation, turn and theme.
+    """
+    supporter = messages[messages["role"] == ROLES[1]]
+    text = supporter["text"].fillna("").astype(str)
+    codes = []
+    for theme in PHRASE_THEMES:
+        pattern = "|".join(re.escape(variant) for variant in theme.variants)
+        hit = supporter.loc[text.str.contains(pattern, regex=True).to_numpy(), ["conversation_id", "turn"]]
+        codes.append(hit.assign(theme=theme.theme, category=theme.category))
+    table = pd.concat(codes, ignore_index=True)
+    return _sorted(table, ["conversation_id", "turn", "theme"])
+
+
+def planted_training_shifts() -> pd.DataFrame:
+    """The planted themes and their training shifts, one row per theme and trouble type.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``theme``, ``category``, ``dimension``, ``trouble_type``, ``share``
+        (the theme's share of its dimension), ``training_shift`` (log rate
+        ratio in the post conversations of non-reference arms at
+        ``phrase_training_shift = 1``) and ``direction`` (``rising``,
+        ``falling`` or ``none``).
+    """
+    _, shares, shifts, _ = _theme_arrays()
+    rows = [
+        {
+            "theme": theme.theme,
+            "category": theme.category,
+            "dimension": theme.dimension,
+            "trouble_type": trouble,
+            "share": float(shares[t, j]),
+            "training_shift": float(shifts[t, j]),
+        }
+        for t, theme in enumerate(PHRASE_THEMES)
+        for j, trouble in enumerate(TROUBLE_TYPES)
+    ]
+    table = pd.DataFrame(rows)
+    table["direction"] = np.select(
+        [table["training_shift"] > 0, table["training_shift"] < 0], ["rising", "falling"], "none"
+    )
+    return table

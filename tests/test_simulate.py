@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 import warnings
@@ -21,16 +22,20 @@ from analysis.constants import (
     SCENARIO_OPENING_LINES,
     SCENARIO_TROUBLE_TYPE,
     SELF_RATINGS,
+    THEME_CATEGORIES,
 )
 from analysis.simulate import (
     DEFAULT_ARM_SIZES,
     DEFAULT_FIRST_SCENARIO_COUNTS,
     PHRASE_BANKS,
+    PHRASE_THEMES,
     SimulationParameters,
     cell_means,
+    code_planted_themes,
     load_published_composite,
     load_published_fit,
     load_published_primary,
+    planted_training_shifts,
     simulate_cohort,
     solve_latent_parameters,
 )
@@ -381,3 +386,84 @@ def test_generation_is_fast():
     )
     assert time.perf_counter() - start < 5.0
     assert len(tables.messages) == pytest.approx(2904 * 11.7, rel=0.02)
+
+
+# --- Planted expressions (issue 7) ---------------------------------------------------------------
+
+PAPER_SIM_SCORES_SHA256 = "a9fe57f3e4dd54169e801403c17a65ea208f3355e44a21249577a4be274bf5a0"
+
+
+def test_scores_of_the_default_cohort_are_unchanged_by_the_phrase_model(tmp_path):
+    # sha256 of scores.csv of the default cohort (config/config.yaml: seed 20260126) as written by the
+    # simulator before the phrase model of issue 7: the phrases draw from their own stream.
+    tables = simulate_cohort(
+        DEFAULT_ARM_SIZES, seed=20260126, judges=["gpt-4o"], first_scenario_counts=DEFAULT_FIRST_SCENARIO_COUNTS
+    )
+    path = write_native(tables, tmp_path)["scores"]
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == PAPER_SIM_SCORES_SHA256
+
+
+def test_phrase_settings_change_only_the_messages():
+    base = simulate_cohort({"control": 40, "coach": 40}, seed=12, judges=("a", "b"))
+    other = simulate_cohort(
+        {"control": 40, "coach": 40}, seed=12, judges=("a", "b"),
+        parameters=SimulationParameters(phrase_training_shift=0.0, phrase_ceiling=0.9),
+    )
+    for name in ("participants", "conversations", "scores"):
+        assert getattr(base, name).equals(getattr(other, name)), name
+    same_layout = base.messages[["conversation_id", "turn", "role"]].equals(other.messages[["conversation_id", "turn", "role"]])
+    assert same_layout and not base.messages["text"].equals(other.messages["text"])
+
+
+def test_phrase_themes_are_well_formed():
+    shifts = planted_training_shifts()
+    assert set(shifts["category"]) <= set(THEME_CATEGORIES)
+    totals = shifts.groupby(["dimension", "trouble_type"])["share"].sum()
+    np.testing.assert_allclose(totals, 1.0)
+    assert set(totals.index.get_level_values("dimension")) == set(DIMENSIONS)
+    variants = [(theme.theme, variant) for theme in PHRASE_THEMES for variant in theme.variants]
+    for theme, variant in variants:
+        assert variant[-1] in '.?!"', variant
+        for other_theme, other in variants:
+            if other_theme != theme:
+                assert variant not in other, (variant, other)
+    assert {d: set(bank) for d, bank in PHRASE_BANKS.items()} == {
+        d: {v for theme in PHRASE_THEMES if theme.dimension == d for v in theme.variants} for d in DIMENSIONS
+    }
+    planted = shifts[shifts["direction"] != "none"]
+    assert {"inviting_more", "offering_availability"} <= set(planted.query("direction == 'rising'")["theme"])
+    assert {"reassuring_outcome", "one_day_at_a_time", "prayer"} <= set(planted.query("direction == 'falling'")["theme"])
+
+
+def test_coded_themes_are_the_planted_expressions(cohort):
+    themes = code_planted_themes(cohort.messages)
+    assert list(themes.columns) == ["conversation_id", "turn", "theme", "category"]
+    keyed = cohort.messages.set_index(["conversation_id", "turn"])
+    coded = keyed.loc[pd.MultiIndex.from_frame(themes[["conversation_id", "turn"]])]
+    assert (coded["role"] == "supporter").all()
+    variants = {theme.theme: theme.variants for theme in PHRASE_THEMES}
+    for text, theme in zip(coded["text"].head(500), themes["theme"].head(500)):
+        assert any(variant in text for variant in variants[theme])
+    assert not themes.duplicated(["conversation_id", "turn", "theme"]).any()
+    categories = {theme.theme: theme.category for theme in PHRASE_THEMES}
+    assert (themes["category"] == themes["theme"].map(categories)).all()
+
+
+def test_planted_training_shifts_move_theme_rates_in_treated_arms_only(cohort):
+    themes = code_planted_themes(cohort.messages)
+    supporter = cohort.messages[cohort.messages["role"] == "supporter"]
+    design = cohort.conversations.merge(cohort.participants[["participant_id", "arm"]], on="participant_id")
+    design = design.assign(treated=design["arm"] != "control", post=design["conversation_number"] > 1)
+    messages = supporter.merge(design, on="conversation_id")
+
+    def share(theme, trouble, treated, post):
+        cell = messages[(messages["trouble_type"] == trouble) & (messages["treated"] == treated) & (messages["post"] == post)]
+        used = themes[themes["theme"] == theme].merge(cell, on=["conversation_id", "turn"])
+        return len(used) / len(cell)
+
+    # inviting_more rises by exp(1.5) in workplace conversations after training, on top of the small rise of
+    # the elaboration scores; prayer falls by exp(-2) in personal ones.
+    assert share("inviting_more", "workplace", True, True) > 3 * share("inviting_more", "workplace", True, False)
+    assert share("inviting_more", "workplace", False, True) < 1.5 * share("inviting_more", "workplace", False, False)
+    assert share("prayer", "personal", True, True) < 0.4 * share("prayer", "personal", True, False)
+    assert share("prayer", "personal", False, True) > 0.6 * share("prayer", "personal", False, False)

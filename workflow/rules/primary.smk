@@ -1,4 +1,5 @@
 # The registered primary analysis: OLS difference-in-differences, cluster-robust by participant.
+register_spec_records(["results/{cohort}/primary/spec.json"], analysis_ids=[PREREG["primary_analysis"]["id"]])
 
 
 rule fit_primary_did:

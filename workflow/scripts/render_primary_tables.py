@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from analysis.render import primary_tables_text
+from analysis.render import primary_tables_text, write_rendered_tables
 from analysis.runlog import logged_step
 
 with logged_step(snakemake.log[0], "render_primary_tables") as log:
@@ -16,8 +16,4 @@ with logged_step(snakemake.log[0], "render_primary_tables") as log:
         cohort=snakemake.wildcards.cohort,
         synthetic=snakemake.params.synthetic,
     )
-    for name, formats in rendered.items():
-        for extension, text in formats.items():
-            with open(snakemake.output[f"{name}_{extension}"], "w", encoding="utf-8", newline="\n") as handle:
-                handle.write(text)
-            log.info("wrote %s", snakemake.output[f"{name}_{extension}"])
+    write_rendered_tables(rendered, snakemake.output, log)

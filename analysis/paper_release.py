@@ -1,0 +1,787 @@
+"""The authors' public release of the trial (``format: paper_release``) and the published numbers.
+
+Three jobs live here:
+
+1. **Download** (:func:`download_release`): fetch the release's ``data/`` files from the pinned
+   commit, following Git LFS pointers to the LFS media endpoint, and verify every size and sha256
+   against :file:`reference/paper_release_manifest.csv` (and against the LFS pointer's own oid).
+2. **Import** (:func:`import_release`): map the release onto the native data contract
+   (participants, conversations, messages, scores) and onto the optional cohort files
+   perception.csv, elo.csv and themes.csv. Every mapping is listed in :data:`MAPPINGS`, written into
+   the import record and documented in ``docs/paper_release.md``; every value that is set missing or
+   left out is listed in the import issues table with its file, row, column and reason.
+3. **Published versus reproduced** (:func:`compare_published`): each published number (stored in
+   :file:`reference/` with its source) beside the value the pipeline reproduced, and whether they
+   agree at the published precision.
+
+What the release holds (commit ``c83641805333df0d435cb172a4460e34615a8254``, folder ``data/``):
+
+* ``experiment_1.csv`` (Git LFS): conversation-level fields repeated over several rows per
+  conversation; deduplicated on conversation_id, and repeated rows that disagree are an error.
+* ``elo_rankings.csv``: a leading unnamed index column, conversation_id, elo_rating, ...
+* ``experiment_2.csv``: the perception task (participant_id, scenario, conversation_left_id,
+  conversation_right_id, participant_choice, score columns).
+* ``all_themes.csv``: theme codes (columns assumed: conversation_id, turn, theme, category; a file
+  without them is an error naming the missing columns).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import re
+import unicodedata
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.cohort import CohortTables
+from analysis.constants import DIMENSIONS, EMPATHY_ITEMS, SCENARIO_OPENING_LINES, SCENARIO_TROUBLE_TYPE, SELF_RATINGS
+from analysis.errors import CohortValidationError, InputFileError, PipelineError, ValidationIssue
+
+log = logging.getLogger(__name__)
+
+REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
+MANIFEST_PATH = REFERENCE_DIR / "paper_release_manifest.csv"
+COMPARISONS_PATH = REFERENCE_DIR / "published_comparisons.csv"
+
+RELEASE_REPOSITORY = "aakriti1kumar/replication-data-and-code-practicing-with-llms-cultivates-human-empathic-communication"
+RELEASE_COMMIT = "c83641805333df0d435cb172a4460e34615a8254"
+RAW_BASE = f"https://raw.githubusercontent.com/{RELEASE_REPOSITORY}/{RELEASE_COMMIT}/"
+MEDIA_BASE = f"https://media.githubusercontent.com/media/{RELEASE_REPOSITORY}/{RELEASE_COMMIT}/"
+LFS_POINTER_PREFIX = b"version https://git-lfs.github.com/spec/v1"
+
+# The release files the adapter reads, by role, as paths inside the release.
+RELEASE_FILES: dict[str, str] = {
+    "experiment_1": "data/experiment_1.csv",
+    "elo_rankings": "data/elo_rankings.csv",
+    "experiment_2": "data/experiment_2.csv",
+    "all_themes": "data/all_themes.csv",
+}
+
+# The release's condition names -> the registered arms.
+CONDITION_ARMS: dict[str, str] = {
+    "Control": "control",
+    "Influencer": "video",
+    "AICoach": "coach",
+    "CoachPlusInfluencer": "combined",
+}
+# Text answers of the baseline empathy items (and of self-ratings, should they be text) -> 1-5.
+TEXT_LEVELS: dict[str, int] = {"not_at_all": 1, "slightly": 2, "somewhat": 3, "quite_a_bit": 4, "very_much": 5}
+# Prolific's placeholders for withdrawn demographics: imported as missing.
+MISSING_MARKERS: frozenset[str] = frozenset({"data_expired", "consent_revoked", "revoked", "n/a", "na", "none"})
+# Perception choices -> left/right (the authors' notebook accepts the same spellings).
+CHOICE_SIDES: dict[str, str] = {
+    "left": "left", "a": "left", "conversation_a": "left",
+    "right": "right", "b": "right", "conversation_b": "right",
+}
+THEME_CATEGORIES: tuple[str, ...] = ("affective", "cognitive", "motivational", "misattuned")
+
+# Columns of experiment_1.csv the adapter reads (the authors' conversation-level columns).
+EXPERIMENT_1_COLUMNS: tuple[str, ...] = (
+    "user_id", "conversation_id", "conversation", "seeker_count", "supporter_count", *SELF_RATINGS,
+    *DIMENSIONS, "conversation_number", "starter", "condition", "Age", "Sex",
+    *(f"baseline_empathy_item_{k}" for k in range(1, 9)),
+)
+PARTICIPANT_LEVEL_COLUMNS: tuple[str, ...] = ("condition", "Age", "Sex", *(f"baseline_empathy_item_{k}" for k in range(1, 9)))
+EXPERIMENT_2_COLUMNS: tuple[str, ...] = ("participant_id", "scenario", "conversation_left_id", "conversation_right_id", "participant_choice")
+ELO_COLUMNS: tuple[str, ...] = ("conversation_id", "elo_rating")
+THEMES_COLUMNS: tuple[str, ...] = ("conversation_id", "turn", "theme", "category")
+RELEASE_JUDGE = "paper_judge"
+# A column only simulated releases (analysis.simulate_release) have: the import record then says synthetic.
+SYNTHETIC_MARKER = "synthetic_data"
+
+ISSUE_COLUMNS = ["file", "row", "column", "value", "action", "reason"]
+
+# Every mapping from the release onto the native contract, as written into the import record.
+MAPPINGS: dict[str, str] = {
+    "participants.participant_id": "experiment_1.user_id",
+    "participants.arm": "experiment_1.condition: " + ", ".join(f"{k} -> {v}" for k, v in CONDITION_ARMS.items()),
+    "participants.age": "experiment_1.Age as an integer; Prolific placeholders (DATA_EXPIRED, CONSENT_REVOKED) -> missing",
+    "participants.sex": "experiment_1.Sex in lower case; Prolific placeholders -> missing",
+    "participants.empathy_item_k": "experiment_1.baseline_empathy_item_k: "
+    + ", ".join(f"{k} -> {v}" for k, v in TEXT_LEVELS.items()) + " (integers 1-5 kept)",
+    "conversations.conversation_id": "experiment_1.conversation_id (text; never read as a number)",
+    "conversations.participant_id": "experiment_1.user_id",
+    "conversations.conversation_number": "experiment_1.conversation_number",
+    "conversations.scenario": "experiment_1.starter matched to the five opening lines (curly/straight quotes, "
+    "ellipses, whitespace and case normalised) or to a scenario label such as 'job loss'",
+    "conversations.trouble_type": "from the scenario: job_loss, promotion, undervalued -> workplace; loss_dad, mom_unwell -> personal",
+    "conversations.self_*": "experiment_1.self_empathized, self_encourage_elaboration, self_showed_understanding, "
+    "self_demonstrate_desire (integers 1-5 or the five text levels)",
+    "messages": "experiment_1.conversation split into turns at lines starting 'Seeker:' or 'Supporter:'; turn = order; "
+    "continuation lines belong to the turn above; text stripped of surrounding whitespace",
+    "scores": f"experiment_1's six dimension columns, judge '{RELEASE_JUDGE}' (the release holds one judge's scores)",
+    "perception.csv": "experiment_2: rater_id = participant_id; pair_id = the two conversation IDs sorted and joined by '~'; "
+    "scenario matched as above; choice = participant_choice (left/a/conversation_a -> left, right/b/conversation_b -> right)",
+    "elo.csv": "elo_rankings: conversation_id, elo_rating (leading index column dropped)",
+    "themes.csv": "all_themes: conversation_id, turn, theme, category (lower case; one of affective, cognitive, motivational, misattuned)",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Download
+# --------------------------------------------------------------------------------------------
+def read_manifest(path: str | Path = MANIFEST_PATH) -> pd.DataFrame:
+    """The release manifest: path, size (nullable), sha256 (empty when unpublished), lfs, content, source."""
+    manifest = pd.read_csv(path, dtype={"path": str, "sha256": str, "content": str, "source": str}, keep_default_na=False)
+    manifest["size"] = pd.to_numeric(manifest["size"].replace("", None), errors="raise").astype("Int64")
+    return manifest
+
+
+def parse_lfs_pointer(content: bytes) -> dict | None:
+    """The oid (sha256) and size of a Git LFS pointer file, or None when ``content`` is not one."""
+    if not content.startswith(LFS_POINTER_PREFIX) or len(content) > 1024:
+        return None
+    fields = dict(line.split(" ", 1) for line in content.decode("ascii").splitlines() if " " in line)
+    oid = fields.get("oid", "")
+    if not oid.startswith("sha256:") or "size" not in fields:
+        raise PipelineError(f"malformed Git LFS pointer: {content[:200]!r}")
+    return {"sha256": oid.removeprefix("sha256:"), "size": int(fields["size"])}
+
+
+def _fetch(url: str, destination: Path, timeout: float) -> tuple[int, str]:
+    """Stream ``url`` into ``destination``; return its size and sha256."""
+    digest = hashlib.sha256()
+    size = 0
+    next_report = 16 << 20
+    with urllib.request.urlopen(url, timeout=timeout) as response, open(destination, "wb") as handle:
+        for block in iter(lambda: response.read(1 << 20), b""):
+            handle.write(block)
+            digest.update(block)
+            size += len(block)
+            if size >= next_report:
+                log.info("  %s: %.0f MB so far", url.rsplit("/", 1)[-1], size / 2**20)
+                next_report += 16 << 20
+    return size, digest.hexdigest()
+
+
+def download_release(
+    destination: str | Path,
+    manifest: pd.DataFrame | None = None,
+    raw_base: str = RAW_BASE,
+    media_base: str = MEDIA_BASE,
+    timeout: float = 120.0,
+) -> list[dict]:
+    """Download the release's files from the pinned commit and verify them.
+
+    Each file is fetched from ``raw_base + path``. When that is a Git LFS pointer, the content is
+    fetched from ``media_base + path`` (GitHub's LFS media endpoint) and checked against the
+    pointer's size and oid. Sizes and sha256 published in the manifest are checked too; a file whose
+    checksum is not published is verified against its LFS pointer when it has one, and its sha256
+    is recorded either way.
+
+    Parameters
+    ----------
+    destination : str or Path
+        Directory receiving the files under their release paths (``data/experiment_1.csv``, ...).
+    manifest : pandas.DataFrame, optional
+        The manifest (:func:`read_manifest`); the packaged one by default.
+    raw_base, media_base : str
+        URL prefixes (ending in ``/``) of the raw files and of the LFS media endpoint at the pinned
+        commit; tests point them at a local server or ``file://`` folder.
+    timeout : float
+        Seconds to wait for each connection.
+
+    Returns
+    -------
+    list of dict
+        Per file: path, url, size, sha256, lfs (bool) and verified_against (``manifest``,
+        ``lfs pointer``, both, or ``recorded only``).
+
+    Raises
+    ------
+    PipelineError
+        Naming the file, the expected and the received size or sha256 on any mismatch, or the URL
+        that could not be fetched. Nothing is left at the destination for a file that fails.
+    """
+    manifest = read_manifest() if manifest is None else manifest
+    destination = Path(destination)
+    records = []
+    for entry in manifest.itertuples(index=False):
+        target = destination / entry.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".part")
+        url = raw_base + entry.path
+        log.info("downloading %s", url)
+        try:
+            size, sha256 = _fetch(url, partial, timeout)
+            pointer = parse_lfs_pointer(partial.read_bytes()) if size <= 1024 else None
+            if pointer is not None:
+                url = media_base + entry.path
+                log.info("  %s is a Git LFS pointer (%s bytes); fetching %s", entry.path, pointer["size"], url)
+                size, sha256 = _fetch(url, partial, timeout)
+                if (size, sha256) != (pointer["size"], pointer["sha256"]):
+                    raise PipelineError(
+                        f"{entry.path}: the LFS content does not match its pointer: expected {pointer['size']} bytes, "
+                        f"sha256 {pointer['sha256']}; received {size} bytes, sha256 {sha256}"
+                    )
+        except OSError as error:
+            partial.unlink(missing_ok=True)
+            raise PipelineError(f"{entry.path}: could not download {url}: {error}") from error
+        except PipelineError:
+            partial.unlink(missing_ok=True)
+            raise
+        verified = ["lfs pointer"] if pointer is not None else []
+        expected_size = None if pd.isna(entry.size) else int(entry.size)
+        if entry.sha256:
+            if sha256 != entry.sha256 or (expected_size is not None and size != expected_size):
+                partial.unlink(missing_ok=True)
+                raise PipelineError(
+                    f"{entry.path}: checksum mismatch against {MANIFEST_PATH.name}: expected {expected_size} bytes, "
+                    f"sha256 {entry.sha256}; received {size} bytes, sha256 {sha256}"
+                )
+            verified.append("manifest")
+        partial.replace(target)
+        records.append(
+            {"path": entry.path, "url": url, "size": size, "sha256": sha256, "lfs": pointer is not None,
+             "verified_against": " and ".join(verified) or "recorded only"}
+        )
+        log.info("  %s: %s bytes, sha256 %s (%s)", entry.path, size, sha256, records[-1]["verified_against"])
+    return records
+
+
+# --------------------------------------------------------------------------------------------
+# Reading and mapping
+# --------------------------------------------------------------------------------------------
+def read_release_csv(path: str | Path, required: Sequence[str], name: str) -> pd.DataFrame:
+    """Read one release file with every column as text (IDs stay exact), checking its columns.
+
+    Raises
+    ------
+    InputFileError
+        When the file is missing, empty or not CSV.
+    CohortValidationError
+        Naming every required column that is missing and the columns the file has.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"{path}: file not found; expected the release's {name}")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise InputFileError(f"{path}: not a readable UTF-8 CSV file: {error}") from error
+    frame = frame.drop(columns=[c for c in frame.columns if c == "" or c.startswith("Unnamed:")])
+    missing = [column for column in required if column not in frame.columns]
+    if missing:
+        raise CohortValidationError(
+            [ValidationIssue(str(path), None, column, None, f"a column with this name in the release's {name} (found: {list(frame.columns)})")
+             for column in missing]
+        )
+    return frame
+
+
+def normalise_text(values: pd.Series) -> pd.Series:
+    """Text normalised for matching: NFKC (so an ellipsis character becomes ``...``), curly quotes
+    made straight, runs of dots collapsed, whitespace collapsed, trailing punctuation dropped, lower case."""
+    text = values.fillna("").map(lambda value: unicodedata.normalize("NFKC", value))
+    text = text.str.replace(r"[\u2018\u2019\u201a\u201b\u2032`]", "'", regex=True)
+    text = text.str.replace(r"[\u201c\u201d\u201e\u201f\u2033]", '"', regex=True)
+    text = text.str.replace(r"\.{2,}", "..", regex=True)
+    text = text.str.replace(r"\s+", " ", regex=True).str.strip()
+    text = text.str.replace(r"[\s.!?]+$", "", regex=True)
+    return text.str.lower()
+
+
+def _label(values: pd.Series) -> pd.Series:
+    return values.fillna("").str.strip().str.lower().str.replace(r"[^a-z0-9]+", "_", regex=True).str.strip("_")
+
+
+def match_scenarios(starters: pd.Series) -> pd.Series:
+    """Scenario of each opening line or scenario label (NaN where nothing matches).
+
+    A value matches a scenario when, after :func:`normalise_text`, it equals the scenario's opening
+    line, when one of the two starts with the other (a truncated line), or when it is the
+    scenario's label in any spelling (``job loss``, ``Job-Loss``, ``job_loss``).
+    """
+    normalised = normalise_text(starters)
+    lines = normalise_text(pd.Series(list(SCENARIO_OPENING_LINES.values()), index=list(SCENARIO_OPENING_LINES)))
+    result = pd.Series(np.nan, index=starters.index, dtype=object)
+    labels = _label(starters)
+    result[labels.isin(SCENARIO_TROUBLE_TYPE)] = labels[labels.isin(SCENARIO_TROUBLE_TYPE)]
+    lengths = normalised.str.len().to_numpy()
+    for scenario, line in lines.items():
+        prefixes = np.array([line[:n] for n in range(len(line) + 1)], dtype=object)
+        line_starts_with_value = normalised.to_numpy(dtype=object) == prefixes[np.minimum(lengths, len(line))]
+        matches = (normalised == line) | ((lengths >= 20) & (line_starts_with_value | normalised.str.startswith(line)))
+        result[result.isna() & matches] = scenario
+    return result
+
+
+def _levels(values: pd.Series) -> pd.Series:
+    """Integers 1-5 or the five text levels -> Int64 (NaN for anything else, including missing)."""
+    text = values.fillna("").str.strip()
+    numeric = pd.to_numeric(text, errors="coerce")
+    numeric = numeric.where(numeric.isin([1, 2, 3, 4, 5]))
+    labelled = _label(values).map(TEXT_LEVELS)
+    return numeric.fillna(labelled).astype("Int64")
+
+
+def _issues(frame: pd.DataFrame, mask: pd.Series, file: str, column: str, action: str, reason: str) -> pd.DataFrame:
+    rows = frame.index[mask.to_numpy()]
+    return pd.DataFrame(
+        {"file": file, "row": (rows + 1).astype(int), "column": column, "value": frame.loc[rows, column].astype(str).to_numpy(),
+         "action": action, "reason": reason},
+        columns=ISSUE_COLUMNS,
+    )
+
+
+def deduplicate_conversations(frame: pd.DataFrame, file: str) -> tuple[pd.DataFrame, int]:
+    """One row per conversation_id from experiment_1's repeated rows.
+
+    Returns the first row of each conversation (index: the row's position in the file) and the
+    number of repeated rows collapsed.
+
+    Raises
+    ------
+    CohortValidationError
+        Listing every conversation whose repeated rows disagree on a conversation-level column
+        (with the rows and the distinct values), and every participant whose conversations disagree
+        on a participant-level column (condition, Age, Sex, baseline items).
+    """
+    issues = []
+    columns = [c for c in EXPERIMENT_1_COLUMNS if c != "conversation_id"]
+    distinct = frame.groupby("conversation_id", sort=True)[columns].nunique(dropna=False)
+    for conversation_id, row in distinct[(distinct > 1).any(axis=1)].iterrows():
+        rows = frame.index[frame["conversation_id"] == conversation_id] + 1
+        for column in row.index[row > 1]:
+            values = sorted(frame.loc[frame["conversation_id"] == conversation_id, column].fillna("<empty>").unique().tolist())
+            issues.append(ValidationIssue(file, int(rows[1]), column, conversation_id,
+                                          f"repeated rows of one conversation to agree (rows {list(map(int, rows))} hold {values})"))
+    unique = frame.drop_duplicates("conversation_id", keep="first")  # keeps the file's row numbers (index + 1)
+    per_participant = unique.groupby("user_id", sort=True)[list(PARTICIPANT_LEVEL_COLUMNS)].nunique(dropna=False)
+    for user_id, row in per_participant[(per_participant > 1).any(axis=1)].iterrows():
+        for column in row.index[row > 1]:
+            values = sorted(unique.loc[unique["user_id"] == user_id, column].fillna("<empty>").unique().tolist())
+            issues.append(ValidationIssue(file, None, column, user_id, f"one value per participant (their conversations hold {values})"))
+    if issues:
+        raise CohortValidationError(issues)
+    return unique, int(len(frame) - len(unique))
+
+
+def parse_transcripts(conversations: pd.Series) -> tuple[pd.DataFrame, list[str]]:
+    """Split transcripts into messages (vectorised).
+
+    Parameters
+    ----------
+    conversations : pandas.Series
+        Transcripts indexed by conversation_id, turns as ``Seeker: ...`` / ``Supporter: ...`` lines;
+        a line that starts with neither continues the turn above (multi-line turns).
+
+    Returns
+    -------
+    messages : pandas.DataFrame
+        conversation_id, turn (1, 2, ...), role (seeker or supporter), text.
+    unparsed : list of str
+        Conversations whose transcript does not start with a role prefix.
+    """
+    text = conversations.fillna("").str.replace("\r\n", "\n").str.replace("\r", "\n")
+    turns = text.str.split(r"\n\s*(?=(?i:seeker|supporter)\s*:)", regex=True).explode()
+    turns = turns[turns.str.strip() != ""]
+    parts = turns.str.extract(r"^\s*(?P<role>(?i:seeker|supporter))\s*:[ \t]?(?P<text>.*)$", flags=re.S)
+    unparsed = sorted(set(parts.index[parts["role"].isna()]))
+    parts = parts.dropna(subset=["role"])
+    messages = pd.DataFrame(
+        {
+            "conversation_id": parts.index.to_numpy(),
+            "role": parts["role"].str.lower().to_numpy(),
+            "text": parts["text"].str.strip().to_numpy(),
+        }
+    )
+    messages.insert(1, "turn", messages.groupby("conversation_id", sort=False).cumcount().to_numpy() + 1)
+    return messages, [str(value) for value in unparsed]
+
+
+@dataclass(frozen=True)
+class ReleaseImport:
+    """The release mapped onto the native contract and the optional cohort files.
+
+    Attributes
+    ----------
+    tables : CohortTables
+        participants, conversations, messages, scores.
+    perception, elo, themes : pandas.DataFrame
+        The optional files perception.csv, elo.csv and themes.csv.
+    issues : pandas.DataFrame
+        Every value set missing or record left out (file, row, column, value, action, reason).
+    record : dict
+        Counts, the mappings applied and the sha256 of every release file read.
+    """
+
+    tables: CohortTables
+    perception: pd.DataFrame
+    elo: pd.DataFrame
+    themes: pd.DataFrame
+    issues: pd.DataFrame
+    record: dict
+
+
+def _participants(unique: pd.DataFrame, file: str, arms: Sequence[str]) -> tuple[pd.DataFrame, list, list]:
+    first = unique.drop_duplicates("user_id", keep="first")
+    problems, issues = [], []
+    arm = first["condition"].map(CONDITION_ARMS)
+    for index in first.index[arm.isna() | ~arm.isin(list(arms))]:
+        problems.append(ValidationIssue(file, int(index) + 1, "condition", first.loc[index, "condition"],
+                                        f"one of {sorted(CONDITION_ARMS)} (mapped to the registered arms {list(arms)})"))
+    age_text = first["Age"].fillna("").str.strip()
+    age = pd.to_numeric(age_text, errors="coerce")
+    bad_age = (age_text != "") & (age.isna() | (age != age.round()) | (age < 0) | (age > 120))
+    issues.append(_issues(first, bad_age, file, "Age", "set missing", "not an integer age from 0 to 120 (e.g. a Prolific placeholder)"))
+    sex = first["Sex"].str.strip().str.lower()
+    placeholder = sex.isin(MISSING_MARKERS)
+    issues.append(_issues(first, placeholder, file, "Sex", "set missing", "Prolific placeholder for withdrawn data"))
+    participants = pd.DataFrame(
+        {
+            "participant_id": first["user_id"].to_numpy(),
+            "arm": arm.to_numpy(),
+            "age": age.where(~bad_age).astype("Int64").to_numpy(),
+            "sex": sex.where(~placeholder).to_numpy(),
+        }
+    )
+    for k, item in enumerate(EMPATHY_ITEMS, start=1):
+        column = f"baseline_empathy_item_{k}"
+        levels = _levels(first[column])
+        for index in first.index[levels.isna() & first[column].notna()]:
+            problems.append(ValidationIssue(file, int(index) + 1, column, first.loc[index, column],
+                                            f"one of the text levels {list(TEXT_LEVELS)} or an integer 1-5"))
+        participants[item] = levels.to_numpy()
+    return participants, problems, issues
+
+
+def _conversations(unique: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list]:
+    problems = []
+    scenario = match_scenarios(unique["starter"])
+    for index in unique.index[scenario.isna()]:
+        problems.append(ValidationIssue(file, int(index) + 1, "starter", unique.loc[index, "starter"],
+                                        "one of the five opening lines or a scenario label (docs/paper_release.md)"))
+    number = pd.to_numeric(unique["conversation_number"], errors="coerce")
+    for index in unique.index[number.isna() | (number != number.round())]:
+        problems.append(ValidationIssue(file, int(index) + 1, "conversation_number", unique.loc[index, "conversation_number"], "an integer"))
+    conversations = pd.DataFrame(
+        {
+            "conversation_id": unique["conversation_id"].to_numpy(),
+            "participant_id": unique["user_id"].to_numpy(),
+            "conversation_number": number.astype("Int64").to_numpy(),
+            "scenario": scenario.to_numpy(),
+            "trouble_type": scenario.map(SCENARIO_TROUBLE_TYPE).to_numpy(),
+        }
+    )
+    for rating in SELF_RATINGS:
+        levels = _levels(unique[rating])
+        for index in unique.index[levels.isna() & unique[rating].notna()]:
+            problems.append(ValidationIssue(file, int(index) + 1, rating, unique.loc[index, rating],
+                                            f"an integer 1-5 or one of the text levels {list(TEXT_LEVELS)}"))
+        conversations[rating] = levels.to_numpy()
+    return conversations, problems
+
+
+def _scores(unique: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list, pd.DataFrame]:
+    problems = []
+    long = unique.melt(id_vars=["conversation_id"], value_vars=list(DIMENSIONS), var_name="dimension", value_name="text")
+    long["row"] = np.tile(unique.index.to_numpy() + 1, len(DIMENSIONS))
+    long["score"] = pd.to_numeric(long["text"], errors="coerce")
+    for record in long[long["text"].notna() & long["score"].isna()].itertuples():
+        problems.append(ValidationIssue(file, int(record.row), record.dimension, record.text, "a number from 1 to 5"))
+    missing = long[long["text"].isna()]
+    issues = pd.DataFrame({"file": file, "row": missing["row"].to_numpy(), "column": missing["dimension"].to_numpy(), "value": "",
+                           "action": "no score row", "reason": "the conversation has no score on this dimension"}, columns=ISSUE_COLUMNS)
+    scored = long.dropna(subset=["score"])
+    scores = pd.DataFrame({"conversation_id": scored["conversation_id"].to_numpy(), "judge": RELEASE_JUDGE,
+                           "dimension": scored["dimension"].to_numpy(), "score": scored["score"].to_numpy()})
+    return scores, problems, issues
+
+
+def _perception(frame: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list, pd.DataFrame]:
+    problems = []
+    choice = frame["participant_choice"].fillna("").str.strip().str.lower().map(CHOICE_SIDES)
+    no_choice = frame["participant_choice"].isna()
+    for index in frame.index[choice.isna() & ~no_choice]:
+        problems.append(ValidationIssue(file, int(index) + 1, "participant_choice", frame.loc[index, "participant_choice"],
+                                        f"one of {sorted(CHOICE_SIDES)}"))
+    scenario = match_scenarios(frame["scenario"])
+    for index in frame.index[scenario.isna()]:
+        problems.append(ValidationIssue(file, int(index) + 1, "scenario", frame.loc[index, "scenario"],
+                                        "one of the five opening lines or a scenario label"))
+    for column in ("participant_id", "conversation_left_id", "conversation_right_id"):
+        for index in frame.index[frame[column].isna()]:
+            problems.append(ValidationIssue(file, int(index) + 1, column, None, "an ID (the cell is empty)"))
+    issues = _issues(frame, no_choice, file, "participant_choice", "row left out", "no choice recorded")
+    kept = ~no_choice
+    left, right = frame["conversation_left_id"].fillna(""), frame["conversation_right_id"].fillna("")
+    pair = np.where(left <= right, left + "~" + right, right + "~" + left)
+    perception = pd.DataFrame(
+        {
+            "rater_id": frame["participant_id"],
+            "pair_id": pair,
+            "scenario": scenario,
+            "conversation_left_id": left,
+            "conversation_right_id": right,
+            "choice": choice,
+        }
+    )[kept.to_numpy()].reset_index(drop=True)
+    return perception, problems, issues
+
+
+def _elo(frame: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list]:
+    problems = []
+    rating = pd.to_numeric(frame["elo_rating"], errors="coerce")
+    for index in frame.index[rating.isna()]:
+        problems.append(ValidationIssue(file, int(index) + 1, "elo_rating", frame.loc[index, "elo_rating"], "a number"))
+    elo = pd.DataFrame({"conversation_id": frame["conversation_id"], "elo_rating": rating})
+    conflicting = elo.groupby("conversation_id")["elo_rating"].nunique() > 1
+    for conversation_id in conflicting.index[conflicting]:
+        problems.append(ValidationIssue(file, None, "elo_rating", conversation_id, "one Elo rating per conversation"))
+    return elo.drop_duplicates("conversation_id").reset_index(drop=True), problems
+
+
+def _themes(frame: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list]:
+    problems = []
+    category = frame["category"].fillna("").str.strip().str.lower()
+    for index in frame.index[~category.isin(THEME_CATEGORIES)]:
+        problems.append(ValidationIssue(file, int(index) + 1, "category", frame.loc[index, "category"], f"one of {list(THEME_CATEGORIES)}"))
+    turn = pd.to_numeric(frame["turn"], errors="coerce")
+    for index in frame.index[turn.isna() | (turn < 1) | (turn != turn.round())]:
+        problems.append(ValidationIssue(file, int(index) + 1, "turn", frame.loc[index, "turn"], "an integer turn number of at least 1"))
+    themes = pd.DataFrame({"conversation_id": frame["conversation_id"], "turn": turn.astype("Int64"),
+                           "theme": frame["theme"].fillna("").str.strip(), "category": category})
+    return themes, problems
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def import_release(files: Mapping[str, str | Path], arms: Sequence[str]) -> ReleaseImport:
+    """Map the authors' release onto the native contract and the optional cohort files.
+
+    Parameters
+    ----------
+    files : mapping
+        Paths of the release files by role (keys of :data:`RELEASE_FILES`).
+    arms : sequence of str
+        The registered arms; every mapped condition must be one of them.
+
+    Returns
+    -------
+    ReleaseImport
+        The native tables, perception/elo/themes, the issues table and the import record.
+
+    Raises
+    ------
+    CohortValidationError
+        Listing every problem at once: missing columns, repeated rows that disagree, a participant
+        whose conversations disagree on participant-level fields, unknown conditions, opening lines
+        or text levels, non-numeric scores, transcripts without role prefixes, unknown perception
+        choices or theme categories.
+
+    Notes
+    -----
+    Values that cannot be imported but are not errors (Prolific placeholders in Age/Sex, empty
+    scores, perception rows without a choice) are set missing or left out and listed in
+    ``issues``; transcript turn counts that differ from seeker_count/supporter_count are listed too.
+    """
+    names = {role: Path(path).name for role, path in files.items()}
+    experiment_1 = read_release_csv(files["experiment_1"], EXPERIMENT_1_COLUMNS, "experiment_1.csv")
+    unique, collapsed = deduplicate_conversations(experiment_1, names["experiment_1"])
+    log.info("experiment_1: %s rows -> %s conversations (%s repeated rows collapsed)", len(experiment_1), len(unique), collapsed)
+    problems: list[ValidationIssue] = []
+    issue_frames = []
+    participants, found, issues = _participants(unique, names["experiment_1"], arms)
+    problems += found
+    issue_frames += issues
+    conversations, found = _conversations(unique, names["experiment_1"])
+    problems += found
+    scores, found, issues = _scores(unique, names["experiment_1"])
+    problems += found
+    issue_frames.append(issues)
+    messages, unparsed = parse_transcripts(unique.set_index("conversation_id")["conversation"])
+    row_of = pd.Series(unique.index + 1, index=unique["conversation_id"])
+    for conversation_id in unparsed:
+        problems.append(ValidationIssue(names["experiment_1"], int(row_of[conversation_id]), "conversation", conversation_id,
+                                        "a transcript of lines starting 'Seeker:' or 'Supporter:'"))
+    counts = messages.pivot_table(index="conversation_id", columns="role", values="turn", aggfunc="count").reindex(
+        columns=["seeker", "supporter"]).reindex(unique["conversation_id"]).fillna(0)
+    declared = unique.set_index("conversation_id")[["seeker_count", "supporter_count"]].apply(pd.to_numeric, errors="coerce")
+    differs = (counts["seeker"] != declared["seeker_count"]) | (counts["supporter"] != declared["supporter_count"])
+    differs &= declared.notna().all(axis=1)
+    issue_frames.append(pd.DataFrame(
+        {"file": names["experiment_1"], "row": row_of[differs.index[differs]].to_numpy(), "column": "conversation",
+         "value": [f"{int(counts.loc[c, 'seeker'])} seeker / {int(counts.loc[c, 'supporter'])} supporter turns parsed; declared "
+                   f"{int(declared.loc[c, 'seeker_count'])} / {int(declared.loc[c, 'supporter_count'])}" for c in differs.index[differs]],
+         "action": "kept as parsed", "reason": "parsed turn counts differ from seeker_count/supporter_count"}, columns=ISSUE_COLUMNS))
+
+    experiment_2 = read_release_csv(files["experiment_2"], EXPERIMENT_2_COLUMNS, "experiment_2.csv")
+    perception, found, issues = _perception(experiment_2, names["experiment_2"])
+    problems += found
+    issue_frames.append(issues)
+    elo, found = _elo(read_release_csv(files["elo_rankings"], ELO_COLUMNS, "elo_rankings.csv"), names["elo_rankings"])
+    problems += found
+    themes, found = _themes(read_release_csv(files["all_themes"], THEMES_COLUMNS, "all_themes.csv"), names["all_themes"])
+    problems += found
+    if problems:
+        raise CohortValidationError(problems)
+
+    issues = pd.concat([frame for frame in issue_frames if not frame.empty] or [pd.DataFrame(columns=ISSUE_COLUMNS)], ignore_index=True)
+    issues = issues.sort_values(["file", "row", "column"], kind="stable").reset_index(drop=True)
+    tables = CohortTables(
+        participants=participants.sort_values("participant_id", kind="stable").reset_index(drop=True),
+        conversations=conversations.sort_values(["participant_id", "conversation_number"], kind="stable").reset_index(drop=True),
+        messages=messages.sort_values(["conversation_id", "turn"], kind="stable").reset_index(drop=True),
+        scores=scores.sort_values(["conversation_id", "judge", "dimension"], kind="stable").reset_index(drop=True),
+    )
+    record = {
+        "release": {"repository": RELEASE_REPOSITORY, "commit": RELEASE_COMMIT},
+        "files": {role: {"name": names[role], "sha256": file_sha256(path), "size": Path(path).stat().st_size} for role, path in sorted(files.items())},
+        "rows": {
+            "experiment_1": len(experiment_1), "experiment_1_repeated_rows_collapsed": collapsed,
+            "experiment_2": len(experiment_2), "perception": len(perception), "elo": len(elo), "themes": len(themes),
+            **{name: len(frame) for name, frame in tables.items()},
+        },
+        "issues": issues.groupby(["file", "column", "action"]).size().rename("n").reset_index().to_dict("records"),
+        "judge": RELEASE_JUDGE,
+        "synthetic": SYNTHETIC_MARKER in experiment_1.columns,
+        "mappings": MAPPINGS,
+    }
+    return ReleaseImport(tables, perception, elo, themes, issues, record)
+
+
+def write_import_record(record: Mapping, path: str | Path) -> None:
+    """Write the import record as sorted, indented JSON."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(record, indent=2, sort_keys=True, default=int) + "\n", encoding="utf-8")
+
+
+# --------------------------------------------------------------------------------------------
+# Published versus reproduced
+# --------------------------------------------------------------------------------------------
+COMPARISON_COLUMNS = [
+    "quantity", "key", "published", "decimals", "reproduced", "reproduced_rounded", "agrees", "difference", "source",
+    "published_file", "result_file",
+]
+
+
+def decimals_of(text: str) -> int:
+    """Number of decimals a published number was given with (``"0.040"`` -> 3, ``"2904"`` -> 0)."""
+    text = str(text).strip()
+    return len(text.split(".", 1)[1]) if "." in text else 0
+
+
+def round_half_up(value: float, decimals: int) -> Decimal:
+    """``value`` rounded half away from zero to ``decimals`` places (as a reader rounds)."""
+    return Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+
+
+def agrees_at_precision(published: str, reproduced: float) -> bool:
+    """Whether ``reproduced`` rounded to the published number of decimals equals the published number."""
+    if reproduced is None or not np.isfinite(reproduced):
+        return False
+    try:
+        target = Decimal(str(published).strip())
+    except InvalidOperation as error:
+        raise PipelineError(f"published value {published!r} is not a number") from error
+    return round_half_up(reproduced, decimals_of(published)) == target
+
+
+def _select(frame: pd.DataFrame, where: str, file: str) -> pd.DataFrame:
+    mask = pd.Series(True, index=frame.index)
+    for condition in filter(None, (part.strip() for part in str(where or "").split(";"))):
+        column, _, value = condition.partition("=")
+        if column not in frame.columns:
+            raise PipelineError(f"{file}: no column {column!r} to select {condition!r} (columns: {list(frame.columns)})")
+        mask &= frame[column].astype(str) == value
+    return frame[mask]
+
+
+def _statistic(values: pd.Series, statistic: str) -> float:
+    values = pd.to_numeric(values, errors="coerce").dropna()
+    if statistic == "value":
+        if len(values) != 1:
+            raise PipelineError(f"expected exactly one reproduced value, found {len(values)}")
+        return float(values.iloc[0])
+    functions = {"mean": lambda v: v.mean(), "sd": lambda v: v.std(ddof=1), "min": lambda v: v.min(), "max": lambda v: v.max(),
+                 "count": lambda v: float(len(v))}
+    if statistic not in functions:
+        raise PipelineError(f"unknown statistic {statistic!r}; expected value, {', '.join(functions)}")
+    return float(functions[statistic](values))
+
+
+def read_comparisons(path: str | Path = COMPARISONS_PATH) -> pd.DataFrame:
+    """The registry of published numbers and where the pipeline reproduces them (see docs/paper_release.md)."""
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def compare_published(
+    comparisons: pd.DataFrame,
+    published: Mapping[str, pd.DataFrame],
+    results: Mapping[str, pd.DataFrame],
+) -> pd.DataFrame:
+    """Each published number beside the value the pipeline reproduced.
+
+    Parameters
+    ----------
+    comparisons : pandas.DataFrame
+        The registry (:func:`read_comparisons`): per row, ``quantity``, ``published_file``,
+        ``published_where`` and ``published_column`` (where the published number is), ``keys``
+        (columns matched between the published and the result file, ``;``-separated), and
+        ``result_file`` (relative to results/NAME/), ``result_where``, ``result_column``,
+        ``statistic`` (value, mean, sd, min, max or count over the selected rows) and ``scale``.
+    published : mapping of str to pandas.DataFrame
+        Published reference files by file name, read as text (so the precision is kept).
+    results : mapping of str to pandas.DataFrame
+        The cohort's result files by their ``result_file`` name.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`COMPARISON_COLUMNS`: the published number as written, its decimals, the reproduced
+        value at full precision and rounded to those decimals, ``agrees`` (rounded reproduced equals
+        published), ``difference`` (reproduced - published) and the source of the published number.
+    """
+    rows = []
+    for spec in comparisons.to_dict("records"):
+        table = published[spec["published_file"]]
+        chosen = _select(table, spec["published_where"], spec["published_file"])
+        result = results[spec["result_file"]]
+        keys = [key for key in spec["keys"].split(";") if key]
+        scale = float(spec["scale"] or 1)
+        for record in chosen.to_dict("records"):
+            match = _select(result, spec["result_where"], spec["result_file"])
+            for key in keys:
+                match = match[match[key].astype(str) == str(record[key])]
+            text = str(record[spec["published_column"]]).strip()
+            reproduced = _statistic(match[spec["result_column"]], spec["statistic"] or "value") * scale if len(match) else float("nan")
+            decimals = decimals_of(text)
+            finite = np.isfinite(reproduced)
+            rows.append(
+                {
+                    "quantity": spec["quantity"],
+                    "key": "; ".join(f"{key}={record[key]}" for key in keys) or spec["published_where"],
+                    "published": text,
+                    "decimals": decimals,
+                    "reproduced": reproduced,
+                    "reproduced_rounded": str(round_half_up(reproduced, decimals)) if finite else "",
+                    "agrees": agrees_at_precision(text, reproduced),
+                    "difference": reproduced - float(text) if finite else float("nan"),
+                    "source": record.get("source", ""),
+                    "published_file": spec["published_file"],
+                    "result_file": spec["result_file"],
+                }
+            )
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+
+
+def read_text_csv(path: str | Path) -> pd.DataFrame:
+    """Read a published reference file with every column as text."""
+    return pd.read_csv(io.StringIO(Path(path).read_text(encoding="utf-8")), dtype=str, keep_default_na=False)

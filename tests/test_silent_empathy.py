@@ -1,0 +1,224 @@
+"""Silent empathy against direct scipy, pingouin and statsmodels computations on fixed data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pingouin as pg
+import pytest
+from matplotlib.figure import Figure
+from scipy import stats
+from statsmodels.stats.contingency_tables import mcnemar
+
+from analysis.errors import AnalysisError
+from analysis.outcomes import derive_outcomes
+from analysis.silent_empathy import (
+    DISTRIBUTION_COLUMNS,
+    GAP_COLUMNS,
+    LEFT_OUT_COLUMNS,
+    SELF_JUDGED_COLUMNS,
+    TRAIT_CORRELATION_COLUMNS,
+    composite_range,
+    judged_levels,
+    paired_high_test,
+    plot_self_vs_judged,
+    plot_trait_panel,
+    silent_empathy_analysis,
+    silent_empathy_tables,
+)
+from tests.conftest import make_small_cohort
+
+JORDAN = [f"empathy_item_{k}" for k in range(1, 8)]
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    """A small cohort with known gaps: two participants miss a Jordan item, one misses SITES, and
+    three conversations miss self_empathized; self_encourage_elaboration is drawn for every
+    conversation and self_showed_understanding is absent from conversations.csv."""
+    tables = make_small_cohort(n_per_arm=12, judges=("only",), seed=21)
+    participants = tables.participants.copy()
+    participants[JORDAN + ["empathy_item_8"]] = participants[JORDAN + ["empathy_item_8"]].astype("Int64")
+    participants.loc[2, "empathy_item_3"] = pd.NA
+    participants.loc[7, "empathy_item_7"] = pd.NA
+    participants.loc[11, "empathy_item_8"] = pd.NA
+    conversations = tables.conversations.copy()
+    conversations["self_empathized"] = conversations["self_empathized"].astype("Int64")
+    conversations.loc[[0, 4, 30], "self_empathized"] = pd.NA
+    rng = np.random.default_rng(4)
+    conversations["self_encourage_elaboration"] = pd.array(rng.integers(1, 6, len(conversations)), dtype="Int64")
+    return participants, conversations, tables.scores
+
+
+@pytest.fixture(scope="module")
+def outcomes(cohort, plan):
+    participants, conversations, scores = cohort
+    return derive_outcomes(
+        participants, conversations, scores, conversations, plan["outcomes"]["dimensions"], plan["outcomes"]["composite"],
+        {"method": "mean", "judges": "all"}, plan["design"]["post_conversations"],
+    )
+
+
+@pytest.fixture(scope="module")
+def settings(plan):
+    return dict(plan["secondary_analyses"]["silent_empathy"])
+
+
+@pytest.fixture(scope="module")
+def results(cohort, outcomes, settings, plan):
+    participants, conversations, _ = cohort
+    return silent_empathy_analysis(participants, conversations, outcomes, settings, plan["outcomes"]["composite"])
+
+
+def test_columns(results):
+    assert list(results.trait_correlations.columns) == TRAIT_CORRELATION_COLUMNS
+    assert list(results.self_judged.columns) == SELF_JUDGED_COLUMNS
+    assert list(results.distributions.columns) == DISTRIBUTION_COLUMNS
+    assert list(results.high_rating_gap.columns) == GAP_COLUMNS
+    assert list(results.left_out.columns) == LEFT_OUT_COLUMNS
+
+
+def test_trait_correlations_equal_direct_scipy_and_pingouin(results, cohort, outcomes):
+    participants, _, _ = cohort
+    mean_composite = outcomes.groupby("participant_id")["overall_empathy"].mean()
+    data = participants.set_index("participant_id")
+    for trait, items in (("jordan", JORDAN), ("sites", ["empathy_item_8"])):
+        complete = data.dropna(subset=items)
+        score = complete[items].astype(float).sum(axis=1)
+        y = mean_composite.loc[score.index]
+        reference = stats.pearsonr(score, y)
+        by_pingouin = pg.corr(score.to_numpy(), y.to_numpy())
+        row = results.trait_correlations.set_index("trait").loc[trait]
+        assert row["n"] == len(score)
+        assert row["r"] == pytest.approx(reference.statistic, abs=1e-12)
+        assert row["r"] == pytest.approx(by_pingouin["r"].iloc[0], abs=1e-12)
+        assert row["p_value"] == pytest.approx(by_pingouin["p_val"].iloc[0], rel=1e-9)
+        assert row["r2"] == pytest.approx(reference.statistic**2, abs=1e-12)
+        z, half = np.arctanh(reference.statistic), stats.norm.ppf(0.975) / np.sqrt(len(score) - 3)
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx((np.tanh(z - half), np.tanh(z + half)), abs=1e-12)
+
+
+def test_missing_trait_items_are_listed_and_counted(results, cohort):
+    participants, _, _ = cohort
+    row = results.trait_correlations.set_index("trait")
+    assert row.loc["jordan", "n_left_out"] == 2 and row.loc["jordan", "n"] == len(participants) - 2
+    assert row.loc["sites", "n_left_out"] == 1
+    listed = results.left_out[results.left_out["analysis"] == "trait_jordan"]
+    assert sorted(listed["participant_id"]) == sorted(participants.loc[[2, 7], "participant_id"])
+    assert "empathy_item_3" in listed.set_index("participant_id").loc[participants.loc[2, "participant_id"], "reason"]
+
+
+def test_trait_levels_are_means_per_score(results, cohort, outcomes):
+    participants, _, _ = cohort
+    sites = participants.dropna(subset=["empathy_item_8"]).set_index("participant_id")["empathy_item_8"].astype(int)
+    means = outcomes.groupby("participant_id")["overall_empathy"].mean().loc[sites.index]
+    levels = results.trait_levels[results.trait_levels["trait"] == "sites"].set_index("level")
+    for level, group in means.groupby(sites):
+        assert levels.loc[level, "n"] == len(group)
+        assert levels.loc[level, "mean"] == pytest.approx(group.mean(), abs=1e-12)
+        if len(group) > 1:
+            half = stats.t.ppf(0.975, len(group) - 1) * group.std(ddof=1) / np.sqrt(len(group))
+            assert levels.loc[level, "ci_high"] == pytest.approx(group.mean() + half, abs=1e-12)
+
+
+def test_self_judged_correlations_all_and_first(results, cohort, outcomes):
+    _, conversations, _ = cohort
+    data = outcomes.merge(conversations[["conversation_id", "self_empathized", "self_encourage_elaboration"]], on="conversation_id")
+    table = results.self_judged.set_index(["subset", "self_rating"])
+    for subset, part in (("all", data), ("first", data[data["conversation_number"] == 1])):
+        complete = part.dropna(subset=["self_empathized"])
+        reference = pg.corr(complete["self_empathized"].astype(float), complete["overall_empathy"])
+        row = table.loc[(subset, "self_empathized")]
+        assert row["n"] == len(complete) and row["n_left_out"] == len(part) - len(complete)
+        assert row["r"] == pytest.approx(reference["r"].iloc[0], abs=1e-12)
+        assert row["p_value"] == pytest.approx(reference["p_val"].iloc[0], rel=1e-9)
+        reference = stats.pearsonr(part["self_encourage_elaboration"].astype(float), part["encouraging_elaboration"])
+        assert table.loc[(subset, "self_encourage_elaboration"), "r"] == pytest.approx(reference.statistic, abs=1e-12)
+    assert table.loc[("all", "self_empathized"), "n_left_out"] == 3
+
+
+def test_absent_self_rating_column_lists_every_conversation(results, outcomes):
+    row = results.self_judged.set_index(["subset", "self_rating"]).loc[("all", "self_showed_understanding")]
+    assert row["n"] == 0 and np.isnan(row["r"]) and row["n_left_out"] == len(outcomes)
+    listed = results.left_out[results.left_out["analysis"] == "self_self_showed_understanding"]
+    assert len(listed) == len(outcomes)
+    assert (listed["reason"] == "column self_showed_understanding absent from conversations.csv").all()
+    missing = results.left_out[results.left_out["analysis"] == "self_self_empathized"]
+    assert len(missing) == 3 and (missing["level"] == "conversation").all()
+
+
+def test_judged_levels_map_the_composite_and_round_half_up():
+    assert composite_range({"add": ["a", "b", "c"], "subtract": ["d", "e", "f"]}) == (-12.0, 12.0)
+    composite = pd.Series([-12.0, -3.01, -3.0, 0.0, 2.99, 3.0, 12.0])
+    # 1 + 4 (c + 12) / 24, then floor(x + 0.5): -3.01 -> 2.498 -> 2, -3 -> 2.5 -> 3, 3 -> 3.5 -> 4
+    assert judged_levels(composite, (-12.0, 12.0)).tolist() == [1, 2, 3, 3, 3, 4, 5]
+    assert judged_levels(pd.Series([1.0, 1.5, 2.49, 2.5, 4.5, 5.0]), None).tolist() == [1, 2, 2, 3, 5, 5]
+
+
+def test_distributions_count_every_level(results):
+    block = results.distributions[(results.distributions["subset"] == "all") & (results.distributions["self_rating"] == "self_empathized")]
+    for source in ("self", "judged"):
+        rows = block[block["source"] == source]
+        assert rows["level"].tolist() == [1, 2, 3, 4, 5]
+        assert rows["share"].sum() == pytest.approx(1.0)
+    gap = results.high_rating_gap.set_index(["subset", "self_rating"]).loc[("all", "self_empathized")]
+    assert block[block["source"] == "self"]["count"].sum() == gap["n"]
+    high_self = block[(block["source"] == "self") & block["level"].isin([4, 5])]["count"].sum()
+    assert gap["n_self_high"] == high_self and gap["share_self_high"] == pytest.approx(high_self / gap["n"])
+
+
+def test_gap_test_equals_statsmodels_mcnemar(results, cohort, outcomes, plan):
+    _, conversations, _ = cohort
+    data = outcomes.merge(conversations[["conversation_id", "self_empathized"]], on="conversation_id").dropna(subset=["self_empathized"])
+    self_high = data["self_empathized"].astype(int).isin([4, 5]).to_numpy()
+    judged_high = judged_levels(data["overall_empathy"], composite_range(plan["outcomes"]["composite"])).isin([4, 5]).to_numpy()
+    table = pd.crosstab(self_high, judged_high).reindex(index=[False, True], columns=[False, True], fill_value=0).to_numpy()
+    exact = mcnemar(table, exact=True)
+    approx = mcnemar(table, exact=False, correction=True)
+    row = results.high_rating_gap.set_index(["subset", "self_rating"]).loc[("all", "self_empathized")]
+    assert row["p_value"] == pytest.approx(exact.pvalue, rel=1e-9)
+    assert row["statistic"] == pytest.approx(approx.statistic, rel=1e-9)
+    assert row["p_value_approx"] == pytest.approx(approx.pvalue, rel=1e-9)
+    assert row["difference"] == pytest.approx(self_high.mean() - judged_high.mean())
+
+
+def test_paired_test_edge_cases_and_ttest():
+    same = np.array([True, False, True])
+    assert np.isnan(paired_high_test(same, same, "mcnemar")["p_value"])
+    assert np.isnan(paired_high_test(np.array([], dtype=bool), np.array([], dtype=bool), "mcnemar")["p_value"])
+    self_high = np.array([1, 1, 1, 0, 1, 1, 0, 1], dtype=bool)
+    judged_high = np.array([0, 1, 0, 0, 0, 1, 1, 0], dtype=bool)
+    result = paired_high_test(self_high, judged_high, "paired_ttest")
+    reference = stats.ttest_rel(self_high.astype(float), judged_high.astype(float))
+    assert result["statistic"] == pytest.approx(reference.statistic) and result["p_value"] == pytest.approx(reference.pvalue)
+    with pytest.raises(AnalysisError, match="paired_test"):
+        paired_high_test(self_high, judged_high, "sign")
+
+
+def test_unknown_judged_outcome_is_an_error(cohort, outcomes, settings, plan):
+    participants, conversations, _ = cohort
+    bad = {**settings, "self_vs_judged": [{"self_rating": "self_empathized", "judged": "warmth"}]}
+    with pytest.raises(AnalysisError, match="warmth"):
+        silent_empathy_analysis(participants, conversations, outcomes, bad, plan["outcomes"]["composite"])
+
+
+def test_execution_record(results, outcomes):
+    sample = results.execution["sample"]
+    assert sample["n_participants"] == outcomes["participant_id"].nunique()
+    assert sample["n_conversations"] == len(outcomes)
+    assert results.execution["estimator"] == "pearson"
+
+
+def test_tables_and_figures_are_labelled(results, settings):
+    rendered = silent_empathy_tables(results.trait_correlations, results.self_judged, results.high_rating_gap, settings, "demo",
+                                     synthetic=True)
+    assert set(rendered) == {"silent_empathy_correlations", "silent_empathy_gap"}
+    for formats in rendered.values():
+        assert all("SYNTHETIC DATA" in text for text in formats.values())
+    assert "Jordan" in rendered["silent_empathy_correlations"]["md"]
+    assert "levels 4-5" in rendered["silent_empathy_gap"]["md"] and "McNemar" in rendered["silent_empathy_gap"]["md"]
+    traits = plot_trait_panel(results.participants, results.trait_correlations, results.trait_levels, "overall_empathy", synthetic=True)
+    assert isinstance(traits, Figure) and len(traits.axes) == 2
+    assert traits._suptitle.get_text().startswith("SYNTHETIC DATA")
+    panel = plot_self_vs_judged(results.distributions, results.high_rating_gap)
+    assert len(panel.axes) == 2 * 3

@@ -1,0 +1,140 @@
+"""End to end: the Bayesian rules and the estimator comparison in a temporary folder.
+
+A tiny simulated cohort and a copy of the registered plan with few draws (2 chains x 300) keep the
+runs short; the gates of the copy are lowered to what so few draws can reach.
+"""
+
+from __future__ import annotations
+
+import arviz as az
+import pandas as pd
+import pytest
+import yaml
+
+from analysis.bayes import CONTRAST_COLUMNS, DIAGNOSTIC_COLUMNS, EFFECT_COLUMNS, PPC_COLUMNS
+from analysis.estimator_comparison import COMPARISON_COLUMNS
+from analysis.specs import read_spec_record, spec_record
+from tests.conftest import REPO
+from tests.test_workflow import snakemake
+
+pytestmark = pytest.mark.e2e
+
+TINY = {
+    "seed": 8,
+    "arm_sizes": {"control": 16, "video": 16, "coach": 16, "combined": 16},
+    "judges": ["gpt-4o"],
+    "messages_per_conversation": 4.0,
+}
+TARGETS = [
+    "results/tiny/models/estimator_comparison.csv",
+    "results/tiny/models/spec.json",
+    "results/tiny/bayes/contrasts.csv",
+    "reports/tiny/figures/bayes_effects.png",
+    "reports/tiny/figures/bayes_ppc.png",
+    "reports/tiny/figures/estimator_comparison.png",
+    "reports/tiny/tables/bayes_effects.md",
+    "reports/tiny/tables/bayes_diagnostics.md",
+]
+
+
+def quick_plan(directory, **diagnostics) -> str:
+    """A copy of the registered plan with few draws, gating what so few draws can pass."""
+    plan = yaml.safe_load((REPO / "config" / "prereg.yaml").read_text(encoding="utf-8"))
+    bayes = plan["bayesian_models"]
+    bayes["sampler"].update({"chains": 2, "draws": 300, "tune": 300})
+    bayes["ordinal"]["posterior_predictive_draws"] = 40
+    # so few draws do not mix the 6 x 6 correlation well enough: only the effects are gated here
+    bayes["ordinal"]["gated"] = ["post", "arm_post", "expected_score_post", "expected_score_did"]
+    bayes["diagnostics"].update({"min_ess_bulk": 100, "min_ess_tail": 100, "max_r_hat": 1.05, **diagnostics})
+    path = directory / "prereg_quick.yaml"
+    path.write_text(yaml.safe_dump(plan, sort_keys=False), encoding="utf-8")
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def bayes_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("bayes")
+    process = snakemake(workdir, {"tiny": {"format": "simulated", "simulation": TINY}}, *TARGETS, "--config", f"prereg={quick_plan(workdir)}")
+    assert process.returncode == 0, process.stderr[-4000:]
+    return workdir
+
+
+def test_bayes_outputs_have_their_columns_and_rows(bayes_run):
+    results = bayes_run / "results/tiny/bayes"
+    effects = pd.read_csv(results / "effects.csv")
+    assert list(effects.columns) == EFFECT_COLUMNS
+    assert len(effects) == 6 * 4 * 3 + 4
+    assert set(effects.query("model == 'ordinal'")["scale"]) == {"log_odds", "expected_score", "expected_score_typical"}
+    assert effects.query("model == 'composite'")["term"].tolist() == ["post", "video:post", "coach:post", "combined:post"]
+    assert list(pd.read_csv(results / "contrasts.csv").columns) == CONTRAST_COLUMNS
+    diagnostics = pd.read_csv(results / "diagnostics.csv")
+    assert list(diagnostics.columns) == DIAGNOSTIC_COLUMNS
+    assert diagnostics["passed"].all() and set(diagnostics["model"]) == {"ordinal", "composite"}
+    gated = diagnostics.query("model == 'ordinal' and gated")["quantity"].unique().tolist()
+    assert gated == ["post", "arm_post", "expected_score_post", "expected_score_did"]
+    assert (diagnostics["chains"] == 2).all() and (diagnostics["draws"] == 300).all()
+    ppc = pd.read_csv(results / "ppc_proportions.csv")
+    assert list(ppc.columns) == PPC_COLUMNS and len(ppc) == 6 * 4 * 3 * 5
+
+
+def test_inference_data_files_hold_data_and_named_coordinates(bayes_run):
+    ordinal = az.from_netcdf(bayes_run / "results/tiny/bayes/ordinal.nc")
+    assert {"posterior", "sample_stats", "observed_data", "constant_data", "posterior_predictive"} <= set(ordinal.groups())
+    assert ordinal.posterior["arm_post"].dims == ("chain", "draw", "arm", "dimension")
+    assert ordinal.observed_data["score"].shape == (64 * 3, 6)
+    assert list(ordinal.posterior.coords["cutpoint"].values) == ["1|2", "2|3", "3|4", "4|5"]
+    outcomes = pd.read_csv(bayes_run / "results/tiny/outcomes/conversation_scores.csv")
+    assert list(ordinal.observed_data.coords["conversation"].values) == outcomes["conversation_id"].tolist()
+    assert (ordinal.observed_data["score"].sel(dimension="advice_giving").to_numpy() == outcomes["advice_giving"].to_numpy()).all()
+    composite = az.from_netcdf(bayes_run / "results/tiny/bayes/composite.nc")
+    assert composite.observed_data["overall_empathy"].to_numpy().tolist() == pytest.approx(outcomes["overall_empathy"].tolist())
+
+
+def test_spec_records_describe_the_fits(bayes_run):
+    for name, analysis_id in (("ordinal", "bayes_ordinal"), ("composite", "bayes_composite")):
+        record = read_spec_record(bayes_run / f"results/tiny/bayes/{name}.spec.json")
+        assert spec_record(**record) == record
+        assert (record["analysis_id"], record["family"], record["estimator"]) == (analysis_id, "bayes", "pymc_nutpie_nuts")
+        assert record["details"]["sampler"]["draws"] == 300 and record["diagnostics"]["passed"] is True
+    comparison = read_spec_record(bayes_run / "results/tiny/models/spec.json")
+    assert comparison["analysis_id"] == "estimator_comparison"
+
+
+def test_estimator_comparison_lines_up_the_four_estimators(bayes_run):
+    table = pd.read_csv(bayes_run / "results/tiny/models/estimator_comparison.csv")
+    assert list(table.columns) == COMPARISON_COLUMNS
+    assert set(table["estimator"]) == {"ols_cluster", "lmm_reml", "bayes_ordinal", "bayes_linear"}
+    primary = pd.read_csv(bayes_run / "results/tiny/primary/effects_sd.csv").set_index(["outcome", "arm"])
+    ols = table.query("estimator == 'ols_cluster'").set_index(["outcome", "arm"])
+    pd.testing.assert_series_equal(ols["estimate_sd"], primary.loc[ols.index, "estimate_sd"], check_names=False)
+    assert len(table.query("outcome == 'overall_empathy'")) == 4 * 3
+
+
+def test_reports_are_labelled_synthetic(bayes_run):
+    for name in ("bayes_effects", "bayes_diagnostics"):
+        assert (bayes_run / f"reports/tiny/tables/{name}.md").read_text(encoding="utf-8").startswith("SYNTHETIC DATA")
+    assert (bayes_run / "logs/fit_bayes_ordinal/tiny.benchmark.tsv").is_file()
+
+
+def test_a_broken_gate_fails_the_rule_naming_the_parameters(tmp_path):
+    plan = quick_plan(tmp_path, min_ess_bulk=10**9)
+    process = snakemake(
+        tmp_path, {"tiny": {"format": "simulated", "simulation": TINY}}, "results/tiny/bayes/composite.nc", "--config", f"prereg={plan}"
+    )
+    assert process.returncode != 0
+    assert "bayes_composite broke its registered diagnostic gates" in process.stderr
+    assert "bulk ESS below 1000000000: intercept (" in process.stderr and "arm_post[video]" in process.stderr
+    assert not (tmp_path / "results/tiny/bayes/composite.nc").exists()
+    kept = pd.read_csv(tmp_path / "logs/fit_bayes_composite/tiny.diagnostics.csv")
+    assert not kept["passed"].any()
+
+
+def test_warn_policy_keeps_the_fit_and_logs_the_problems(tmp_path):
+    plan = quick_plan(tmp_path, min_ess_bulk=10**9, policy="warn")
+    process = snakemake(
+        tmp_path, {"tiny": {"format": "simulated", "simulation": TINY}}, "results/tiny/bayes/composite.spec.json", "--config", f"prereg={plan}"
+    )
+    assert process.returncode == 0, process.stderr[-4000:]
+    record = read_spec_record(tmp_path / "results/tiny/bayes/composite.spec.json")
+    assert record["diagnostics"]["passed"] is False and record["diagnostics"]["policy"] == "warn"
+    assert "broke its registered diagnostic gates" in (tmp_path / "logs/fit_bayes_composite/tiny.log").read_text(encoding="utf-8")

@@ -1,0 +1,161 @@
+"""End to end: the secondary analyses' rules in a temporary folder, on a tiny simulated cohort."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.formula.api as smf
+
+from analysis.cohort import write_csv, write_native
+from analysis.contract import read_validated
+from analysis.improvement import improvement_analysis
+from analysis.outcomes import read_outcomes
+from analysis.perception import load_perception, perception_analysis
+from analysis.prereg import load_prereg
+from analysis.silent_empathy import silent_empathy_analysis
+from analysis.simulate_perception import simulate_perception
+from analysis.specs import spec_record
+from tests.conftest import REPO, make_small_cohort
+from tests.test_workflow import snakemake
+
+pytestmark = pytest.mark.e2e
+
+TINY = {
+    "tiny": {
+        "format": "simulated",
+        "simulation": {"seed": 9, "arm_sizes": {"control": 20, "video": 20, "coach": 20, "combined": 20}, "judges": ["gpt-4o"],
+                       "messages_per_conversation": 4.0},
+    }
+}
+TABLES = ["silent_empathy_correlations", "silent_empathy_gap", "improvement_effects", "baseline_heterogeneity", "perception",
+          "perception_elo"]
+FIGURES = ["silent_empathy_traits", "silent_empathy_self_vs_judged", "improvement_by_arm", "perception_gap_bins"]
+SPECS = ["silent_empathy/spec.json", "improvement/spec.json", "perception/spec.json", "perception/elo.spec.json"]
+RULES = ["simulate_perception", "analyse_silent_empathy", "analyse_perception", "analyse_perception_elo", "analyse_improvement",
+         "plot_silent_empathy", "plot_perception", "plot_improvement", "render_silent_empathy_tables", "render_perception_tables",
+         "render_perception_elo_table", "render_improvement_tables"]
+
+
+def targets(cohort: str) -> list[str]:
+    return [f"reports/{cohort}/tables/{name}.md" for name in TABLES] + [f"reports/{cohort}/figures/{name}.png" for name in FIGURES] + [
+        f"results/{cohort}/{spec}" for spec in SPECS
+    ]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("secondary")
+    process = snakemake(workdir, TINY, *targets("tiny"))
+    assert process.returncode == 0, process.stderr[-4000:]
+    return workdir
+
+
+def test_outputs_logs_and_labels(run):
+    for name in TABLES:
+        for extension in ("csv", "tex", "md"):
+            text = (run / f"reports/tiny/tables/{name}.{extension}").read_text(encoding="utf-8")
+            assert "SYNTHETIC DATA" in text, (name, extension)
+    for name in FIGURES:
+        for extension in ("png", "pdf"):
+            assert (run / f"reports/tiny/figures/{name}.{extension}").stat().st_size > 0
+    for rule in RULES:
+        assert (run / "logs" / rule / "tiny.log").is_file(), rule
+    perception = pd.read_csv(run / "data/simulated/tiny/perception.csv")
+    assert len(perception) == 1500 and set(perception["choice"]) == {"left", "right"}
+
+
+def test_spec_records_are_valid_and_carry_the_registered_ids(run):
+    plan = load_prereg(REPO / "config" / "prereg.yaml")["secondary_analyses"]
+    expected = [plan["silent_empathy"]["id"], plan["improvement"]["id"], plan["perception"]["id"], plan["perception"]["elo"]["id"]]
+    for spec, analysis_id in zip(SPECS, expected, strict=True):
+        record = json.loads((run / "results/tiny" / spec).read_text(encoding="utf-8"))
+        assert spec_record(**record) == record
+        assert record["analysis_id"] == analysis_id and record["confirmatory"] is False
+    improvement = json.loads((run / "results/tiny/improvement/spec.json").read_text(encoding="utf-8"))
+    assert improvement["sample"]["n_participants"] == 80
+    assert improvement["covariance"]["type"] == "HC3"
+
+
+def test_pipeline_numbers_equal_direct_fits(run):
+    choices = pd.read_csv(run / "results/tiny/perception/choices.csv", dtype={"rater_id": str})
+    used = choices[choices["gap"] != 0].assign(y=lambda frame: frame["chose_higher"].astype(float))
+    reference = smf.logit("y ~ abs_gap + C(scenario)", used).fit(
+        disp=0, cov_type="cluster", cov_kwds={"groups": pd.factorize(used["rater_id"], sort=True)[0]}
+    )
+    logit = pd.read_csv(run / "results/tiny/perception/logit.csv").set_index("term")
+    assert logit.loc["abs_gap", "estimate"] == pytest.approx(reference.params["abs_gap"], abs=1e-8)
+    assert logit.loc["abs_gap", "std_error"] == pytest.approx(reference.bse["abs_gap"], abs=1e-8)
+    outcomes = pd.read_csv(run / "results/tiny/outcomes/conversation_scores.csv", dtype={"participant_id": str})
+    wide = outcomes.pivot_table(index=["participant_id", "arm"], columns="conversation_number", values="overall_empathy").reset_index()
+    wide["improvement"] = wide[[2, 3]].mean(axis=1) - wide[1]
+    wide["improvement_sd"] = wide["improvement"] / wide.loc[wide["arm"] == "control", "improvement"].std(ddof=1)
+    reference = smf.ols("improvement_sd ~ C(arm, Treatment('control'))", wide).fit(cov_type="HC3")
+    coefficients = pd.read_csv(run / "results/tiny/improvement/coefficients.csv").set_index(["model", "term"])
+    assert coefficients.loc[("arm", "coach"), "estimate"] == pytest.approx(reference.params["C(arm, Treatment('control'))[T.coach]"], abs=1e-10)
+    assert coefficients.loc[("arm", "coach"), "std_error"] == pytest.approx(reference.bse["C(arm, Treatment('control'))[T.coach]"], abs=1e-10)
+    traits = pd.read_csv(run / "results/tiny/silent_empathy/trait_correlations.csv").set_index("trait")
+    participants = pd.read_csv(run / "data/simulated/tiny/participants.csv", dtype={"participant_id": str}).set_index("participant_id")
+    mean = outcomes.groupby("participant_id")["overall_empathy"].mean()
+    jordan = participants[[f"empathy_item_{k}" for k in range(1, 8)]].sum(axis=1).loc[mean.index]
+    assert traits.loc["jordan", "r"] == pytest.approx(np.corrcoef(jordan, mean)[0, 1], abs=1e-12)
+
+
+def test_same_inputs_give_byte_identical_csvs(run, tmp_path):
+    """Recompute the analyses in process from the run's inputs: every CSV equals the pipeline's byte for byte."""
+    plan = load_prereg(REPO / "config" / "prereg.yaml")
+    secondary = plan["secondary_analyses"]
+    participants = read_validated(run / "results/tiny/validated/participants.csv", "participants")
+    conversations = read_validated(run / "results/tiny/validated/conversations.csv", "conversations")
+    outcomes = read_outcomes(run / "results/tiny/outcomes/conversation_scores.csv")
+    perception, elo, _ = simulate_perception(
+        read_validated(run / "data/simulated/tiny/conversations.csv", "conversations"),
+        read_validated(run / "data/simulated/tiny/scores.csv", "scores"),
+        plan["outcomes"]["composite"], plan["judge_aggregation"], TINY["tiny"]["simulation"]["seed"],
+    )
+    outputs = {
+        "data/simulated/tiny/perception.csv": perception,
+        "data/simulated/tiny/elo.csv": elo,
+        "results/tiny/perception/logit.csv": perception_analysis(
+            load_perception(run / "data/simulated/tiny/perception.csv", conversations), outcomes, secondary["perception"]
+        ).logit,
+        "results/tiny/silent_empathy/high_rating_gap.csv": silent_empathy_analysis(
+            participants, conversations, outcomes, secondary["silent_empathy"], plan["outcomes"]["composite"]
+        ).high_rating_gap,
+        "results/tiny/improvement/coefficients.csv": improvement_analysis(
+            outcomes, participants, secondary["improvement"], plan["design"]["arms"], plan["design"]["reference_arm"],
+            plan["design"]["post_conversations"], plan["outcomes"]["dimensions"],
+        ).coefficients,
+    }
+    for relative, frame in outputs.items():
+        write_csv(frame, tmp_path / "again.csv")
+        assert (tmp_path / "again.csv").read_bytes() == (run / relative).read_bytes(), relative
+
+
+def test_rerun_is_a_no_op(run):
+    process = snakemake(run, TINY, "--dry-run", *targets("tiny"))
+    assert process.returncode == 0
+    assert "Nothing to be done" in process.stdout + process.stderr
+
+
+def test_native_cohorts_run_the_perception_analysis_only_with_the_file(tmp_path):
+    cohort = make_small_cohort(n_per_arm=4)
+    write_native(cohort, tmp_path / "plain")
+    process = snakemake(tmp_path, {"plain": {"format": "native", "path": str(tmp_path / "plain")}}, "--dry-run")
+    assert process.returncode == 0, process.stderr[-3000:]
+    plan = process.stdout + process.stderr
+    assert "analyse_silent_empathy" in plan and "analyse_improvement" in plan
+    assert "analyse_perception" not in plan and "simulate_perception" not in plan
+    write_native(cohort, tmp_path / "rated")
+    ids = cohort.conversations
+    pairs = pd.DataFrame({"rater_id": ["r1", "r1"], "pair_id": ["a", "b"], "scenario": ["job_loss", "promotion"],
+                          "conversation_left_id": [ids["conversation_id"][0], ids["conversation_id"][1]],
+                          "conversation_right_id": [ids["conversation_id"][3], ids["conversation_id"][4]], "choice": ["left", "right"]})
+    pairs.to_csv(tmp_path / "rated" / "perception.csv", index=False)
+    process = snakemake(tmp_path, {"rated": {"format": "native", "path": str(tmp_path / "rated")}}, "--dry-run")
+    assert process.returncode == 0, process.stderr[-3000:]
+    plan = process.stdout + process.stderr
+    assert "analyse_perception" in plan and "analyse_perception_elo" not in plan

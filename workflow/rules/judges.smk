@@ -1,0 +1,138 @@
+# Measurement validity (issue 5; docs/measurement_validity.md): agreement of judges, experts and crowd on
+# rating cohorts, and the registered primary DiD rerun once per judge on trial cohorts.
+
+
+register_targets(
+    expand("results/{{cohort}}/reliability/{name}.csv", name=["pairwise", "experts", "crowd_workers", "excluded"])
+    + expand("reports/{{cohort}}/tables/{name}.{ext}", name=["agreement", "expert_reliability"], ext=["csv", "tex", "md"])
+    + expand("reports/{{cohort}}/figures/agreement_heatmap.{ext}", ext=["png", "pdf"]),
+    kinds=("ratings",),
+)
+register_targets(
+    ["results/{cohort}/primary/judge_sensitivity.csv"]
+    + expand("reports/{{cohort}}/tables/judge_sensitivity.{ext}", ext=["csv", "tex", "md"]),
+    kinds=("trial",),
+)
+register_spec_records(["results/{cohort}/reliability/spec.json"], kinds=("ratings",), analysis_ids=[PREREG["agreement"]["id"]])
+register_spec_records(
+    ["results/{cohort}/primary/judge_sensitivity.spec.json"],
+    kinds=("trial",),
+    analysis_ids=[PREREG["agreement"]["judge_sensitivity"]["id"]],
+)
+
+
+rule assess_agreement:
+    input:
+        scores=f"{NATIVE_DIRECTORIES['pilot_release']}/scores.csv",
+        crowd_annotations=f"{NATIVE_DIRECTORIES['pilot_release']}/crowd_annotations.csv",
+        code=code("cohort", "contract", "pilot_release", "agreement", "specs", "tables", "figures"),
+    output:
+        pairwise="results/{cohort}/reliability/pairwise.csv",
+        experts="results/{cohort}/reliability/experts.csv",
+        crowd_workers="results/{cohort}/reliability/crowd_workers.csv",
+        excluded="results/{cohort}/reliability/excluded.csv",
+        spec="results/{cohort}/reliability/spec.json",
+    params:
+        settings=PREREG["agreement"],
+        dimensions=DIMENSIONS,
+    log:
+        "logs/assess_agreement/{cohort}.log",
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/assess_agreement.py"
+
+
+rule render_agreement_tables:
+    input:
+        pairwise="results/{cohort}/reliability/pairwise.csv",
+        experts="results/{cohort}/reliability/experts.csv",
+        code=code("agreement", "tables", "figures"),
+    output:
+        **{
+            f"{name}_{ext}": f"reports/{{cohort}}/tables/{name}.{ext}"
+            for name in ("agreement", "expert_reliability")
+            for ext in ("csv", "tex", "md")
+        },
+    params:
+        weights=PREREG["agreement"]["kappa_weights"],
+        synthetic=is_synthetic,
+    log:
+        "logs/render_agreement_tables/{cohort}.log",
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/render_agreement_tables.py"
+
+
+rule plot_agreement_heatmap:
+    input:
+        pairwise="results/{cohort}/reliability/pairwise.csv",
+        code=code("agreement", "tables", "figures"),
+    output:
+        png=report(
+            "reports/{cohort}/figures/agreement_heatmap.png",
+            caption="../report/agreement_heatmap.rst",
+            category="Measurement validity",
+        ),
+        pdf="reports/{cohort}/figures/agreement_heatmap.pdf",
+    params:
+        weights=PREREG["agreement"]["kappa_weights"],
+        synthetic=is_synthetic,
+    log:
+        "logs/plot_agreement_heatmap/{cohort}.log",
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/plot_agreement_heatmap.py"
+
+
+rule fit_judge_sensitivity:
+    input:
+        participants=validated("participants"),
+        conversations=validated("conversations"),
+        messages=validated("messages"),
+        scores=validated("scores"),
+        primary="results/{cohort}/primary/did_coefficients.csv",
+        code=code("cohort", "contract", "exclusions", "outcomes", "did", "judge_sensitivity", "specs", "tables"),
+    output:
+        effects="results/{cohort}/primary/judge_sensitivity.csv",
+        exclusions="results/{cohort}/primary/judge_sensitivity_exclusions.csv",
+        spec="results/{cohort}/primary/judge_sensitivity.spec.json",
+    params:
+        settings=PREREG["agreement"]["judge_sensitivity"],
+        rules=PREREG["exclusions"],
+        dimensions=DIMENSIONS,
+        composite=PREREG["outcomes"]["composite"],
+        post_conversations=DESIGN["post_conversations"],
+        conversations_per_participant=DESIGN["conversations_per_participant"],
+        arms=DESIGN["arms"],
+        reference_arm=DESIGN["reference_arm"],
+        outcomes=PREREG["primary_analysis"]["outcomes"],
+        alpha=PREREG["primary_analysis"]["alpha"],
+        contrast_method=PREREG["primary_analysis"]["contrasts"]["method"],
+        judge_aggregation=PREREG["judge_aggregation"],
+    log:
+        "logs/fit_judge_sensitivity/{cohort}.log",
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/fit_judge_sensitivity.py"
+
+
+rule render_judge_sensitivity:
+    input:
+        effects="results/{cohort}/primary/judge_sensitivity.csv",
+        primary="results/{cohort}/primary/did_coefficients.csv",
+        code=code("judge_sensitivity", "tables"),
+    output:
+        **{f"judge_sensitivity_{ext}": f"reports/{{cohort}}/tables/judge_sensitivity.{ext}" for ext in ("csv", "tex", "md")},
+    params:
+        judge_aggregation=PREREG["judge_aggregation"],
+        synthetic=is_synthetic,
+    log:
+        "logs/render_judge_sensitivity/{cohort}.log",
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/render_judge_sensitivity.py"

@@ -1,0 +1,56 @@
+# The authors' public release of the trial (format: paper_release): download it (pinned commit,
+# checksums), map it onto the native contract and the optional cohort files, and set the published
+# numbers beside the reproduced ones.
+
+
+rule download_paper_release:
+    output:
+        **{role: f"{PAPER_RELEASE_DOWNLOADS}/{path}" for role, path in PAPER_RELEASE_FILES.items()},
+        record=f"{PAPER_RELEASE_DOWNLOADS}/download.json",
+    input:
+        manifest=PAPER_RELEASE_MANIFEST,
+        # the download is pinned by commit and verified by checksum: editing the adapter must not re-download
+        code=ancient(code("paper_release")),
+    log:
+        f"logs/download_paper_release/{PAPER_RELEASE_COMMIT}.log",
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/download_paper_release.py"
+
+
+rule import_paper_release:
+    input:
+        unpack(paper_release_files),
+        code=code("cohort", "paper_release"),
+    output:
+        **{name: f"data/imported/paper_release/{{cohort}}/{filename}" for name, filename in NATIVE_FILES.items()},
+        **{name: f"data/imported/paper_release/{{cohort}}/{filename}" for name, filename in OPTIONAL_FILES.items()},
+        record="data/imported/paper_release/{cohort}/import_record.json",
+        issues="data/imported/paper_release/{cohort}/import_issues.csv",
+    params:
+        arms=DESIGN["arms"],
+    log:
+        "logs/import_paper_release/{cohort}.log",
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/import_paper_release.py"
+
+
+rule compare_published_numbers:
+    input:
+        unpack(published_comparison_inputs),
+        code=code("paper_release"),
+    output:
+        comparison=report(
+            "results/{cohort}/release/published_vs_reproduced.csv",
+            caption="../report/published_vs_reproduced.rst",
+            category="Published versus reproduced",
+        ),
+    log:
+        "logs/compare_published_numbers/{cohort}.log",
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/compare_published_numbers.py"

@@ -1,0 +1,23 @@
+# One self-contained HTML report per cohort: every registered output, the audit and provenance.
+register_targets(["reports/{cohort}/report.html"], kinds=("trial", "ratings"))
+
+
+rule render_report:
+    input:
+        unpack(report_inputs),
+        code=code("report", "tables"),
+    output:
+        html=report(
+            "reports/{cohort}/report.html",
+            caption="../report/report_html.rst",
+            category="Cohort report",
+        ),
+    params:
+        run_config=config,
+        synthetic=is_synthetic,
+    log:
+        "logs/render_report/{cohort}.log",
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/render_report.py"

@@ -1,0 +1,33 @@
+"""Rule analyse_improvement: standardized improvement by arm, its moderation, baseline heterogeneity."""
+
+from analysis.cohort import write_csv
+from analysis.contract import read_validated
+from analysis.improvement import improvement_analysis
+from analysis.outcomes import read_outcomes
+from analysis.runlog import logged_step
+from analysis.specs import spec_record, write_spec_record
+
+with logged_step(snakemake.log[0], "analyse_improvement") as log:
+    settings = snakemake.params.settings
+    results = improvement_analysis(
+        outcomes=read_outcomes(snakemake.input.outcomes),
+        participants=read_validated(snakemake.input.participants, "participants"),
+        settings=settings,
+        arms=snakemake.params.arms,
+        reference_arm=snakemake.params.reference_arm,
+        post_conversations=snakemake.params.post_conversations,
+        dimensions=snakemake.params.dimensions,
+    )
+    for name in ("participants", "standardisers", "arm_summary", "coefficients", "wald", "heterogeneity", "group_means", "left_out"):
+        write_csv(getattr(results, name), snakemake.output[name])
+    record = spec_record(
+        analysis_id=settings["id"],
+        family="improvement",
+        cohort=snakemake.wildcards.cohort,
+        confirmatory=settings["confirmatory"],
+        exclusions=list(snakemake.params.exclusions),
+        judge_aggregation=dict(snakemake.params.judge_aggregation),
+        **results.execution,
+    )
+    write_spec_record(record, snakemake.output.spec)
+    log.info("%s participants; %s records left out", results.execution["sample"]["n_participants"], len(results.left_out))

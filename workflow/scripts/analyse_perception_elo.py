@@ -1,0 +1,29 @@
+"""Rule analyse_perception_elo: agreement with the LLM's Elo preference; Bradley-Terry versus Elo."""
+
+from analysis.cohort import write_csv
+from analysis.contract import read_validated
+from analysis.perception import elo_analysis, load_elo, read_choices, read_strengths
+from analysis.runlog import logged_step
+from analysis.specs import spec_record, write_spec_record
+
+with logged_step(snakemake.log[0], "analyse_perception_elo") as log:
+    settings = snakemake.params.settings
+    results = elo_analysis(
+        choices=read_choices(snakemake.input.choices),
+        strengths=read_strengths(snakemake.input.strengths),
+        elo=load_elo(snakemake.input.elo, read_validated(snakemake.input.conversations, "conversations")),
+        settings=settings,
+    )
+    for name in ("logit", "logit_fit", "rank_correlations", "left_out"):
+        write_csv(getattr(results, name), snakemake.output[name])
+    record = spec_record(
+        analysis_id=settings["elo"]["id"],
+        family="perception",
+        cohort=snakemake.wildcards.cohort,
+        confirmatory=settings["elo"]["confirmatory"],
+        exclusions=list(snakemake.params.exclusions),
+        judge_aggregation=dict(snakemake.params.judge_aggregation),
+        **results.execution,
+    )
+    write_spec_record(record, snakemake.output.spec)
+    log.info("sample: %s", results.execution["sample"])

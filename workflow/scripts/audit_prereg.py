@@ -1,0 +1,37 @@
+"""Rule audit_prereg: compare the cohort's spec records with the registered plan and its lock."""
+
+import json
+
+import pandas as pd
+
+from analysis.audit import AuditError, failure_message, render_markdown, run_audit
+from analysis.prereg import load_prereg
+from analysis.prereg_lock import lock_status, read_lock
+from analysis.runlog import logged_step
+from analysis.specs import read_spec_record
+
+with logged_step(snakemake.log[0], "audit_prereg") as log:
+    plan = load_prereg(snakemake.input.prereg)
+    lock = read_lock(snakemake.input.lock[0]) if snakemake.input.get("lock") else None
+    audit = run_audit(
+        plan,
+        {path: read_spec_record(path) for path in snakemake.input.specs},
+        cohort=snakemake.wildcards.cohort,
+        lock=lock_status(plan, lock),
+        declared=snakemake.params.deviations,
+        flow=pd.read_csv(snakemake.input.flow, keep_default_na=False) if snakemake.input.get("flow") else None,
+        coefficients=pd.read_csv(snakemake.input.coefficients) if snakemake.input.get("coefficients") else None,
+        not_applicable=dict(snakemake.params.not_applicable),
+    )
+    markdown = render_markdown(audit)
+    with open(snakemake.output.md, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write(markdown)
+    with open(snakemake.output.json, "w", encoding="utf-8", newline="\n") as handle:
+        json.dump(audit, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+    summary = audit["summary"]
+    log.info("%s of %s registered analyses run; %s deviation(s), %s undeclared",
+             summary["n_run"], summary["n_registered"], summary["n_deviations"], summary["n_undeclared"])
+    if not summary["passed"]:
+        log.info("audit report:\n%s", markdown)
+        raise AuditError(failure_message(audit))

@@ -1,0 +1,38 @@
+"""Rule estimate_reliable_change: reliability of the composite and each participant's reliable change."""
+
+from analysis.cohort import write_csv
+from analysis.outcomes import read_outcomes
+from analysis.reliable_change import reliable_change_analysis
+from analysis.runlog import logged_step
+from analysis.specs import spec_record, write_spec_record
+
+with logged_step(snakemake.log[0], "estimate_reliable_change") as log:
+    plan = snakemake.params.plan
+    results = reliable_change_analysis(
+        read_outcomes(snakemake.input.outcomes),
+        arms=snakemake.params.arms,
+        reliability_arm=plan["reliability_arm"],
+        optimizers=snakemake.params.optimizers,
+        conversations_per_participant=snakemake.params.conversations_per_participant,
+        post_conversations=snakemake.params.post_conversations,
+        outcome=plan["outcome"],
+        terms=plan["terms"],
+        critical_value=plan["critical_value"],
+    )
+    write_csv(results.reliability, snakemake.output.reliability)
+    write_csv(results.responders, snakemake.output.responders)
+    write_csv(results.participants, snakemake.output.participants)
+    write_csv(results.excluded, snakemake.output.excluded)
+    record = spec_record(
+        analysis_id=plan["id"],
+        family="mixed",
+        cohort=snakemake.wildcards.cohort,
+        confirmatory=plan.get("confirmatory", False),
+        exclusions=list(snakemake.params.exclusions),
+        judge_aggregation=dict(snakemake.params.judge_aggregation),
+        **results.execution,
+    )
+    write_spec_record(record, snakemake.output.spec)
+    row = results.reliability.iloc[0]
+    log.info("sigma2_u %.4f, sigma2_e %.4f, r1 %.4f, r2 %.4f, SE_d %.4f", row.sigma2_u, row.sigma2_e, row.r1, row.r2, row.se_d)
+    log.info("%s participants classified, %s left out (listed in %s)", len(results.participants), len(results.excluded), snakemake.output.excluded)

@@ -1,0 +1,31 @@
+"""Rule estimate_theme_change: how training changed the use of the coded themes (DiD of proportions)."""
+
+from analysis.cohort import write_csv
+from analysis.contract import read_validated
+from analysis.outcomes import read_outcomes
+from analysis.runlog import logged_step
+from analysis.specs import spec_record, write_spec_record
+from analysis.taxonomy import read_validated_themes, theme_change
+
+with logged_step(snakemake.log[0], "estimate_theme_change") as log:
+    results = theme_change(
+        read_validated_themes(snakemake.input.themes),
+        read_validated(snakemake.input.messages, "messages"),
+        read_outcomes(snakemake.input.outcomes),
+        arms=snakemake.params.arms,
+        reference_arm=snakemake.params.reference_arm,
+        settings=snakemake.params.settings,
+    )
+    for name in ("shares", "change", "top", "left_out"):
+        write_csv(getattr(results, name), snakemake.output[name])
+    record = spec_record(
+        analysis_id=snakemake.params.analysis_id,
+        family="taxonomy",
+        cohort=snakemake.wildcards.cohort,
+        confirmatory=snakemake.params.confirmatory,
+        exclusions=list(snakemake.params.exclusions),
+        judge_aggregation=dict(snakemake.params.judge_aggregation),
+        **results.execution,
+    )
+    write_spec_record(record, snakemake.output.spec)
+    log.info("%s significant changes after FDR", int(results.change["significant"].sum()))

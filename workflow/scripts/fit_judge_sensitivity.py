@@ -1,0 +1,41 @@
+"""Rule fit_judge_sensitivity: the registered primary DiD rerun once per judge."""
+
+import pandas as pd
+
+from analysis.cohort import write_csv
+from analysis.contract import read_validated
+from analysis.judge_sensitivity import judge_sensitivity
+from analysis.runlog import logged_step
+from analysis.specs import spec_record, write_spec_record
+
+with logged_step(snakemake.log[0], "fit_judge_sensitivity") as log:
+    settings = snakemake.params.settings
+    results = judge_sensitivity(
+        **{name: read_validated(snakemake.input[name], name) for name in ("participants", "conversations", "messages", "scores")},
+        primary_coefficients=pd.read_csv(snakemake.input.primary),
+        rules=snakemake.params.rules,
+        dimensions=snakemake.params.dimensions,
+        composite=snakemake.params.composite,
+        post_conversations=snakemake.params.post_conversations,
+        conversations_per_participant=snakemake.params.conversations_per_participant,
+        arms=snakemake.params.arms,
+        reference_arm=snakemake.params.reference_arm,
+        outcomes=snakemake.params.outcomes,
+        alpha=snakemake.params.alpha,
+        contrast_method=snakemake.params.contrast_method,
+        judges=settings["judges"],
+    )
+    write_csv(results.effects, snakemake.output.effects)
+    write_csv(results.exclusions, snakemake.output.exclusions)
+    record = spec_record(
+        analysis_id=settings["id"],
+        family="primary",
+        cohort=snakemake.wildcards.cohort,
+        confirmatory=settings["confirmatory"],
+        exclusions=[rule["id"] for rule in snakemake.params.rules],
+        judge_aggregation={"method": "single", "judges": results.execution["sample"]["judges"],
+                           "registered_primary": dict(snakemake.params.judge_aggregation)},
+        **results.execution,
+    )
+    write_spec_record(record, snakemake.output.spec)
+    log.info("%s", results.execution["details"]["note"])

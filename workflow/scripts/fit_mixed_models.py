@@ -1,0 +1,36 @@
+"""Rule fit_mixed_models: the registered linear mixed model (REML) for every outcome."""
+
+from analysis.cohort import write_csv
+from analysis.mixed import mixed_analysis
+from analysis.outcomes import read_outcomes
+from analysis.runlog import logged_step
+from analysis.specs import spec_record, write_spec_record
+
+with logged_step(snakemake.log[0], "fit_mixed_models") as log:
+    results = mixed_analysis(
+        read_outcomes(snakemake.input.outcomes),
+        outcomes=snakemake.params.outcomes,
+        arms=snakemake.params.arms,
+        reference_arm=snakemake.params.reference_arm,
+        optimizers=snakemake.params.optimizers,
+        terms=snakemake.params.terms,
+        scenario_reference=snakemake.params.scenario_reference,
+        alpha=snakemake.params.alpha,
+        group=snakemake.params.group,
+    )
+    write_csv(results.coefficients, snakemake.output.coefficients)
+    write_csv(results.convergence, snakemake.output.convergence)
+    record = spec_record(
+        analysis_id=snakemake.params.analysis_id,
+        family="mixed",
+        cohort=snakemake.wildcards.cohort,
+        confirmatory=snakemake.params.confirmatory,
+        exclusions=list(snakemake.params.exclusions),
+        judge_aggregation=dict(snakemake.params.judge_aggregation),
+        **results.execution,
+    )
+    write_spec_record(record, snakemake.output.spec)
+    for row in results.convergence.itertuples(index=False):
+        log.info("%s: converged with %s after %s iteration(s)", row.outcome, row.attempts, row.iterations)
+        if row.warnings:
+            log.warning("%s: warnings during fitting: %s", row.outcome, row.warnings)

@@ -1,0 +1,12 @@
+"""Rule plot_agreement_heatmap: kappa by dimension and rater pair."""
+
+import pandas as pd
+
+from analysis.agreement import plot_agreement_heatmap
+from analysis.figures import save_figure
+from analysis.runlog import logged_step
+
+with logged_step(snakemake.log[0], "plot_agreement_heatmap"):
+    figure = plot_agreement_heatmap(pd.read_csv(snakemake.input.pairwise), synthetic=snakemake.params.synthetic,
+                                    weights=snakemake.params.weights)
+    save_figure(figure, snakemake.output.png, snakemake.output.pdf)

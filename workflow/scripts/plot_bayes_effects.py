@@ -1,0 +1,16 @@
+"""Rule plot_bayes_effects: forest plot of the ordinal model's effects by dimension and arm."""
+
+import pandas as pd
+
+from analysis.bayes_report import plot_bayes_effects
+from analysis.figures import save_figure
+from analysis.runlog import logged_step
+
+with logged_step(snakemake.log[0], "plot_bayes_effects"):
+    figure = plot_bayes_effects(
+        pd.read_csv(snakemake.input.effects),
+        arms=snakemake.params.arms,
+        reference_arm=snakemake.params.reference_arm,
+        synthetic=snakemake.params.synthetic,
+    )
+    save_figure(figure, snakemake.output.png, snakemake.output.pdf)

@@ -1,0 +1,15 @@
+"""Rule plot_bayes_ppc: posterior predictive check of the score shares by arm and conversation."""
+
+import pandas as pd
+
+from analysis.bayes_report import plot_ppc_proportions
+from analysis.figures import save_figure
+from analysis.runlog import logged_step
+
+with logged_step(snakemake.log[0], "plot_bayes_ppc"):
+    figure = plot_ppc_proportions(
+        pd.read_csv(snakemake.input.ppc),
+        arms=snakemake.params.arms,
+        synthetic=snakemake.params.synthetic,
+    )
+    save_figure(figure, snakemake.output.png, snakemake.output.pdf)

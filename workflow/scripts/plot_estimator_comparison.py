@@ -1,0 +1,15 @@
+"""Rule plot_estimator_comparison: the effects of every estimator side by side, in SD units."""
+
+import pandas as pd
+
+from analysis.estimator_comparison import plot_estimator_comparison
+from analysis.figures import save_figure
+from analysis.runlog import logged_step
+
+with logged_step(snakemake.log[0], "plot_estimator_comparison"):
+    figure = plot_estimator_comparison(
+        pd.read_csv(snakemake.input.comparison),
+        arms=snakemake.params.arms,
+        synthetic=snakemake.params.synthetic,
+    )
+    save_figure(figure, snakemake.output.png, snakemake.output.pdf)

@@ -1,0 +1,18 @@
+"""Rule plot_improvement: standardized improvement by arm and the arm effects, with 95% CIs."""
+
+import pandas as pd
+
+from analysis.figures import save_figure
+from analysis.improvement import plot_improvement
+from analysis.runlog import logged_step
+
+with logged_step(snakemake.log[0], "plot_improvement"):
+    figure = plot_improvement(
+        pd.read_csv(snakemake.input.arm_summary, dtype={"arm": "str"}),
+        pd.read_csv(snakemake.input.coefficients),
+        arms=snakemake.params.arms,
+        reference_arm=snakemake.params.reference_arm,
+        standardiser=snakemake.params.standardiser,
+        synthetic=snakemake.params.synthetic,
+    )
+    save_figure(figure, snakemake.output.png, snakemake.output.pdf)

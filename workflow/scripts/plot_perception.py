@@ -1,0 +1,17 @@
+"""Rule plot_perception: share choosing the higher-scored conversation by gap bin, with the fitted logit."""
+
+import pandas as pd
+
+from analysis.figures import save_figure
+from analysis.perception import plot_gap_bins
+from analysis.runlog import logged_step
+
+with logged_step(snakemake.log[0], "plot_perception"):
+    figure = plot_gap_bins(
+        pd.read_csv(snakemake.input.gap_bins),
+        pd.read_csv(snakemake.input.curve),
+        pd.read_csv(snakemake.input.logit_fit),
+        pd.read_csv(snakemake.input.logit),
+        synthetic=snakemake.params.synthetic,
+    )
+    save_figure(figure, snakemake.output.png, snakemake.output.pdf)

@@ -1,0 +1,16 @@
+"""Rule plot_phrase_change: top rising and falling phrases per trouble type, coloured by category."""
+
+import pandas as pd
+
+from analysis.figures import save_figure
+from analysis.runlog import logged_step
+from analysis.taxonomy_report import plot_expression_change
+
+with logged_step(snakemake.log[0], "plot_phrase_change"):
+    figure = plot_expression_change(
+        pd.read_csv(snakemake.input.top, keep_default_na=False, na_values=[""], dtype={"expression": str}),
+        what=snakemake.params.what,
+        quoted=snakemake.params.quoted,
+        synthetic=snakemake.params.synthetic,
+    )
+    save_figure(figure, snakemake.output.png, snakemake.output.pdf)

@@ -1,0 +1,20 @@
+"""Rule plot_responders: every participant's baseline and post composite by arm, sorted by change."""
+
+import logging
+
+import pandas as pd
+
+from analysis.figures import save_figure
+from analysis.mixed_report import plot_responders
+from analysis.runlog import logged_step
+
+with logged_step(snakemake.log[0], "plot_responders"):
+    logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting chatter
+    figure = plot_responders(
+        pd.read_csv(snakemake.input.participants, dtype={"participant_id": str, "arm": str}),
+        pd.read_csv(snakemake.input.responders),
+        threshold=float(pd.read_csv(snakemake.input.reliability)["threshold"].iloc[0]),
+        arms=snakemake.params.arms,
+        synthetic=snakemake.params.synthetic,
+    )
+    save_figure(figure, snakemake.output.png, snakemake.output.pdf)

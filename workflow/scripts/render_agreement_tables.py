@@ -1,0 +1,17 @@
+"""Rule render_agreement_tables: the kappa table (companion study's layout) and the expert-reliability table."""
+
+import pandas as pd
+
+from analysis.agreement import agreement_tables_text
+from analysis.render import write_rendered_tables
+from analysis.runlog import logged_step
+
+with logged_step(snakemake.log[0], "render_agreement_tables") as log:
+    rendered = agreement_tables_text(
+        pd.read_csv(snakemake.input.pairwise),
+        pd.read_csv(snakemake.input.experts),
+        cohort=snakemake.wildcards.cohort,
+        synthetic=snakemake.params.synthetic,
+        weights=snakemake.params.weights,
+    )
+    write_rendered_tables(rendered, snakemake.output, log)

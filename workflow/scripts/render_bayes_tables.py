@@ -1,0 +1,22 @@
+"""Rule render_bayes_tables: the Bayesian effects and diagnostics tables as CSV, LaTeX and Markdown."""
+
+import pandas as pd
+
+from analysis.bayes_report import bayes_tables_text
+from analysis.runlog import logged_step
+
+with logged_step(snakemake.log[0], "render_bayes_tables") as log:
+    rendered = bayes_tables_text(
+        effects=pd.read_csv(snakemake.input.effects),
+        diagnostics=pd.read_csv(snakemake.input.diagnostics),
+        arms=snakemake.params.arms,
+        reference_arm=snakemake.params.reference_arm,
+        gates=snakemake.params.gates,
+        cohort=snakemake.wildcards.cohort,
+        synthetic=snakemake.params.synthetic,
+    )
+    for name, formats in rendered.items():
+        for extension, text in formats.items():
+            with open(snakemake.output[f"{name}_{extension}"], "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(text)
+            log.info("wrote %s", snakemake.output[f"{name}_{extension}"])

@@ -1,0 +1,18 @@
+"""Rule render_perception_elo_table: agreement with the LLM's Elo preference and Bradley-Terry versus Elo."""
+
+import pandas as pd
+
+from analysis.perception import perception_elo_tables
+from analysis.render import write_rendered_tables
+from analysis.runlog import logged_step
+
+with logged_step(snakemake.log[0], "render_perception_elo_table") as log:
+    rendered = perception_elo_tables(
+        pd.read_csv(snakemake.input.logit),
+        pd.read_csv(snakemake.input.logit_fit),
+        pd.read_csv(snakemake.input.rank_correlations),
+        agreement_gap=snakemake.params.agreement_gap,
+        cohort=snakemake.wildcards.cohort,
+        synthetic=snakemake.params.synthetic,
+    )
+    write_rendered_tables(rendered, snakemake.output, log)

@@ -1,0 +1,17 @@
+"""Rule render_perception_tables: the perception logit and the Bradley-Terry rank correlation."""
+
+import pandas as pd
+
+from analysis.perception import perception_tables
+from analysis.render import write_rendered_tables
+from analysis.runlog import logged_step
+
+with logged_step(snakemake.log[0], "render_perception_tables") as log:
+    rendered = perception_tables(
+        pd.read_csv(snakemake.input.logit),
+        pd.read_csv(snakemake.input.logit_fit),
+        pd.read_csv(snakemake.input.rank_correlations),
+        cohort=snakemake.wildcards.cohort,
+        synthetic=snakemake.params.synthetic,
+    )
+    write_rendered_tables(rendered, snakemake.output, log)

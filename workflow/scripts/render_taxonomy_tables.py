@@ -1,0 +1,27 @@
+"""Rule render_taxonomy_tables: the mined taxonomy and the phrases' change, as CSV, LaTeX and Markdown."""
+
+import pandas as pd
+
+from analysis.render import write_rendered_tables
+from analysis.runlog import logged_step
+from analysis.tables import render_table
+from analysis.taxonomy_report import change_table, taxonomy_table
+
+with logged_step(snakemake.log[0], "render_taxonomy_tables") as log:
+    read = {"keep_default_na": False, "na_values": [""]}
+    tables = {
+        "taxonomy_phrases": render_table(
+            taxonomy_table(pd.read_csv(snakemake.input.taxonomy, dtype={"phrase": str}, **read),
+                           snakemake.params.dimensions, snakemake.params.top_n),
+            caption=f"Phrases that mark each judged dimension ({snakemake.wildcards.cohort})",
+            label="tab:taxonomy-phrases",
+            synthetic=snakemake.params.synthetic,
+        ),
+        "phrase_change": render_table(
+            change_table(pd.read_csv(snakemake.input.top, dtype={"expression": str}, **read)),
+            caption=f"Phrases whose use rose or fell after training ({snakemake.wildcards.cohort})",
+            label="tab:phrase-change",
+            synthetic=snakemake.params.synthetic,
+        ),
+    }
+    write_rendered_tables(tables, snakemake.output, log)

@@ -1,0 +1,19 @@
+"""Rule render_theme_tables: the themes whose use changed after training, as CSV, LaTeX and Markdown."""
+
+import pandas as pd
+
+from analysis.runlog import logged_step
+from analysis.tables import render_table
+from analysis.taxonomy_report import change_table
+
+with logged_step(snakemake.log[0], "render_theme_tables") as log:
+    rendered = render_table(
+        change_table(pd.read_csv(snakemake.input.top, keep_default_na=False, na_values=[""], dtype={"expression": str})),
+        caption=f"Themes whose use rose or fell after training ({snakemake.wildcards.cohort})",
+        label="tab:theme-change",
+        synthetic=snakemake.params.synthetic,
+    )
+    for extension, text in rendered.items():
+        with open(snakemake.output[extension], "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        log.info("wrote %s", snakemake.output[extension])

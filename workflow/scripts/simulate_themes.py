@@ -1,0 +1,11 @@
+"""Rule simulate_themes: the SYNTHETIC cohort's themes.csv, the planted expressions read back from its messages."""
+
+from analysis.cohort import write_csv
+from analysis.contract import read_validated
+from analysis.runlog import logged_step
+from analysis.simulate import code_planted_themes
+
+with logged_step(snakemake.log[0], "simulate_themes") as log:
+    themes = code_planted_themes(read_validated(snakemake.input.messages, "messages"))
+    write_csv(themes, snakemake.output.themes)
+    log.info("coded %s (message, theme) pairs in %s themes", len(themes), themes["theme"].nunique())

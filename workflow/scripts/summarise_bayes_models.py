@@ -1,0 +1,25 @@
+"""Rule summarise_bayes_models: effects, arm contrasts, diagnostics and posterior predictive shares."""
+
+import arviz as az
+
+from analysis.bayes import beneficial_directions, summarise_models
+from analysis.cohort import write_csv
+from analysis.runlog import logged_step
+
+with logged_step(snakemake.log[0], "summarise_bayes_models") as log:
+    params = snakemake.params
+    tables = summarise_models(
+        az.from_netcdf(snakemake.input.ordinal),
+        az.from_netcdf(snakemake.input.composite),
+        arms=params.arms,
+        reference_arm=params.reference_arm,
+        directions=beneficial_directions(params.dimensions, params.composite),
+        composite_name=params.composite["name"],
+        ordinal_gated=params.ordinal_gated,
+        composite_gated=params.composite_gated,
+        gates=params.gates,
+        hdi_prob=params.hdi_prob,
+    )
+    for name, table in tables.items():
+        write_csv(table, snakemake.output[name])
+        log.info("wrote %s (%s rows)", snakemake.output[name], len(table))

@@ -540,7 +540,8 @@ def sample_model(model: pm.Model, sampler: Mapping, var_names: Sequence[str], co
         From :func:`build_ordinal_model` or :func:`build_composite_model`.
     sampler : mapping
         ``bayesian_models.sampler``: ``engine`` (``nutpie`` or ``pymc``), ``backend`` (nutpie's
-        compiler, ``numba``), ``chains``, ``draws``, ``tune``, ``target_accept``, ``seed``.
+        compiler, ``numba``), ``chains``, ``draws``, ``tune``, ``target_accept``, ``seed`` and
+        optionally ``mass_matrix`` (nutpie: ``diagonal``, ``low_rank`` or ``draw_variance``).
     var_names : sequence of str
         Variables to keep in the posterior.
     cores : int
@@ -823,6 +824,7 @@ def _sampling_record(idata: az.InferenceData, sampler: Mapping) -> dict:
         "draws": int(idata.posterior.sizes["draw"]),
         "tune": int(sampler["tune"]),
         "target_accept": float(sampler["target_accept"]),
+        "mass_matrix": sampler.get("mass_matrix", "diagonal"),
     }
 
 

@@ -27,7 +27,7 @@ register_targets(
 rule fit_bayes_ordinal:
     input:
         outcomes="results/{cohort}/outcomes/conversation_scores.csv",
-        code=code("bayes", "cohort", "did", "outcomes", "runlog", "specs"),
+        code=code("bayes", "cohort", "did", "exclusions", "outcomes", "runlog", "specs"),
     output:
         idata="results/{cohort}/bayes/ordinal.nc",
         spec="results/{cohort}/bayes/ordinal.spec.json",
@@ -57,7 +57,7 @@ rule fit_bayes_ordinal:
 rule fit_bayes_composite:
     input:
         outcomes="results/{cohort}/outcomes/conversation_scores.csv",
-        code=code("bayes", "cohort", "did", "outcomes", "runlog", "specs"),
+        code=code("bayes", "cohort", "did", "exclusions", "outcomes", "runlog", "specs"),
     output:
         idata="results/{cohort}/bayes/composite.nc",
         spec="results/{cohort}/bayes/composite.spec.json",

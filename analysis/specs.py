@@ -64,3 +64,38 @@ def write_spec_record(record: dict, path: str | Path) -> None:
 def read_spec_record(path: str | Path) -> dict:
     """Read a spec record written by :func:`write_spec_record`."""
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def write_rule_spec_record(params, cohort: str, family: str, execution: dict, path: str | Path) -> dict:
+    """Build, validate and write the spec record of a registered analysis rule.
+
+    Parameters
+    ----------
+    params
+        The rule's params (``snakemake.params``) holding ``analysis_id``,
+        ``confirmatory``, ``exclusions`` and ``judge_aggregation``.
+    cohort : str
+        The cohort wildcard.
+    family : str
+        Output family of the rule.
+    execution : dict
+        What the analysis actually ran (estimator, terms, sample, ...).
+    path : str or Path
+        Where to write the record.
+
+    Returns
+    -------
+    dict
+        The record written.
+    """
+    record = spec_record(
+        analysis_id=params.analysis_id,
+        family=family,
+        cohort=cohort,
+        confirmatory=params.confirmatory,
+        exclusions=list(params.exclusions),
+        judge_aggregation=dict(params.judge_aggregation),
+        **execution,
+    )
+    write_spec_record(record, path)
+    return record

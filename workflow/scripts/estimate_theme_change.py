@@ -4,7 +4,7 @@ from analysis.cohort import write_csv
 from analysis.contract import read_validated
 from analysis.outcomes import read_outcomes
 from analysis.runlog import logged_step
-from analysis.specs import spec_record, write_spec_record
+from analysis.specs import write_rule_spec_record
 from analysis.taxonomy import read_validated_themes, theme_change
 
 with logged_step(snakemake.log[0], "estimate_theme_change") as log:
@@ -18,14 +18,7 @@ with logged_step(snakemake.log[0], "estimate_theme_change") as log:
     )
     for name in ("shares", "change", "top", "left_out"):
         write_csv(getattr(results, name), snakemake.output[name])
-    record = spec_record(
-        analysis_id=snakemake.params.analysis_id,
-        family="taxonomy",
-        cohort=snakemake.wildcards.cohort,
-        confirmatory=snakemake.params.confirmatory,
-        exclusions=list(snakemake.params.exclusions),
-        judge_aggregation=dict(snakemake.params.judge_aggregation),
-        **results.execution,
+    write_rule_spec_record(
+        snakemake.params, snakemake.wildcards.cohort, "taxonomy", results.execution, snakemake.output.spec
     )
-    write_spec_record(record, snakemake.output.spec)
     log.info("%s significant changes after FDR", int(results.change["significant"].sum()))

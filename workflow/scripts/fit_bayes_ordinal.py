@@ -4,7 +4,7 @@ from analysis.bayes import enforce_gates, fit_ordinal_model
 from analysis.cohort import write_csv
 from analysis.outcomes import read_outcomes
 from analysis.runlog import logged_step
-from analysis.specs import spec_record, write_spec_record
+from analysis.specs import write_rule_spec_record
 
 with logged_step(snakemake.log.log, "fit_bayes_ordinal") as log:
     gates = snakemake.params.gates
@@ -22,14 +22,7 @@ with logged_step(snakemake.log.log, "fit_bayes_ordinal") as log:
     log.info("diagnostics: %s (every element in %s)", fit.execution["diagnostics"], snakemake.log.diagnostics)
     enforce_gates(fit.problems, gates["policy"], snakemake.params.analysis_id)
     fit.idata.to_netcdf(snakemake.output.idata)
-    record = spec_record(
-        analysis_id=snakemake.params.analysis_id,
-        family="bayes",
-        cohort=snakemake.wildcards.cohort,
-        confirmatory=snakemake.params.confirmatory,
-        exclusions=list(snakemake.params.exclusions),
-        judge_aggregation=dict(snakemake.params.judge_aggregation),
-        **fit.execution,
+    write_rule_spec_record(
+        snakemake.params, snakemake.wildcards.cohort, "bayes", fit.execution, snakemake.output.spec
     )
-    write_spec_record(record, snakemake.output.spec)
     log.info("wrote %s", snakemake.output.idata)

@@ -4,7 +4,7 @@ from analysis.cohort import write_csv
 from analysis.mixed import mixed_analysis
 from analysis.outcomes import read_outcomes
 from analysis.runlog import logged_step
-from analysis.specs import spec_record, write_spec_record
+from analysis.specs import write_rule_spec_record
 
 with logged_step(snakemake.log[0], "fit_mixed_models") as log:
     results = mixed_analysis(
@@ -20,16 +20,9 @@ with logged_step(snakemake.log[0], "fit_mixed_models") as log:
     )
     write_csv(results.coefficients, snakemake.output.coefficients)
     write_csv(results.convergence, snakemake.output.convergence)
-    record = spec_record(
-        analysis_id=snakemake.params.analysis_id,
-        family="mixed",
-        cohort=snakemake.wildcards.cohort,
-        confirmatory=snakemake.params.confirmatory,
-        exclusions=list(snakemake.params.exclusions),
-        judge_aggregation=dict(snakemake.params.judge_aggregation),
-        **results.execution,
+    write_rule_spec_record(
+        snakemake.params, snakemake.wildcards.cohort, "mixed", results.execution, snakemake.output.spec
     )
-    write_spec_record(record, snakemake.output.spec)
     for row in results.convergence.itertuples(index=False):
         log.info("%s: converged with %s after %s iteration(s)", row.outcome, row.attempts, row.iterations)
         if row.warnings:

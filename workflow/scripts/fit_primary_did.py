@@ -4,7 +4,7 @@ from analysis.cohort import write_csv
 from analysis.did import primary_analysis
 from analysis.outcomes import read_outcomes
 from analysis.runlog import logged_step
-from analysis.specs import spec_record, write_spec_record
+from analysis.specs import write_rule_spec_record
 
 with logged_step(snakemake.log[0], "fit_primary_did") as log:
     results = primary_analysis(
@@ -19,14 +19,7 @@ with logged_step(snakemake.log[0], "fit_primary_did") as log:
     write_csv(results.fit, snakemake.output.fit)
     write_csv(results.contrasts, snakemake.output.contrasts)
     write_csv(results.effects_sd, snakemake.output.effects_sd)
-    record = spec_record(
-        analysis_id=snakemake.params.analysis_id,
-        family="primary",
-        cohort=snakemake.wildcards.cohort,
-        confirmatory=snakemake.params.confirmatory,
-        exclusions=list(snakemake.params.exclusions),
-        judge_aggregation=dict(snakemake.params.judge_aggregation),
-        **results.execution,
+    write_rule_spec_record(
+        snakemake.params, snakemake.wildcards.cohort, "primary", results.execution, snakemake.output.spec
     )
-    write_spec_record(record, snakemake.output.spec)
     log.info("fitted %s outcomes", len(results.fit))

@@ -4,7 +4,7 @@ from analysis.cohort import write_csv
 from analysis.contract import read_validated
 from analysis.outcomes import read_outcomes
 from analysis.runlog import logged_step
-from analysis.specs import spec_record, write_spec_record
+from analysis.specs import write_rule_spec_record
 from analysis.taxonomy import mine_phrases
 
 with logged_step(snakemake.log[0], "mine_phrases") as log:
@@ -17,14 +17,7 @@ with logged_step(snakemake.log[0], "mine_phrases") as log:
     write_csv(results.phrase_scores, snakemake.output.phrase_scores)
     write_csv(results.taxonomy, snakemake.output.taxonomy)
     write_csv(results.left_out, snakemake.output.left_out)
-    record = spec_record(
-        analysis_id=snakemake.params.analysis_id,
-        family="taxonomy",
-        cohort=snakemake.wildcards.cohort,
-        confirmatory=snakemake.params.confirmatory,
-        exclusions=list(snakemake.params.exclusions),
-        judge_aggregation=dict(snakemake.params.judge_aggregation),
-        **results.execution,
+    write_rule_spec_record(
+        snakemake.params, snakemake.wildcards.cohort, "taxonomy", results.execution, snakemake.output.spec
     )
-    write_spec_record(record, snakemake.output.spec)
     log.info("%s phrases kept, %s mark a dimension", len(results.taxonomy), int(results.taxonomy["marks"].sum()))

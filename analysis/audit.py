@@ -40,6 +40,7 @@ DEVIATION_KINDS: dict[str, tuple[str, str]] = {
     "judge_aggregation_changed": ("moderate", "the judges or their aggregation differ from the registered ones"),
     "sample_mismatch": ("major", "the sample analysed differs from the sample left after the registered exclusions"),
     "seed_changed": ("minor", "the random seed differs from the registered one"),
+    "sampler_changed": ("moderate", "the MCMC sampler settings (engine, chains, draws, thinning, tuning, ...) differ from the registered ones"),
     "hypothesis_not_tested": ("major", "a registered hypothesis has no test result for one of its outcomes"),
     "unregistered_confirmatory": ("major", "an analysis not registered as confirmatory is presented as confirmatory"),
     "plan_amended": ("major", "the plan no longer matches its lock: it was amended after registration"),
@@ -240,6 +241,26 @@ def _find_key(section: Mapping, key: str, depth: int = 1):
     return None
 
 
+def _inherited(plan: Mapping, path: str, key: str):
+    """``key`` of the section at dotted ``path`` or, failing that, of its nearest enclosing section
+    (e.g. ``bayesian_models.sampler`` for ``bayesian_models.ordinal``)."""
+    sections: list = [plan]
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):
+        current = sections[-1]
+        if part.startswith("["):
+            index = int(part[1:-1])
+            step = current[index] if isinstance(current, list) and index < len(current) else None
+        else:
+            step = current.get(part) if isinstance(current, Mapping) else None
+        if step is None:
+            break
+        sections.append(step)
+    for section in reversed(sections[1:]):
+        if isinstance(section, Mapping) and key in section:
+            return section[key]
+    return None
+
+
 def _deviation(kind: str, analysis_id: str, field: str, planned, executed, message: str) -> dict:
     severity, _ = DEVIATION_KINDS[kind]
     return {
@@ -356,7 +377,18 @@ def compare_record(
         check("judge_aggregation", {k: planned_judges[k] for k in shared}, {k: executed_judges[k] for k in shared},
               not differing, "judge_aggregation_changed", f"judge aggregation differs in {differing}")
 
+    planned_sampler = _inherited(plan, analysis.section, "sampler")
+    executed_sampler = (record.get("details") or {}).get("sampler")
+    if isinstance(planned_sampler, Mapping) and isinstance(executed_sampler, Mapping):
+        settings = {k: v for k, v in planned_sampler.items() if k != "seed"}
+        differing = _differing_keys(settings, executed_sampler)
+        shared = sorted(set(settings) & set(executed_sampler))
+        check("sampler", {k: settings[k] for k in shared}, {k: executed_sampler[k] for k in shared}, not differing,
+              "sampler_changed", f"sampler settings differ in {differing}")
+
     planned_seed = _find_key(section, "seed")
+    if planned_seed is None and isinstance(planned_sampler, Mapping):
+        planned_seed = planned_sampler.get("seed")
     if isinstance(planned_seed, int) and isinstance(record.get("seed"), int):
         check("seed", planned_seed, record["seed"], planned_seed == record["seed"], "seed_changed",
               f"registered seed {planned_seed}, executed {record['seed']}")

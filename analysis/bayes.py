@@ -94,7 +94,7 @@ CONTRAST_COLUMNS = [
 ]
 DIAGNOSTIC_COLUMNS = [
     "model", "quantity", "parameter", "r_hat", "ess_bulk", "ess_tail", "gated", "passed", "divergences",
-    "chains", "draws",
+    "chains", "draws", "thin",
 ]
 PPC_COLUMNS = [
     "dimension", "arm", "conversation_number", "category", "n_conversations", "observed_share",
@@ -540,8 +540,9 @@ def sample_model(model: pm.Model, sampler: Mapping, var_names: Sequence[str], co
         From :func:`build_ordinal_model` or :func:`build_composite_model`.
     sampler : mapping
         ``bayesian_models.sampler``: ``engine`` (``nutpie`` or ``pymc``), ``backend`` (nutpie's
-        compiler, ``numba``), ``chains``, ``draws``, ``tune``, ``target_accept``, ``seed`` and
-        optionally ``mass_matrix`` (nutpie: ``diagonal``, ``low_rank`` or ``draw_variance``).
+        compiler, ``numba``), ``chains``, ``draws`` (kept per chain), ``tune``, ``target_accept``,
+        ``seed``, and optionally ``thin`` (every ``thin``-th of ``draws x thin`` iterations is kept;
+        default 1) and ``mass_matrix`` (nutpie: ``diagonal``, ``low_rank`` or ``draw_variance``).
     var_names : sequence of str
         Variables to keep in the posterior.
     cores : int
@@ -550,10 +551,14 @@ def sample_model(model: pm.Model, sampler: Mapping, var_names: Sequence[str], co
     Returns
     -------
     arviz.InferenceData
-        ``posterior`` and ``sample_stats`` (with ``diverging``); the posterior's attrs hold
-        ``compile_seconds``, ``sampling_seconds``, ``engine`` and ``backend``.
+        ``posterior`` and ``sample_stats`` (with ``diverging``) of the kept draws; the posterior's
+        attrs hold ``compile_seconds``, ``sampling_seconds``, ``engine``, ``backend``, ``thin`` and
+        ``divergences``, the divergent transitions among all iterations after tuning (thinned out
+        ones included).
     """
     engine = sampler["engine"]
+    thin = int(sampler.get("thin", 1))
+    iterations = sampler["draws"] * thin
     start = time.perf_counter()
     if engine == "nutpie":
         import nutpie
@@ -561,7 +566,7 @@ def sample_model(model: pm.Model, sampler: Mapping, var_names: Sequence[str], co
         compiled = nutpie.compile_pymc_model(model, backend=sampler["backend"], var_names=list(var_names))
         compiled_at = time.perf_counter()
         idata = nutpie.sample(
-            compiled, draws=sampler["draws"], tune=sampler["tune"], chains=sampler["chains"], cores=cores,
+            compiled, draws=iterations, tune=sampler["tune"], chains=sampler["chains"], cores=cores,
             seed=sampler["seed"], target_accept=sampler["target_accept"], progress_bar=False, save_warmup=False,
             low_rank_modified_mass_matrix=sampler.get("mass_matrix", "diagonal") == "low_rank",
             **({"use_grad_based_mass_matrix": False} if sampler.get("mass_matrix") == "draw_variance" else {}),
@@ -570,16 +575,23 @@ def sample_model(model: pm.Model, sampler: Mapping, var_names: Sequence[str], co
         compiled_at = start
         with model:
             idata = pm.sample(
-                draws=sampler["draws"], tune=sampler["tune"], chains=sampler["chains"], cores=cores,
+                draws=iterations, tune=sampler["tune"], chains=sampler["chains"], cores=cores,
                 random_seed=sampler["seed"], target_accept=sampler["target_accept"], progressbar=False,
                 var_names=list(var_names), compute_convergence_checks=False,
             )
     else:
         raise ConfigError(f"bayesian_models.sampler.engine '{engine}' is not one of nutpie, pymc")
     finished = time.perf_counter()
+    divergences = int(idata.sample_stats["diverging"].sum()) if "diverging" in idata.sample_stats else 0
+    if thin > 1:
+        for name in ("posterior", "sample_stats"):
+            kept = idata[name].isel(draw=slice(thin - 1, None, thin))
+            _replace_group(idata, name, kept.assign_coords(draw=np.arange(kept.sizes["draw"])))
     idata.posterior.attrs.update(
         {
             "engine": engine,
+            "thin": thin,
+            "divergences": divergences,
             "backend": sampler.get("backend", "") if engine == "nutpie" else "pytensor_c",
             "compile_seconds": compiled_at - start,
             "sampling_seconds": finished - compiled_at,
@@ -708,7 +720,8 @@ def diagnostics_table(idata: az.InferenceData, model: str, quantities: Sequence[
     pandas.DataFrame
         ``DIAGNOSTIC_COLUMNS``: one row per element, ``passed`` False when a gated element
         breaks a threshold (a non-finite R-hat or ESS breaks it too); ``divergences`` is the
-        model's total number of divergent transitions after tuning.
+        model's total number of divergent transitions after tuning (thinned-out iterations
+        included).
     """
     names = [name for name in quantities if name in idata.posterior]
     posterior = idata.posterior[names]
@@ -733,7 +746,7 @@ def diagnostics_table(idata: az.InferenceData, model: str, quantities: Sequence[
         ]
         rows.append(frame.assign(model=model, quantity=name, parameter=labels).reset_index(drop=True))
     table = pd.concat(rows, ignore_index=True)
-    divergences = int(idata.sample_stats["diverging"].sum()) if "diverging" in idata.sample_stats else 0
+    divergences = _divergences(idata)
     table["gated"] = table["quantity"].isin(list(gated))
     fine = (
         np.isfinite(table[["r_hat", "ess_bulk", "ess_tail"]]).all(axis=1)
@@ -745,7 +758,15 @@ def diagnostics_table(idata: az.InferenceData, model: str, quantities: Sequence[
     table["divergences"] = divergences
     table["chains"] = int(idata.posterior.sizes["chain"])
     table["draws"] = int(idata.posterior.sizes["draw"])
+    table["thin"] = int(idata.posterior.attrs.get("thin", 1))
     return table[DIAGNOSTIC_COLUMNS]
+
+
+def _divergences(idata: az.InferenceData) -> int:
+    """Divergent transitions after tuning, counting iterations that thinning dropped."""
+    if "divergences" in idata.posterior.attrs:
+        return int(idata.posterior.attrs["divergences"])
+    return int(idata.sample_stats["diverging"].sum()) if "diverging" in idata.sample_stats else 0
 
 
 def gate_problems(diagnostics: pd.DataFrame, gates: Mapping) -> list[str]:
@@ -780,7 +801,7 @@ def enforce_gates(problems: Sequence[str], policy: str, analysis_id: str) -> Non
     message = (
         f"{analysis_id} broke its registered diagnostic gates (bayesian_models.diagnostics):\n  "
         + "\n  ".join(problems)
-        + "\nThe posterior is not trustworthy as sampled; raise bayesian_models.sampler.draws/tune or "
+        + "\nThe posterior is not trustworthy as sampled; raise bayesian_models.sampler.draws/thin/tune or "
         "target_accept in config/prereg.yaml (a registered change), or set diagnostics.policy: warn."
     )
     if policy == "fail":
@@ -822,6 +843,7 @@ def _sampling_record(idata: az.InferenceData, sampler: Mapping) -> dict:
         "backend": sampler.get("backend"),
         "chains": int(idata.posterior.sizes["chain"]),
         "draws": int(idata.posterior.sizes["draw"]),
+        "thin": int(sampler.get("thin", 1)),
         "tune": int(sampler["tune"]),
         "target_accept": float(sampler["target_accept"]),
         "mass_matrix": sampler.get("mass_matrix", "diagonal"),
@@ -975,6 +997,32 @@ def fit_composite_model(
         },
     }
     return BayesFit(idata=idata, diagnostics=diagnostics, problems=problems, execution=execution)
+
+
+def fit_registered_model(
+    model: str,
+    data: pd.DataFrame,
+    dimensions: Sequence[str],
+    arms: Sequence[str],
+    reference_arm: str,
+    settings: Mapping,
+    sampler: Mapping,
+    gates: Mapping,
+    cores: int = 1,
+) -> BayesFit:
+    """Fit one registered Bayesian model by name: ``ordinal`` (:func:`fit_ordinal_model`, all
+    ``dimensions``) or ``composite`` (:func:`fit_composite_model`, ``settings["outcome"]``).
+
+    Raises
+    ------
+    ConfigError
+        For any other model name.
+    """
+    if model == ORDINAL_MODEL:
+        return fit_ordinal_model(data, dimensions, arms, reference_arm, settings, sampler, gates, cores=cores)
+    if model == COMPOSITE_MODEL:
+        return fit_composite_model(data, settings["outcome"], arms, reference_arm, settings, sampler, gates, cores=cores)
+    raise ConfigError(f"Bayesian model '{model}' is not one of {ORDINAL_MODEL}, {COMPOSITE_MODEL}")
 
 
 # ---------------------------------------------------------------------------------------------

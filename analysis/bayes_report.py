@@ -138,8 +138,10 @@ def diagnostics_summary_table(diagnostics: pd.DataFrame, gates: Mapping, digits:
     table = pd.DataFrame(rows, dtype=object)
     chains = int(diagnostics["chains"].iloc[0]) if len(diagnostics) else 0
     draws = int(diagnostics["draws"].iloc[0]) if len(diagnostics) else 0
+    thin = int(diagnostics["thin"].iloc[0]) if len(diagnostics) else 1
+    kept = f" (1 in {thin} of {draws * thin} iterations kept)" if thin > 1 else ""
     table.attrs["note"] = (
-        f"{chains} chains x {draws} draws. Registered gates: R-hat <= {gates['max_r_hat']}, bulk and tail ESS >= "
+        f"{chains} chains x {draws} draws{kept}. Registered gates: R-hat <= {gates['max_r_hat']}, bulk and tail ESS >= "
         f"{gates['min_ess_bulk']} / {gates['min_ess_tail']} for every element of a gated quantity, at most "
         f"{gates['max_divergences']} divergent transitions (policy: {gates['policy']}). Correlations: lower triangle only."
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 import pytest
+import yaml
 
 from analysis.audit import (
     DEVIATION_KINDS,
@@ -25,6 +26,7 @@ from analysis.outcomes import derive_outcomes
 from analysis.prereg_lock import lock_status
 from analysis.simulate import simulate_cohort
 from analysis.specs import spec_record
+from tests.conftest import REPO
 
 FOUNDATION_SECTIONS = ("title", "registration", "design", "outcomes", "judge_aggregation", "exclusions", "hypotheses", "primary_analysis")
 RECORD_PATH = "results/c/primary/spec.json"
@@ -121,6 +123,8 @@ CASES = {
                                                                                       "n_participants": b["record"]["sample"]["n_participants"] - 1})}},
     "seed_changed": lambda b: {"plan": _plan_with(b["plan"], primary_analysis={**b["plan"]["primary_analysis"], "seed": 1}),
                                "records": {RECORD_PATH: _with(b["record"], seed=2)}},
+    "sampler_changed": lambda b: {"plan": _plan_with(b["plan"], primary_analysis={**b["plan"]["primary_analysis"], "sampler": {"draws": 1000, "thin": 4}}),
+                                  "records": {RECORD_PATH: _with(b["record"], details={"sampler": {"draws": 1000, "thin": 1}})}},
     "hypothesis_not_tested": lambda b: {"coefficients": b["coefficients"][~((b["coefficients"]["term"] == "coach:post")
                                                                            & (b["coefficients"]["outcome"] == "self_oriented"))]},
     "unregistered_confirmatory": lambda b: {"records": {RECORD_PATH: b["record"],
@@ -131,6 +135,12 @@ CASES = {
 
 def test_every_kind_of_deviation_has_a_test():
     assert set(CASES) == set(DEVIATION_KINDS)
+
+
+def test_every_kind_of_deviation_can_be_declared_in_the_config():
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text(encoding="utf-8"))
+    kinds_enum = schema["properties"]["deviations"]["items"]["properties"]["kind"]["enum"]
+    assert sorted(kinds_enum) == sorted(DEVIATION_KINDS)
 
 
 @pytest.mark.parametrize("kind", sorted(CASES))
@@ -214,6 +224,28 @@ def test_an_analysis_registering_its_own_judges_is_not_held_to_the_plan_level_ag
                "results/c/primary/sens.spec.json": _with(base["record"], analysis_id="sens", confirmatory=False,
                                                          judge_aggregation={"method": "single", "judges": ["gpt-4o"]})}
     assert audit(base, plan=plan, records=records)["summary"]["passed"]
+
+
+def test_bayesian_fits_are_held_to_the_sampler_and_seed_of_their_enclosing_section(base):
+    """``bayesian_models.sampler`` is registered beside the models it serves, not inside them."""
+    sampler = {"engine": "nutpie", "chains": 4, "draws": 1000, "thin": 4, "tune": 1000, "seed": 7}
+    plan = _plan_with(base["plan"], bayesian_models={"sampler": sampler, "ordinal": {"id": "bayes_ordinal", "confirmatory": False}})
+    executed = {key: value for key, value in sampler.items() if key != "seed"}
+    bayes = _with(base["record"], analysis_id="bayes_ordinal", family="bayes", confirmatory=False, estimator="pymc_nutpie_nuts",
+                  terms=[], seed=7, details={"sampler": {**executed, "backend": "numba"}})
+    bayes_path = "results/c/bayes/ordinal.spec.json"
+
+    def audited(record):
+        return audit(base, plan=plan, records={RECORD_PATH: base["record"], bayes_path: record})
+
+    result = audited(bayes)
+    assert result["summary"]["passed"]
+    entry = next(a for a in result["analyses"] if a["analysis_id"] == "bayes_ordinal")
+    checks = {check["field"]: check for check in entry["records"][0]["checks"]}
+    assert checks["sampler"]["planned"] == executed and checks["seed"]["matches"]
+    unthinned = audited(_with(bayes, details={"sampler": {**executed, "thin": 1}}))
+    assert kinds(unthinned) == ["sampler_changed"] and "['thin']" in unthinned["deviations"][0]["message"]
+    assert kinds(audited(_with(bayes, seed=8))) == ["seed_changed"]
 
 
 def test_registered_analyses_are_found_at_any_depth_and_must_be_unique(plan):

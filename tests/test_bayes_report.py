@@ -42,7 +42,7 @@ def diagnostics():
          "parameter": ["arm_post[video, a]", "arm_post[coach, a]", "participant_corr[b, a]", "post"],
          "r_hat": [1.002, 1.012, 1.004, 1.0], "ess_bulk": [900.4, 380.2, 1200.0, 3000.0], "ess_tail": [1000.0, 700.0, 900.0, 2500.0],
          "gated": [True, True, False, True], "passed": [True, False, True, True], "divergences": [2, 2, 2, 0],
-         "chains": 4, "draws": 1000},
+         "chains": 4, "draws": 1000, "thin": 4},
         columns=DIAGNOSTIC_COLUMNS,
     )
 
@@ -67,7 +67,7 @@ def test_diagnostics_summary_counts_failing_elements(diagnostics):
     arm_post = table.iloc[0]
     assert (arm_post["Max R-hat"], arm_post["Min bulk ESS"], arm_post["Failing"], arm_post["Divergences"]) == ("1.012", "380", "1", "2")
     assert table.iloc[1]["Gated"] == "no"
-    assert "R-hat <= 1.01" in table.attrs["note"] and "4 chains x 1000 draws" in table.attrs["note"]
+    assert "R-hat <= 1.01" in table.attrs["note"] and "4 chains x 1000 draws (1 in 4 of 4000 iterations kept)" in table.attrs["note"]
 
 
 def test_tables_are_rendered_and_labelled_synthetic(effects, diagnostics):

@@ -1,6 +1,6 @@
 """End to end: the Bayesian rules and the estimator comparison in a temporary folder.
 
-A tiny simulated cohort and a copy of the registered plan with few draws (2 chains x 300) keep the
+A tiny simulated cohort and a copy of the registered plan with few draws (2 chains x 150, thinned from 300) keep the
 runs short; the gates of the copy are lowered to what so few draws can reach.
 """
 
@@ -41,7 +41,7 @@ def quick_plan(directory, **diagnostics) -> str:
     """A copy of the registered plan with few draws, gating what so few draws can pass."""
     plan = yaml.safe_load((REPO / "config" / "prereg.yaml").read_text(encoding="utf-8"))
     bayes = plan["bayesian_models"]
-    bayes["sampler"].update({"chains": 2, "draws": 300, "tune": 300})
+    bayes["sampler"].update({"chains": 2, "draws": 150, "thin": 2, "tune": 300})
     bayes["ordinal"]["posterior_predictive_draws"] = 40
     # so few draws do not mix the 6 x 6 correlation well enough: only the effects are gated here
     bayes["ordinal"]["gated"] = ["post", "arm_post", "expected_score_post", "expected_score_did"]
@@ -72,7 +72,7 @@ def test_bayes_outputs_have_their_columns_and_rows(bayes_run):
     assert diagnostics["passed"].all() and set(diagnostics["model"]) == {"ordinal", "composite"}
     gated = diagnostics.query("model == 'ordinal' and gated")["quantity"].unique().tolist()
     assert gated == ["post", "arm_post", "expected_score_post", "expected_score_did"]
-    assert (diagnostics["chains"] == 2).all() and (diagnostics["draws"] == 300).all()
+    assert (diagnostics["chains"] == 2).all() and (diagnostics["draws"] == 150).all() and (diagnostics["thin"] == 2).all()
     ppc = pd.read_csv(results / "ppc_proportions.csv")
     assert list(ppc.columns) == PPC_COLUMNS and len(ppc) == 6 * 4 * 3 * 5
 
@@ -95,7 +95,8 @@ def test_spec_records_describe_the_fits(bayes_run):
         record = read_spec_record(bayes_run / f"results/tiny/bayes/{name}.spec.json")
         assert spec_record(**record) == record
         assert (record["analysis_id"], record["family"], record["estimator"]) == (analysis_id, "bayes", "pymc_nutpie_nuts")
-        assert record["details"]["sampler"]["draws"] == 300 and record["diagnostics"]["passed"] is True
+        assert record["details"]["sampler"]["draws"] == 150 and record["details"]["sampler"]["thin"] == 2
+        assert record["diagnostics"]["passed"] is True
     comparison = read_spec_record(bayes_run / "results/tiny/models/spec.json")
     assert comparison["analysis_id"] == "estimator_comparison"
 

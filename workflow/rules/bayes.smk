@@ -32,6 +32,7 @@ rule fit_bayes_ordinal:
         idata="results/{cohort}/bayes/ordinal.nc",
         spec="results/{cohort}/bayes/ordinal.spec.json",
     params:
+        model="ordinal",
         analysis_id=BAYES["ordinal"]["id"],
         confirmatory=BAYES["confirmatory"],
         exclusions=[rule["id"] for rule in PREREG["exclusions"]],
@@ -51,7 +52,7 @@ rule fit_bayes_ordinal:
     conda:
         "../../environment.yml"
     script:
-        "../scripts/fit_bayes_ordinal.py"
+        "../scripts/fit_bayes_model.py"
 
 
 rule fit_bayes_composite:
@@ -62,10 +63,12 @@ rule fit_bayes_composite:
         idata="results/{cohort}/bayes/composite.nc",
         spec="results/{cohort}/bayes/composite.spec.json",
     params:
+        model="composite",
         analysis_id=BAYES["composite"]["id"],
         confirmatory=BAYES["confirmatory"],
         exclusions=[rule["id"] for rule in PREREG["exclusions"]],
         judge_aggregation=PREREG["judge_aggregation"],
+        dimensions=DIMENSIONS,
         arms=DESIGN["arms"],
         reference_arm=DESIGN["reference_arm"],
         settings=BAYES["composite"],
@@ -80,7 +83,7 @@ rule fit_bayes_composite:
     conda:
         "../../environment.yml"
     script:
-        "../scripts/fit_bayes_composite.py"
+        "../scripts/fit_bayes_model.py"
 
 
 rule summarise_bayes_models:

@@ -1,14 +1,16 @@
-"""Rule fit_bayes_ordinal: the registered joint cumulative-logit model of the dimensions (PyMC + nutpie)."""
+"""Rules fit_bayes_ordinal and fit_bayes_composite: one registered Bayesian model (PyMC + nutpie),
+named by the rule's ``model`` param."""
 
-from analysis.bayes import enforce_gates, fit_ordinal_model
+from analysis.bayes import enforce_gates, fit_registered_model
 from analysis.cohort import write_csv
 from analysis.outcomes import read_outcomes
 from analysis.runlog import logged_step
 from analysis.specs import write_rule_spec_record
 
-with logged_step(snakemake.log.log, "fit_bayes_ordinal") as log:
+with logged_step(snakemake.log.log, snakemake.rule) as log:
     gates = snakemake.params.gates
-    fit = fit_ordinal_model(
+    fit = fit_registered_model(
+        snakemake.params.model,
         read_outcomes(snakemake.input.outcomes),
         dimensions=snakemake.params.dimensions,
         arms=snakemake.params.arms,
@@ -22,7 +24,5 @@ with logged_step(snakemake.log.log, "fit_bayes_ordinal") as log:
     log.info("diagnostics: %s (every element in %s)", fit.execution["diagnostics"], snakemake.log.diagnostics)
     enforce_gates(fit.problems, gates["policy"], snakemake.params.analysis_id)
     fit.idata.to_netcdf(snakemake.output.idata)
-    write_rule_spec_record(
-        snakemake.params, snakemake.wildcards.cohort, "bayes", fit.execution, snakemake.output.spec
-    )
+    write_rule_spec_record(snakemake.params, snakemake.wildcards.cohort, "bayes", fit.execution, snakemake.output.spec)
     log.info("wrote %s", snakemake.output.idata)

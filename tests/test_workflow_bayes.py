@@ -13,6 +13,7 @@ import yaml
 
 from analysis.bayes import CONTRAST_COLUMNS, DIAGNOSTIC_COLUMNS, EFFECT_COLUMNS, PPC_COLUMNS
 from analysis.estimator_comparison import COMPARISON_COLUMNS
+from analysis.resources import bayes_memory_mb, count_participants
 from analysis.specs import read_spec_record, spec_record
 from tests.conftest import REPO
 from tests.test_workflow import snakemake
@@ -115,6 +116,26 @@ def test_reports_are_labelled_synthetic(bayes_run):
     for name in ("bayes_effects", "bayes_diagnostics"):
         assert (bayes_run / f"reports/tiny/tables/{name}.md").read_text(encoding="utf-8").startswith("SYNTHETIC DATA")
     assert (bayes_run / "logs/fit_bayes_ordinal/tiny.benchmark.tsv").is_file()
+
+
+def test_the_slurm_profile_schedules_the_fits_with_resources_scaled_to_the_cohort(bayes_run):
+    """A dry run through workflow/profiles/slurm (the SLURM executor plugin is installed): each fit asks
+    for its chains as CPUs, an hour, and memory estimated from the cohort's participants."""
+    plan = yaml.safe_load((bayes_run / "prereg_quick.yaml").read_text(encoding="utf-8"))
+    sampler = plan["bayesian_models"]["sampler"]
+    process = snakemake(
+        bayes_run, {"tiny": {"format": "simulated", "simulation": TINY}}, "results/tiny/bayes/ordinal.nc", "results/tiny/bayes/composite.nc",
+        "--config", f"prereg={bayes_run / 'prereg_quick.yaml'}", "--profile", str(REPO / "workflow" / "profiles" / "slurm"),
+        "--dry-run", "--forcerun", "fit_bayes_ordinal", "fit_bayes_composite",
+    )
+    assert process.returncode == 0, process.stderr[-4000:]
+    participants = count_participants(bayes_run / "results/tiny/outcomes/conversation_scores.csv")
+    assert participants == sum(TINY["arm_sizes"].values())
+    jobs = {block.split(":", 1)[0]: block for block in process.stdout.split("rule ")[1:]}
+    for rule, effects in (("fit_bayes_ordinal", 6), ("fit_bayes_composite", 1)):
+        resources = next(line for line in jobs[rule].splitlines() if line.strip().startswith("resources:"))
+        assert f"mem_mb={bayes_memory_mb(participants, effects, sampler)}," in resources and "runtime=60" in resources
+        assert f"threads: {sampler['chains']}" in jobs[rule]
 
 
 def test_a_broken_gate_fails_the_rule_naming_the_parameters(tmp_path):

@@ -3,6 +3,7 @@
 # Registered in config/prereg.yaml under `bayesian_models:`.
 
 BAYES = PREREG["bayesian_models"]
+BAYES_RUNTIME_MINUTES = 60  # cluster wall-time request; paper_sim takes under 2 minutes here (docs/performance.md)
 
 register_spec_records(["results/{cohort}/bayes/ordinal.spec.json"], analysis_ids=[BAYES["ordinal"]["id"]])
 register_spec_records(["results/{cohort}/bayes/composite.spec.json"], analysis_ids=[BAYES["composite"]["id"]])
@@ -44,6 +45,9 @@ rule fit_bayes_ordinal:
         sampler=BAYES["sampler"],
         gates=BAYES["diagnostics"],
     threads: BAYES["sampler"]["chains"]
+    resources:
+        mem_mb=bayes_memory(len(DIMENSIONS)),
+        runtime=BAYES_RUNTIME_MINUTES,
     log:
         log="logs/fit_bayes_ordinal/{cohort}.log",
         diagnostics="logs/fit_bayes_ordinal/{cohort}.diagnostics.csv",
@@ -75,6 +79,9 @@ rule fit_bayes_composite:
         sampler=BAYES["sampler"],
         gates=BAYES["diagnostics"],
     threads: BAYES["sampler"]["chains"]
+    resources:
+        mem_mb=bayes_memory(1),
+        runtime=BAYES_RUNTIME_MINUTES,
     log:
         log="logs/fit_bayes_composite/{cohort}.log",
         diagnostics="logs/fit_bayes_composite/{cohort}.diagnostics.csv",

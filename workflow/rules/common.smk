@@ -286,3 +286,14 @@ def report_inputs(wildcards):
         files["comparison"] = f"results/{cohort}/release/published_vs_reproduced.csv"
         files["extras"] = [f"data/imported/paper_release/{cohort}/import_issues.csv"]
     return files
+
+
+# Cluster resources (README, "Running on a cluster"): requests estimated from the cohort.
+from analysis.resources import bayes_memory_mb, count_participants
+
+
+def bayes_memory(n_effects_per_participant):
+    """Memory request (MB) of a Bayesian fit, from the cohort's participants and the registered
+    sampler (analysis.resources.bayes_memory_mb); evaluated when the job is scheduled."""
+    sampler = PREREG["bayesian_models"]["sampler"]
+    return lambda wildcards, input: bayes_memory_mb(count_participants(input.outcomes), n_effects_per_participant, sampler)

@@ -863,6 +863,46 @@ def _diagnostics_record(diagnostics: pd.DataFrame, problems: Sequence[str], poli
     }
 
 
+def _gated_fit(
+    idata: az.InferenceData,
+    model: str,
+    quantities: Sequence[str],
+    design: TrialDesign,
+    observed: xr.Dataset,
+    outcomes: list[str],
+    terms: list[str],
+    sample: dict,
+    details: dict,
+    reference_arm: str,
+    settings: Mapping,
+    sampler: Mapping,
+    gates: Mapping,
+) -> BayesFit:
+    """Attach the data to a sampled model, check its registered gates and describe the fit for its
+    spec record (what both registered models share)."""
+    _replace_group(idata, "observed_data", observed)
+    _replace_group(idata, "constant_data", _design_data(design))
+    diagnostics = diagnostics_table(idata, model, quantities, settings["gated"], gates)
+    problems = gate_problems(diagnostics, gates)
+    execution = {
+        "estimator": f"pymc_{sampler['engine']}_nuts",
+        "outcomes": outcomes,
+        "terms": terms,
+        "reference_arm": reference_arm,
+        "sample": sample,
+        "seed": int(sampler["seed"]),
+        "diagnostics": _diagnostics_record(diagnostics, problems, gates["policy"]),
+        "details": {
+            **details,
+            "priors": dict(settings["priors"]),
+            "sampler": _sampling_record(idata, sampler),
+            "gated": list(settings["gated"]),
+            "versions": _versions(),
+        },
+    }
+    return BayesFit(idata=idata, diagnostics=diagnostics, problems=problems, execution=execution)
+
+
 def fit_ordinal_model(
     data: pd.DataFrame,
     dimensions: Sequence[str],
@@ -914,41 +954,27 @@ def fit_ordinal_model(
     posterior.attrs = attrs
     _replace_group(idata, "posterior", posterior)
     _replace_group(idata, "posterior_predictive", predictive.posterior_predictive.astype(np.int8))
-    _replace_group(
-        idata, "observed_data",
-        xr.Dataset({"score": (("conversation", "dimension"), categories)},
-                   coords={"conversation": design.conversation_ids.astype(str), "dimension": list(dimensions)}),
+    observed = xr.Dataset(
+        {"score": (("conversation", "dimension"), categories)},
+        coords={"conversation": design.conversation_ids.astype(str), "dimension": list(dimensions)},
     )
-    _replace_group(idata, "constant_data", _design_data(design))
-    diagnostics = diagnostics_table(idata, ORDINAL_MODEL, ORDINAL_QUANTITIES, settings["gated"], gates)
-    problems = gate_problems(diagnostics, gates)
-    execution = {
-        "estimator": f"pymc_{sampler['engine']}_nuts",
-        "outcomes": list(dimensions),
-        "terms": [*design.fixed_terms, "scenario (zero-sum)" if len(design.scenarios) > 1 else "scenario (one level: omitted)",
-                  "participant (correlated across dimensions, LKJ)"],
-        "reference_arm": reference_arm,
-        "sample": {
-            "n_obs": int(design.n_rows),
-            "n_scores": int(categories.size),
-            "n_participants": int(len(design.participant_ids)),
-            "n_scenarios": int(len(design.scenarios)),
-            "rounded_scores": rounded,
-        },
-        "seed": int(sampler["seed"]),
-        "diagnostics": _diagnostics_record(diagnostics, problems, gates["policy"]),
-        "details": {
-            "likelihood": "cumulative logit, dimension-specific ordered cutpoints",
-            "discretisation": settings["discretisation"],
-            "priors": dict(settings["priors"]),
-            "parameterisation": "fixed effects centred for sampling; participant effects non-centred (LKJCholeskyCov)",
-            "sampler": _sampling_record(idata, sampler),
-            "posterior_predictive_draws": int(predictive.posterior_predictive.sizes["chain"] * predictive.posterior_predictive.sizes["draw"]),
-            "gated": list(settings["gated"]),
-            "versions": _versions(),
-        },
+    terms = [*design.fixed_terms, "scenario (zero-sum)" if len(design.scenarios) > 1 else "scenario (one level: omitted)",
+             "participant (correlated across dimensions, LKJ)"]
+    sample = {
+        "n_obs": int(design.n_rows),
+        "n_scores": int(categories.size),
+        "n_participants": int(len(design.participant_ids)),
+        "n_scenarios": int(len(design.scenarios)),
+        "rounded_scores": rounded,
     }
-    return BayesFit(idata=idata, diagnostics=diagnostics, problems=problems, execution=execution)
+    details = {
+        "likelihood": "cumulative logit, dimension-specific ordered cutpoints",
+        "discretisation": settings["discretisation"],
+        "parameterisation": "fixed effects centred for sampling; participant effects non-centred (LKJCholeskyCov)",
+        "posterior_predictive_draws": int(predictive.posterior_predictive.sizes["chain"] * predictive.posterior_predictive.sizes["draw"]),
+    }
+    return _gated_fit(idata, ORDINAL_MODEL, ORDINAL_QUANTITIES, design, observed, list(dimensions), terms, sample, details,
+                      reference_arm, settings, sampler, gates)
 
 
 def fit_composite_model(
@@ -972,31 +998,12 @@ def fit_composite_model(
     posterior = idata.posterior[[name for name in stored if name in idata.posterior]]
     posterior.attrs = attrs
     _replace_group(idata, "posterior", posterior)
-    _replace_group(
-        idata, "observed_data",
-        xr.Dataset({outcome: ("conversation", values)}, coords={"conversation": design.conversation_ids.astype(str)}),
-    )
-    _replace_group(idata, "constant_data", _design_data(design))
-    diagnostics = diagnostics_table(idata, COMPOSITE_MODEL, COMPOSITE_QUANTITIES, settings["gated"], gates)
-    problems = gate_problems(diagnostics, gates)
-    execution = {
-        "estimator": f"pymc_{sampler['engine']}_nuts",
-        "outcomes": [outcome],
-        "terms": ["intercept", *design.fixed_terms, "participant (random intercept)"],
-        "reference_arm": reference_arm,
-        "sample": {"n_obs": int(design.n_rows), "n_participants": int(len(design.participant_ids))},
-        "seed": int(sampler["seed"]),
-        "diagnostics": _diagnostics_record(diagnostics, problems, gates["policy"]),
-        "details": {
-            "likelihood": "normal",
-            "priors": dict(settings["priors"]),
-            "parameterisation": "fixed effects centred for sampling; participant intercepts non-centred",
-            "sampler": _sampling_record(idata, sampler),
-            "gated": list(settings["gated"]),
-            "versions": _versions(),
-        },
-    }
-    return BayesFit(idata=idata, diagnostics=diagnostics, problems=problems, execution=execution)
+    observed = xr.Dataset({outcome: ("conversation", values)}, coords={"conversation": design.conversation_ids.astype(str)})
+    terms = ["intercept", *design.fixed_terms, "participant (random intercept)"]
+    sample = {"n_obs": int(design.n_rows), "n_participants": int(len(design.participant_ids))}
+    details = {"likelihood": "normal", "parameterisation": "fixed effects centred for sampling; participant intercepts non-centred"}
+    return _gated_fit(idata, COMPOSITE_MODEL, COMPOSITE_QUANTITIES, design, observed, [outcome], terms, sample, details,
+                      reference_arm, settings, sampler, gates)
 
 
 def fit_registered_model(

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -154,8 +155,7 @@ def run_brms(outcomes_csv: Path, chains: int, iterations: int, warmup: int, seed
     print(process.stdout)
     summary = pd.read_csv(out)
     worst = summary.sort_values("ess_bulk").iloc[0]
-    line = [text for text in process.stdout.splitlines() if "sampling" in text and "wall" in text][0]
-    sampling = float(line.split("sampling ")[1].split(" s")[0])
+    sampling = float(re.search(r"sampling at least ([0-9.]+) s", process.stdout).group(1))
     return {
         "step": f"brms ({chains} chains, iter {iterations}, warmup {warmup})", "passed": None, "rule_seconds": seconds,
         "compile_seconds": seconds - sampling, "sampling_seconds": sampling, "min_ess_bulk": float(worst["ess_bulk"]),

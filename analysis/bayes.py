@@ -865,6 +865,7 @@ def _diagnostics_record(diagnostics: pd.DataFrame, problems: Sequence[str], poli
 
 def _gated_fit(
     idata: az.InferenceData,
+    posterior: xr.Dataset,
     model: str,
     quantities: Sequence[str],
     design: TrialDesign,
@@ -878,8 +879,11 @@ def _gated_fit(
     sampler: Mapping,
     gates: Mapping,
 ) -> BayesFit:
-    """Attach the data to a sampled model, check its registered gates and describe the fit for its
-    spec record (what both registered models share)."""
+    """Put the reported ``posterior`` (keeping the sampler's attrs) and the data into a sampled
+    model, check its registered gates and describe the fit for its spec record (what both
+    registered models share)."""
+    posterior.attrs = dict(idata.posterior.attrs)
+    _replace_group(idata, "posterior", posterior)
     _replace_group(idata, "observed_data", observed)
     _replace_group(idata, "constant_data", _design_data(design))
     diagnostics = diagnostics_table(idata, model, quantities, settings["gated"], gates)
@@ -948,11 +952,8 @@ def fit_ordinal_model(
     predictive = pm.sample_posterior_predictive(
         thinned, model=model, var_names=["score"], random_seed=sampler["seed"], progressbar=False
     )
-    attrs = dict(idata.posterior.attrs)
     posterior = idata.posterior.drop_vars([name for name in ORDINAL_NUISANCE if name in idata.posterior])
     posterior = xr.merge([posterior, expected_score_effects(posterior)])
-    posterior.attrs = attrs
-    _replace_group(idata, "posterior", posterior)
     _replace_group(idata, "posterior_predictive", predictive.posterior_predictive.astype(np.int8))
     observed = xr.Dataset(
         {"score": (("conversation", "dimension"), categories)},
@@ -973,7 +974,7 @@ def fit_ordinal_model(
         "parameterisation": "fixed effects centred for sampling; participant effects non-centred (LKJCholeskyCov)",
         "posterior_predictive_draws": int(predictive.posterior_predictive.sizes["chain"] * predictive.posterior_predictive.sizes["draw"]),
     }
-    return _gated_fit(idata, ORDINAL_MODEL, ORDINAL_QUANTITIES, design, observed, list(dimensions), terms, sample, details,
+    return _gated_fit(idata, posterior, ORDINAL_MODEL, ORDINAL_QUANTITIES, design, observed, list(dimensions), terms, sample, details,
                       reference_arm, settings, sampler, gates)
 
 
@@ -994,15 +995,12 @@ def fit_composite_model(
     model = build_composite_model(design, values, settings["priors"])
     stored = [*COMPOSITE_QUANTITIES, "intercept_centred"]
     idata = sample_model(model, sampler, stored, cores=cores)
-    attrs = dict(idata.posterior.attrs)
     posterior = idata.posterior[[name for name in stored if name in idata.posterior]]
-    posterior.attrs = attrs
-    _replace_group(idata, "posterior", posterior)
     observed = xr.Dataset({outcome: ("conversation", values)}, coords={"conversation": design.conversation_ids.astype(str)})
     terms = ["intercept", *design.fixed_terms, "participant (random intercept)"]
     sample = {"n_obs": int(design.n_rows), "n_participants": int(len(design.participant_ids))}
     details = {"likelihood": "normal", "parameterisation": "fixed effects centred for sampling; participant intercepts non-centred"}
-    return _gated_fit(idata, COMPOSITE_MODEL, COMPOSITE_QUANTITIES, design, observed, [outcome], terms, sample, details,
+    return _gated_fit(idata, posterior, COMPOSITE_MODEL, COMPOSITE_QUANTITIES, design, observed, [outcome], terms, sample, details,
                       reference_arm, settings, sampler, gates)
 
 

@@ -6,6 +6,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= all
+# What a run prints (docs/report.md): by default one line per finished step with the progress count,
+# a heartbeat every 15 s from long steps and failures last (the logger plugin `steps`,
+# analysis/console.py, found on PYTHONPATH); VERBOSE=1 prints Snakemake's full output instead.
+VERBOSE ?=
+SNAKEMAKE_OUTPUT := $(if $(VERBOSE),--printshellcmds,--logger=steps)
+SNAKEMAKE_RUN := PYTHONPATH="$(CURDIR)/workflow/plugins$(if $(PYTHONPATH),:$(PYTHONPATH))" $(BIN)/snakemake --cores $(CORES) $(SNAKEMAKE_OUTPUT)
 
 .PHONY: reproduce test lint dryrun bench lock clean
 
@@ -18,10 +24,28 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 reproduce: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES)
+	@$(SNAKEMAKE_RUN)
 
+# Your own cohorts (README, "Running your own cohort"): CONFIG is a YAML file holding a `cohorts:` block,
+# merged over config/config.yaml; TARGETS (optional) are the outputs to build, else everything. Targets
+# go before --configfile, which takes every word after it as a config file.
+CONFIG ?=
+TARGETS ?=
+.PHONY: run
+run: $(STAMP)
+	@$(SNAKEMAKE_RUN) $(TARGETS) --configfile config/config.yaml $(CONFIG)
+
+# The suite runs on every core: one test module per worker, so each module's shared end-to-end run is
+# made once (TEST_WORKERS=0 runs it in this process).
+TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+
+# The DAG through workflow/profiles/slurm on a running SLURM cluster (tools/local_slurm.sh start);
+# `make test` leaves these out, and without a cluster they skip and say why.
+.PHONY: test-cluster
+test-cluster: $(STAMP)
+	$(BIN)/python -m pytest -m cluster tests/test_cluster.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check analysis tests benchmarks tools workflow/scripts
@@ -32,6 +56,17 @@ dryrun: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_pipeline.py
+
+# Planning the next cohort (docs/power.md): power, sample size and MDE of one cohort without a full run.
+# POWER_CONFIG: extra config files, e.g. one holding `power_overrides:` (and the cohort, if it is not in
+# config/config.yaml). Targets come before --configfile, which takes every word after it.
+COHORT ?= paper_sim
+POWER_CONFIG ?=
+.PHONY: power
+power: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) results/$(COHORT)/design/power.csv results/$(COHORT)/design/sample_size.csv \
+	  results/$(COHORT)/design/mde.csv reports/$(COHORT)/figures/power_curves.png \
+	  --configfile config/config.yaml $(POWER_CONFIG)
 
 # Lock the registered plan: config/prereg.lock = sha256 of the canonicalised plan + date (docs/preregistration.md).
 .PHONY: prereg-lock

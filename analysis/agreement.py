@@ -41,37 +41,36 @@ import warnings
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import krippendorff
-import matplotlib
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn.metrics import cohen_kappa_score, confusion_matrix
+from statsmodels.stats.inter_rater import cohens_kappa
 
-matplotlib.use("Agg")
+from analysis.constants import SCORE_MAX, SCORE_MIN
+from analysis.errors import AnalysisError
+from analysis.figures import SYNTHETIC_TITLE
+from analysis.tables import format_number, outcome_label, render_table, significance_stars
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pingouin  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from scipy import stats  # noqa: E402
-from sklearn.metrics import cohen_kappa_score, confusion_matrix  # noqa: E402
-from statsmodels.stats.inter_rater import cohens_kappa  # noqa: E402
-
-from analysis.constants import SCORE_MAX, SCORE_MIN  # noqa: E402
-from analysis.errors import AnalysisError  # noqa: E402
-from analysis.figures import SYNTHETIC_TITLE  # noqa: E402
-from analysis.tables import format_number, outcome_label, render_table, significance_stars  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 PAIRWISE_COLUMNS = [
-    "dimension", "rater_a", "rater_b", "n", "kappa", "kappa_se", "kappa_z", "kappa_p",
-    "spearman_rho", "spearman_p", "rho_ci_low", "rho_ci_high", "exact_agreement", "within_one_agreement",
-    "kappa_categories",
+    "dimension", "rater_a", "rater_b", "n", "kappa", "kappa_se_estimate", "kappa_se_null", "kappa_z", "kappa_p",
+    "kappa_z_variance", "spearman_rho", "spearman_p", "rho_ci_low", "rho_ci_high", "rho_ci_se", "exact_agreement",
+    "within_one_agreement", "kappa_categories",
 ]
 EXPERT_COLUMNS = [
     "dimension", "n_conversations", "n_experts", "icc2_1", "icc2_1_ci_low", "icc2_1_ci_high", "icc2_1_f", "icc2_1_p",
     "icc2_k", "icc2_k_ci_low", "icc2_k_ci_high", "krippendorff_alpha_ordinal",
 ]
 CROWD_WORKER_COLUMNS = [
-    "dimension", "worker_id", "n", "mean_difference", "mean_absolute_difference", "exact_agreement",
-    "within_one_agreement", "kappa", "kappa_se", "kappa_p", "spearman_rho", "spearman_p", "kappa_categories",
+    "dimension", "worker_id", "n", "n_conversations", "mean_difference", "mean_absolute_difference", "exact_agreement",
+    "within_one_agreement", "kappa", "kappa_se_estimate", "kappa_se_null", "kappa_z", "kappa_p", "kappa_z_variance",
+    "kappa_se_cluster_bootstrap", "bootstrap_resamples", "spearman_rho", "spearman_p", "kappa_categories",
 ]
 EXCLUDED_COLUMNS = ["analysis", "dimension", "rater", "conversation_id", "record_id", "reason"]
 ALL_WORKERS = "all_workers"
@@ -79,6 +78,8 @@ ROUNDING_FACTORS = {"nearest_integer": 1, "hundredths": 100}
 KAPPA_CATEGORIES = ("full", "observed")
 KAPPA_WEIGHTS = ("linear", "quadratic")
 Z_VARIANCES = ("estimate", "under_null")
+SPEARMAN_CI_SES = ("fisher", "bonett_wright")
+KAPPA_KEYS = ("kappa", "kappa_se_estimate", "kappa_se_null", "kappa_z", "kappa_p")
 
 RATER_LABELS: dict[str, str] = {
     "expert1": "Expert 1",
@@ -147,7 +148,7 @@ def kappa_labels(codes_a: np.ndarray, codes_b: np.ndarray, categories: str, roun
 
 
 def weighted_kappa(codes_a: np.ndarray, codes_b: np.ndarray, labels: np.ndarray, weights: str = "quadratic",
-                   z_variance: str = "estimate") -> dict[str, float]:
+                   z_variance: str = "under_null") -> dict[str, float]:
     """Weighted Cohen's kappa with its asymptotic standard error, z and two-sided p.
 
     Parameters
@@ -158,15 +159,17 @@ def weighted_kappa(codes_a: np.ndarray, codes_b: np.ndarray, labels: np.ndarray,
         Category set (see :func:`kappa_labels`); weights are built on their positions.
     weights : {"quadratic", "linear"}
         Disagreement weights ``(i - j)^2`` or ``|i - j|`` over label positions.
-    z_variance : {"estimate", "under_null"}
-        ``estimate``: z = kappa / SE(kappa), the SE of the estimate (what the companion study
-        reported); ``under_null``: z = kappa / SE0, the SE under H0: kappa = 0 (Fleiss, Cohen & Everitt
-        1969). ``kappa_se`` is always the SE of the estimate.
+    z_variance : {"under_null", "estimate"}
+        ``under_null`` (the test of kappa = 0): z = kappa / SE0, the SE under H0: kappa = 0 (Fleiss,
+        Cohen & Everitt 1969); ``estimate``: z = kappa / SE(kappa), the SE of the estimate (what the
+        companion study reported; that SE shrinks as kappa nears 1, so this z overstates the evidence
+        against kappa = 0).
 
     Returns
     -------
     dict
-        ``kappa`` (scikit-learn), ``kappa_se``, ``kappa_se0``, ``kappa_z``, ``kappa_p``. All NaN
+        ``kappa`` (scikit-learn), ``kappa_se_estimate`` (SE of the estimate), ``kappa_se_null``
+        (SE under kappa = 0), ``kappa_z`` and ``kappa_p`` (two-sided normal) by ``z_variance``. All NaN
         when kappa is undefined (fewer than two pairs, or no expected disagreement: both raters use
         one and the same label throughout).
 
@@ -179,7 +182,7 @@ def weighted_kappa(codes_a: np.ndarray, codes_b: np.ndarray, labels: np.ndarray,
         raise AnalysisError(f"agreement.kappa_weights '{weights}' is not one of {list(KAPPA_WEIGHTS)}")
     if z_variance not in Z_VARIANCES:
         raise AnalysisError(f"agreement.kappa_z_variance '{z_variance}' is not one of {list(Z_VARIANCES)}")
-    undefined = dict.fromkeys(("kappa", "kappa_se", "kappa_se0", "kappa_z", "kappa_p"), float("nan"))
+    undefined = dict.fromkeys(KAPPA_KEYS, float("nan"))
     if len(codes_a) < 2 or np.union1d(codes_a, codes_b).size < 2:
         return undefined
     table = confusion_matrix(codes_a, codes_b, labels=labels)
@@ -193,15 +196,37 @@ def weighted_kappa(codes_a: np.ndarray, codes_b: np.ndarray, labels: np.ndarray,
         return undefined
     if abs(kappa - float(result.kappa)) > 1e-9:
         raise AnalysisError(f"weighted kappa: scikit-learn gives {kappa!r}, statsmodels {float(result.kappa)!r}")
-    return {"kappa": kappa, "kappa_se": se, "kappa_se0": se0, "kappa_z": float(z), "kappa_p": float(2 * stats.norm.sf(abs(z)))}
+    return {"kappa": kappa, "kappa_se_estimate": se, "kappa_se_null": se0, "kappa_z": float(z), "kappa_p": float(2 * stats.norm.sf(abs(z)))}
 
 
-def spearman_with_ci(x: np.ndarray, y: np.ndarray, alpha: float = 0.05) -> dict[str, float]:
+def spearman_with_ci(x: np.ndarray, y: np.ndarray, alpha: float = 0.05, se: str = "fisher") -> dict[str, float]:
     """Spearman's rho with its p-value and a Fisher-z ``1 - alpha`` confidence interval.
 
-    The interval is ``tanh(atanh(rho) -/+ z_{1-alpha/2} / sqrt(n - 3))``; NaN when n <= 3 or rho is
-    undefined (a constant rater); ``(rho, rho)`` when |rho| = 1.
+    Parameters
+    ----------
+    x, y : numpy.ndarray
+        Paired ratings.
+    alpha : float
+        The interval's level is ``1 - alpha``.
+    se : {"fisher", "bonett_wright"}
+        SE of ``atanh(rho)``: ``fisher``, ``1 / sqrt(n - 3)`` (Pearson's r under normality);
+        ``bonett_wright``, ``sqrt((1 + rho^2 / 2) / (n - 3))``, derived for Spearman's rho
+        (Bonett & Wright 2000), wider as rho grows.
+
+    Returns
+    -------
+    dict
+        ``spearman_rho``, ``spearman_p`` (scipy), ``rho_ci_low``, ``rho_ci_high``: the interval
+        ``tanh(atanh(rho) -/+ z_{1-alpha/2} * SE)``; NaN when n <= 3 or rho is undefined (a
+        constant rater); ``(rho, rho)`` when |rho| = 1.
+
+    References
+    ----------
+    Bonett DG, Wright TA (2000). Sample size requirements for estimating Pearson, Kendall and
+    Spearman correlations. Psychometrika 65:23-28.
     """
+    if se not in SPEARMAN_CI_SES:
+        raise AnalysisError(f"agreement.spearman_ci_se '{se}' is not one of {list(SPEARMAN_CI_SES)}")
     nan = dict.fromkeys(("spearman_rho", "spearman_p", "rho_ci_low", "rho_ci_high"), float("nan"))
     n = len(x)
     if n < 3 or np.unique(x).size < 2 or np.unique(y).size < 2:
@@ -212,13 +237,15 @@ def spearman_with_ci(x: np.ndarray, y: np.ndarray, alpha: float = 0.05) -> dict[
         return {**nan, "spearman_rho": rho, "spearman_p": p}
     if abs(rho) >= 1.0:
         return {"spearman_rho": rho, "spearman_p": p, "rho_ci_low": rho, "rho_ci_high": rho}
-    half = stats.norm.ppf(1 - alpha / 2) / np.sqrt(n - 3)
+    inflation = 1.0 + rho * rho / 2.0 if se == "bonett_wright" else 1.0
+    half = stats.norm.ppf(1 - alpha / 2) * np.sqrt(inflation / (n - 3))
     centre = np.arctanh(rho)
     return {"spearman_rho": rho, "spearman_p": p, "rho_ci_low": float(np.tanh(centre - half)), "rho_ci_high": float(np.tanh(centre + half))}
 
 
 def pair_agreement(x: np.ndarray, y: np.ndarray, categories: str = "full", rounding: str = "nearest_integer",
-                   weights: str = "quadratic", z_variance: str = "estimate", alpha: float = 0.05) -> dict[str, float]:
+                   weights: str = "quadratic", z_variance: str = "under_null", alpha: float = 0.05,
+                   spearman_se: str = "fisher") -> dict[str, float]:
     """Every agreement statistic of two paired rating vectors (no missing values).
 
     Kappa, exact and within-one agreement use the ratings on the category grid
@@ -227,20 +254,22 @@ def pair_agreement(x: np.ndarray, y: np.ndarray, categories: str = "full", round
     Returns
     -------
     dict
-        n, kappa, kappa_se, kappa_z, kappa_p, spearman_rho, spearman_p, rho_ci_low, rho_ci_high,
-        exact_agreement, within_one_agreement.
+        n, kappa, kappa_se_estimate, kappa_se_null, kappa_z, kappa_p, kappa_z_variance,
+        spearman_rho, spearman_p, rho_ci_low, rho_ci_high, rho_ci_se, exact_agreement,
+        within_one_agreement.
     """
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     codes_x, codes_y = rating_codes(x, rounding), rating_codes(y, rounding)
     labels = kappa_labels(codes_x, codes_y, categories, rounding)
     kappa = weighted_kappa(codes_x, codes_y, labels, weights, z_variance)
-    kappa.pop("kappa_se0")
     distance = np.abs(codes_x - codes_y)
     n = len(x)
     return {
         "n": n,
         **kappa,
-        **spearman_with_ci(x, y, alpha),
+        "kappa_z_variance": z_variance,
+        **spearman_with_ci(x, y, alpha, spearman_se),
+        "rho_ci_se": spearman_se,
         "exact_agreement": float(np.mean(distance == 0)) if n else float("nan"),
         "within_one_agreement": float(np.mean(distance <= ROUNDING_FACTORS[rounding])) if n else float("nan"),
     }
@@ -298,8 +327,8 @@ def expert_consensus(scores: pd.DataFrame, experts: Sequence[str], dimensions: S
 
 
 def pairwise_agreement(ratings: pd.DataFrame, pairs: Sequence[Sequence[str]], dimensions: Sequence[str], categories: str = "full",
-                       rounding: str = "nearest_integer", weights: str = "quadratic", z_variance: str = "estimate",
-                       alpha: float = 0.05) -> tuple[pd.DataFrame, pd.DataFrame]:
+                       rounding: str = "nearest_integer", weights: str = "quadratic", z_variance: str = "under_null",
+                       alpha: float = 0.05, spearman_se: str = "fisher") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Agreement statistics for every dimension and registered rater pair.
 
     Parameters
@@ -310,7 +339,7 @@ def pairwise_agreement(ratings: pd.DataFrame, pairs: Sequence[Sequence[str]], di
         Registered pairs, in output order.
     dimensions : sequence of str
         Dimensions, in output order.
-    categories, rounding, weights, z_variance, alpha
+    categories, rounding, weights, z_variance, alpha, spearman_se
         See :func:`pair_agreement`.
 
     Returns
@@ -343,7 +372,8 @@ def pairwise_agreement(ratings: pd.DataFrame, pairs: Sequence[Sequence[str]], di
                                   "conversation_id": lacking, "record_id": pd.NA, "reason": f"no score from {rater}"})
                 )
             kept = pair[both]
-            statistics = pair_agreement(kept[rater_a].to_numpy(), kept[rater_b].to_numpy(), categories, rounding, weights, z_variance, alpha)
+            statistics = pair_agreement(kept[rater_a].to_numpy(), kept[rater_b].to_numpy(), categories, rounding, weights, z_variance,
+                                        alpha, spearman_se)
             rows.append({"dimension": dimension, "rater_a": rater_a, "rater_b": rater_b, **statistics, "kappa_categories": categories})
     excluded_table = pd.concat(excluded, ignore_index=True) if excluded else pd.DataFrame(columns=EXCLUDED_COLUMNS)
     return pd.DataFrame(rows, columns=PAIRWISE_COLUMNS), excluded_table[EXCLUDED_COLUMNS]
@@ -352,6 +382,9 @@ def pairwise_agreement(ratings: pd.DataFrame, pairs: Sequence[Sequence[str]], di
 @contextmanager
 def _full_precision_pingouin():
     """pingouin rounds its CI column to 2 decimals by default; keep full precision inside."""
+    # pingouin imports matplotlib and seaborn: loaded here so that tables and figures need neither
+    import pingouin
+
     previous = pingouin.options.get("round.column.CI95")
     pingouin.options["round.column.CI95"] = None
     try:
@@ -375,6 +408,8 @@ def expert_reliability(scores: pd.DataFrame, experts: Sequence[str], dimensions:
     excluded : pandas.DataFrame
         Conversations left out of the ICC because an expert did not rate them.
     """
+    import pingouin
+
     rated = scores[scores["judge"].isin(list(experts))]
     rows, excluded = [], []
     for dimension in dimensions:
@@ -410,8 +445,9 @@ def expert_reliability(scores: pd.DataFrame, experts: Sequence[str], dimensions:
 
 
 def crowd_worker_agreement(annotations: pd.DataFrame, consensus: pd.DataFrame, dimensions: Sequence[str], categories: str = "full",
-                           rounding: str = "nearest_integer", weights: str = "quadratic", z_variance: str = "estimate",
-                           alpha: float = 0.05, min_n: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
+                           rounding: str = "nearest_integer", weights: str = "quadratic", z_variance: str = "under_null",
+                           alpha: float = 0.05, min_n: int = 10, spearman_se: str = "fisher", bootstrap_resamples: int = 2000,
+                           seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Each crowd worker's individual ratings against the expert consensus.
 
     Parameters
@@ -422,11 +458,13 @@ def crowd_worker_agreement(annotations: pd.DataFrame, consensus: pd.DataFrame, d
         From :func:`expert_consensus`.
     dimensions : sequence of str
         Dimensions, in output order.
-    categories, rounding, weights, z_variance, alpha
+    categories, rounding, weights, z_variance, alpha, spearman_se
         See :func:`pair_agreement`.
     min_n : int
         Kappa and Spearman's rho are computed for a single worker only with at least this many
         ratings of a dimension (NaN otherwise); the pooled row always has them.
+    bootstrap_resamples, seed : int
+        The pooled rows' conversation-cluster bootstrap (:func:`cluster_bootstrap_kappa_se`).
 
     Returns
     -------
@@ -440,7 +478,10 @@ def crowd_worker_agreement(annotations: pd.DataFrame, consensus: pd.DataFrame, d
     Notes
     -----
     The pooled kappa treats every individual rating as a separate pair; ratings of the same
-    conversation share its consensus, so its SE ignores that clustering and is optimistic.
+    conversation share its consensus, so its asymptotic SEs ignore that clustering and are
+    optimistic. The pooled rows therefore also carry ``kappa_se_cluster_bootstrap``: the SD of the
+    kappa over bootstrap resamples of whole conversations (every rating of a drawn conversation
+    comes along). Single workers' rows leave it empty.
     """
     joined = annotations[annotations["dimension"].isin(list(dimensions))].merge(
         consensus[["conversation_id", "dimension", "score"]].rename(columns={"score": "consensus"}),
@@ -461,23 +502,92 @@ def crowd_worker_agreement(annotations: pd.DataFrame, consensus: pd.DataFrame, d
     pooled = joined.assign(worker_id=ALL_WORKERS)
     frames = pd.concat([pooled, joined], ignore_index=True)
     summary = frames.groupby(["dimension", "worker_id"], sort=False).agg(
-        n=("score", "size"), mean_difference=("difference", "mean"), mean_absolute_difference=("absolute", "mean"),
+        n=("score", "size"), n_conversations=("conversation_id", "nunique"), mean_difference=("difference", "mean"),
+        mean_absolute_difference=("absolute", "mean"),
         exact_agreement=("exact", "mean"), within_one_agreement=("within_one", "mean"),
     ).reset_index()
     statistics = []
     for (dimension, worker), group in frames.groupby(["dimension", "worker_id"], sort=False):
         if worker != ALL_WORKERS and len(group) < min_n:
             continue
-        result = pair_agreement(group["score"].to_numpy(), group["consensus"].to_numpy(), categories, rounding, weights, z_variance, alpha)
-        statistics.append({"dimension": dimension, "worker_id": worker, **{key: result[key] for key in
-                           ("kappa", "kappa_se", "kappa_p", "spearman_rho", "spearman_p")}})
-    table = summary.merge(pd.DataFrame(statistics, columns=["dimension", "worker_id", "kappa", "kappa_se", "kappa_p", "spearman_rho", "spearman_p"]),
-                          on=["dimension", "worker_id"], how="left")
+        result = pair_agreement(group["score"].to_numpy(), group["consensus"].to_numpy(), categories, rounding, weights, z_variance,
+                                alpha, spearman_se)
+        row = {"dimension": dimension, "worker_id": worker, **{key: result[key] for key in STATISTIC_KEYS}}
+        if worker == ALL_WORKERS:
+            row["kappa_se_cluster_bootstrap"] = cluster_bootstrap_kappa_se(
+                group["score"].to_numpy(), group["consensus"].to_numpy(), group["conversation_id"].to_numpy(), categories,
+                rounding, weights, bootstrap_resamples, seed,
+            )
+            row["bootstrap_resamples"] = bootstrap_resamples
+        statistics.append(row)
+    columns = ["dimension", "worker_id", *STATISTIC_KEYS, "kappa_se_cluster_bootstrap", "bootstrap_resamples"]
+    table = summary.merge(pd.DataFrame(statistics, columns=columns), on=["dimension", "worker_id"], how="left")
+    table["bootstrap_resamples"] = table["bootstrap_resamples"].astype("Int64")
     table["kappa_categories"] = categories
     order = {dimension: rank for rank, dimension in enumerate(dimensions)}
     table = table.assign(_dimension=table["dimension"].map(order), _pooled=table["worker_id"] != ALL_WORKERS)
     table = table.sort_values(["_dimension", "_pooled", "worker_id"], kind="stable").drop(columns=["_dimension", "_pooled"])
     return table[CROWD_WORKER_COLUMNS].reset_index(drop=True), excluded[EXCLUDED_COLUMNS]
+
+
+STATISTIC_KEYS = ("kappa", "kappa_se_estimate", "kappa_se_null", "kappa_z", "kappa_p", "kappa_z_variance", "spearman_rho", "spearman_p")
+
+
+def cluster_bootstrap_kappa_se(x: np.ndarray, y: np.ndarray, clusters: np.ndarray, categories: str = "full",
+                               rounding: str = "nearest_integer", weights: str = "quadratic", resamples: int = 2000,
+                               seed: int = 0) -> float:
+    """SE of the weighted kappa from a bootstrap that resamples whole clusters (conversations).
+
+    Parameters
+    ----------
+    x, y : numpy.ndarray
+        Paired ratings (a crowd worker's rating and the consensus of the same conversation).
+    clusters : numpy.ndarray
+        The cluster of each pair (conversation_id).
+    categories, rounding, weights
+        As :func:`pair_agreement`; the category set is the full sample's, kept in every resample.
+    resamples, seed : int
+        Bootstrap resamples; seed of :func:`numpy.random.default_rng`.
+
+    Returns
+    -------
+    float
+        The SD (``ddof=1``) of the resampled kappas; NaN with fewer than two clusters or when the
+        kappa of the sample is undefined. Resamples with an undefined kappa (no expected
+        disagreement) are dropped.
+
+    Notes
+    -----
+    Vectorised: each cluster's confusion table is counted once; a resample's table is the sum of
+    its drawn clusters' tables (a matrix product of the draw counts with the stacked tables), and
+    kappa = 1 - sum(W * O) / sum(W * E) is computed for all resamples at once, with O the observed
+    and E the chance-expected proportions and W the disagreement weights.
+    """
+    codes_x, codes_y = rating_codes(x, rounding), rating_codes(y, rounding)
+    labels = kappa_labels(codes_x, codes_y, categories, rounding)
+    cluster_codes, uniques = pd.factorize(pd.Series(clusters), sort=True)
+    n_clusters, size = len(uniques), len(labels)
+    if n_clusters < 2 or np.isnan(weighted_kappa(codes_x, codes_y, labels, weights)["kappa"]):
+        return float("nan")
+    position = {label: index for index, label in enumerate(labels)}
+    row = np.array([position[code] for code in codes_x])
+    column = np.array([position[code] for code in codes_y])
+    tables = np.zeros((n_clusters, size * size))
+    np.add.at(tables, (cluster_codes, row * size + column), 1.0)
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(n_clusters, size=(resamples, n_clusters))
+    offsets = draws + n_clusters * np.arange(resamples)[:, None]
+    times_drawn = np.bincount(offsets.ravel(), minlength=resamples * n_clusters).reshape(resamples, n_clusters)
+    counts = (times_drawn @ tables).reshape(resamples, size, size)
+    totals = counts.sum(axis=(1, 2))
+    observed = counts / totals[:, None, None]
+    expected = observed.sum(axis=2)[:, :, None] * observed.sum(axis=1)[:, None, :]
+    distance = np.arange(size)[:, None] - np.arange(size)[None, :]
+    disagreement = distance**2 if weights == "quadratic" else np.abs(distance)
+    chance = (disagreement * expected).sum(axis=(1, 2))
+    kappas = 1.0 - (disagreement * observed).sum(axis=(1, 2)) / np.where(chance > 0, chance, np.nan)
+    kappas = kappas[np.isfinite(kappas)]
+    return float(np.std(kappas, ddof=1)) if len(kappas) > 1 else float("nan")
 
 
 @dataclass(frozen=True)
@@ -512,8 +622,8 @@ def agreement_analysis(scores: pd.DataFrame, crowd_annotations: pd.DataFrame | N
         The crowd workers' individual ratings; None skips the crowd-worker table (it is then empty).
     settings : mapping
         The prereg ``agreement`` block: ``experts``, ``consensus`` (label, method), ``pairs``,
-        ``kappa_weights``, ``kappa_categories``, ``rounding``, ``kappa_z_variance``, ``alpha``,
-        ``crowd_worker_min_n``.
+        ``kappa_weights``, ``kappa_categories``, ``rounding``, ``kappa_z_variance``,
+        ``spearman_ci_se``, ``alpha``, ``crowd_worker_min_n``, ``crowd_bootstrap`` (resamples, seed).
     dimensions : sequence of str
         Registered dimensions.
 
@@ -528,9 +638,12 @@ def agreement_analysis(scores: pd.DataFrame, crowd_annotations: pd.DataFrame | N
         "categories": settings.get("kappa_categories", "full"),
         "rounding": settings.get("rounding", "nearest_integer"),
         "weights": settings.get("kappa_weights", "quadratic"),
-        "z_variance": settings.get("kappa_z_variance", "estimate"),
+        "z_variance": settings.get("kappa_z_variance", "under_null"),
         "alpha": float(settings.get("alpha", 0.05)),
+        "spearman_se": settings.get("spearman_ci_se", "fisher"),
     }
+    bootstrap = settings.get("crowd_bootstrap") or {}
+    resamples, seed = int(bootstrap.get("resamples", 2000)), int(bootstrap.get("seed", 20260306))
     if label in set(scores["judge"]):
         raise AnalysisError(f"the consensus label '{label}' is also a judge in this cohort; register another agreement.consensus.label")
     consensus, consensus_excluded = expert_consensus(scores, experts, dimensions, label, consensus_spec.get("method", "median"))
@@ -540,7 +653,8 @@ def agreement_analysis(scores: pd.DataFrame, crowd_annotations: pd.DataFrame | N
     experts_table, icc_excluded = expert_reliability(scores, experts, dimensions)
     min_n = int(settings.get("crowd_worker_min_n", 10))
     if crowd_annotations is not None and not crowd_annotations.empty:
-        workers, worker_excluded = crowd_worker_agreement(crowd_annotations, consensus, dimensions, min_n=min_n, **options)
+        workers, worker_excluded = crowd_worker_agreement(crowd_annotations, consensus, dimensions, min_n=min_n,
+                                                          bootstrap_resamples=resamples, seed=seed, **options)
     else:
         workers, worker_excluded = pd.DataFrame(columns=CROWD_WORKER_COLUMNS), pd.DataFrame(columns=EXCLUDED_COLUMNS)
     excluded = pd.concat([frame for frame in (consensus_excluded, pair_excluded, icc_excluded, worker_excluded) if not frame.empty]
@@ -550,6 +664,7 @@ def agreement_analysis(scores: pd.DataFrame, crowd_annotations: pd.DataFrame | N
         "outcomes": list(dimensions),
         "terms": [],
         "alpha": options["alpha"],
+        "seed": seed,
         "sample": {
             "n_conversations": int(scores["conversation_id"].nunique()),
             "n_judges": int(scores["judge"].nunique()),
@@ -567,8 +682,9 @@ def agreement_analysis(scores: pd.DataFrame, crowd_annotations: pd.DataFrame | N
             "rounding": options["rounding"],
             "kappa_z_variance": options["z_variance"],
             "kappa_estimator": "sklearn.metrics.cohen_kappa_score (checked against statsmodels cohens_kappa)",
-            "kappa_se": "statsmodels.stats.inter_rater.cohens_kappa var_kappa (Fleiss, Cohen & Everitt 1969)",
-            "spearman_ci": "Fisher z, normal quantile",
+            "kappa_se": "statsmodels.stats.inter_rater.cohens_kappa var_kappa and var_kappa0 (Fleiss, Cohen & Everitt 1969)",
+            "crowd_bootstrap": f"pooled crowd kappa: SD over {resamples} conversation-cluster bootstrap resamples, numpy default_rng({seed})",
+            "spearman_ci": f"Fisher z, normal quantile, SE {options['spearman_se']}",
             "icc": "pingouin.intraclass_corr ICC(A,1) = ICC(2,1), ICC(A,k) = ICC(2,k); 95% CI",
             "krippendorff": "krippendorff.alpha, level ordinal, value domain 1-5",
             "crowd_worker_min_n": min_n,
@@ -602,11 +718,19 @@ def agreement_table(pairwise: pd.DataFrame, weights: str = "quadratic", digits: 
         columns[pair_label(rater_a, rater_b)] = cells
     table = pd.DataFrame(columns, dtype=object)
     categories = set(pairwise["kappa_categories"])
+    variances = set(pairwise["kappa_z_variance"]) if "kappa_z_variance" in pairwise else set()
+    if variances == {"under_null"}:
+        stars = ("Stars: two-sided normal test of kappa = 0, z = kappa / SE under kappa = 0 "
+                 "(Fleiss, Cohen & Everitt 1969).")
+    elif variances == {"estimate"}:
+        stars = ("Stars: z = kappa / SE of the estimate, as the companion study reported; that SE shrinks as kappa "
+                 "nears 1, so these stars overstate the evidence against kappa = 0.")
+    else:
+        raise AnalysisError(f"the kappa table needs one z variance throughout, found {sorted(variances) or 'none'}")
     table.attrs["note"] = (
         f"Cells: Cohen's kappa with {weights} disagreement weights between the two raters' scores of the same conversations; "
         f"weights built on the {'full 1-5 scale' if categories == {'full'} else 'categories observed in each pair'}. "
-        "Experts: the median of the three experts. Stars: two-sided normal test of kappa = 0 "
-        "(z = kappa / asymptotic SE). * p < .05, ** p < .01, *** p < .001. n/a: kappa undefined."
+        f"Experts: the median of the three experts. {stars} * p < .05, ** p < .01, *** p < .001. n/a: kappa undefined."
     )
     return table
 
@@ -660,6 +784,9 @@ def plot_agreement_heatmap(pairwise: pd.DataFrame, synthetic: bool = False, weig
     The colour scale runs from min(0, smallest kappa) to 1; undefined kappas are grey and read
     ``n/a``. The title says which category set the weights used.
     """
+    import matplotlib
+    from matplotlib.figure import Figure
+
     pairs = _ordered_pairs(pairwise)
     dimensions = list(dict.fromkeys(pairwise["dimension"]))
     matrix = (

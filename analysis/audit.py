@@ -47,7 +47,13 @@ DEVIATION_KINDS: dict[str, tuple[str, str]] = {
 }
 SEVERITY_ORDER = ("major", "moderate", "minor")
 PLAN_ID = "prereg"
-NON_ANALYSIS_SECTIONS = frozenset({"title", "registration", "design", "outcomes", "judge_aggregation", "exclusions", "hypotheses"})
+# what each registered decision rule means, in the audit's and the report's words
+RULE_WORDS = {
+    "all": "supported when every outcome is significant in its registered direction, partly supported when some are",
+    "any": "supported when at least one outcome is significant in its registered direction",
+    "composite_only": "the composite alone decides; the dimensions are reported as support",
+}
+NON_ANALYSIS_SECTIONS = frozenset({"title", "registration", "design", "outcomes", "judge_aggregation", "exclusions", "hypotheses", "amendments"})
 INTERCEPT_NAMES = frozenset({"intercept", "const", "(intercept)"})
 _LEVEL_SEPARATORS = ("[", "_", "=", ".", "(")
 
@@ -421,85 +427,98 @@ def flow_counts(flow: pd.DataFrame) -> dict[str, int]:
 
 def assess_hypotheses(
     plan: Mapping,
-    coefficients: pd.DataFrame | None,
+    hypothesis_tests: pd.DataFrame | None,
     primary_status: str,
     primary_deviations: Sequence[dict],
 ) -> tuple[list[dict], list[dict]]:
-    """Each registered hypothesis with the primary analysis' test of it.
+    """Each registered hypothesis with its registered decision, read from hypothesis_tests.csv.
 
-    For every outcome named in a hypothesis' ``direction``, the primary coefficient of the
-    hypothesis' ``term`` gives the estimate, its confidence interval and p-value; the observed
-    direction is the estimate's sign. A hypothesis is *supported* when every outcome moves in the
-    registered direction with p < alpha, *partly supported* when some do, *not supported* otherwise.
-    It was *run as registered* when the primary analysis ran without any deviation (declared or
-    not) and every outcome was tested.
+    The decision itself is made once, by the primary analysis (:func:`analysis.did.hypothesis_tests`:
+    the registered outcome family, correction, sidedness and rule); the audit reports it and checks
+    that every registered outcome was tested. A hypothesis was *run as registered* when the primary
+    analysis ran without any deviation (declared or not) and every outcome was tested.
+
+    Parameters
+    ----------
+    plan : mapping
+        The registered plan.
+    hypothesis_tests : pandas.DataFrame or None
+        The primary analysis' ``hypothesis_tests.csv`` (None when the cohort has none).
+    primary_status : str
+        The primary analysis' audit status (``run``, ``not run``, ``not applicable``).
+    primary_deviations : sequence of dict
+        The primary analysis' deviations.
 
     Returns
     -------
     hypotheses : list of dict
         One per hypothesis (id, description, term, confirmatory, analysis_id, status, verdict,
-        run_as_registered, tests: one dict per outcome).
+        run_as_registered, alpha, correction, sided, rule, tests: one dict per outcome with
+        outcome, registered_direction, tested, decides, family, estimate, std_error, ci_low,
+        ci_high, p_value, p_adjusted, observed_direction, direction_as_registered, significant).
     deviations : list of dict
-        ``hypothesis_not_tested`` for outcomes the primary analysis ran without.
+        ``hypothesis_not_tested`` for registered outcomes without a test row.
     """
     primary = plan["primary_analysis"]
     alpha = float(primary.get("alpha", 0.05))
-    rows = None
-    if coefficients is not None:
-        rows = coefficients.set_index(["outcome", "term"])
     results, deviations = [], []
     for hypothesis in plan.get("hypotheses", []):
+        outcomes = list(hypothesis.get("outcomes") or hypothesis["direction"])
         entry = {
             "id": hypothesis["id"],
             "description": hypothesis["description"],
             "term": hypothesis["term"],
             "confirmatory": bool(hypothesis.get("confirmatory", True)),
             "analysis_id": primary["id"],
+            "correction": hypothesis.get("correction", "holm"),
+            "sided": hypothesis.get("sided", "two-sided"),
+            "rule": hypothesis.get("rule", "all"),
             "tests": [],
         }
-        if primary_status != "run" or rows is None:
+        if primary_status != "run" or hypothesis_tests is None:
             entry.update(status=f"not tested (primary analysis {primary_status})", verdict="not tested", run_as_registered=False)
             results.append(entry)
             continue
+        own = hypothesis_tests[hypothesis_tests["hypothesis"] == hypothesis["id"]]
+        tests = own[own["row"] == "test"].set_index("outcome")
+        verdicts = own.loc[own["row"] == "verdict", "verdict"]
         missing = []
-        for outcome, direction in hypothesis["direction"].items():
-            key = (outcome, hypothesis["term"])
-            if key not in rows.index:
+        for outcome in outcomes:
+            direction = hypothesis["direction"][outcome]
+            if outcome not in tests.index:
                 missing.append(outcome)
                 entry["tests"].append({"outcome": outcome, "registered_direction": direction, "tested": False})
                 continue
-            row = rows.loc[key]
+            row = tests.loc[outcome]
             estimate = float(row["estimate"])
             observed = "increase" if estimate > 0 else "decrease" if estimate < 0 else "none"
-            p_value = float(row["p_value"])
             entry["tests"].append(
                 {
                     "outcome": outcome,
                     "registered_direction": direction,
                     "tested": True,
+                    "decides": _flag(row["decides"]),
+                    "family": str(row["family"]),
                     "estimate": estimate,
                     "std_error": float(row["std_error"]),
                     "ci_low": float(row["ci_low"]),
                     "ci_high": float(row["ci_high"]),
-                    "p_value": p_value,
+                    "p_value": float(row["p_value"]),
+                    "p_adjusted": float(row["p_adjusted"]),
                     "observed_direction": observed,
-                    "direction_as_registered": observed == direction,
-                    "significant": p_value < alpha,
+                    "direction_as_registered": _flag(row["direction_held"]),
+                    "significant": _flag(row["significant"]),
                 }
             )
         for outcome in missing:
             deviations.append(
-                _deviation("hypothesis_not_tested", hypothesis["id"], f"{outcome}:{hypothesis['term']}", "tested", "no coefficient",
-                           f"hypothesis {hypothesis['id']}: the primary analysis has no coefficient {hypothesis['term']!r} for {outcome!r}")
+                _deviation("hypothesis_not_tested", hypothesis["id"], f"{outcome}:{hypothesis['term']}", "tested", "no test",
+                           f"hypothesis {hypothesis['id']}: hypothesis_tests.csv has no test of {hypothesis['term']!r} for {outcome!r}")
             )
-        tested = [test for test in entry["tests"] if test["tested"]]
-        support = [test["direction_as_registered"] and test["significant"] for test in tested]
-        if tested and all(support) and not missing:
-            verdict = "supported"
-        elif any(support):
-            verdict = "partly supported"
+        if missing or len(verdicts) != 1:
+            verdict = "not decided (registered outcomes untested)"
         else:
-            verdict = "not supported"
+            verdict = str(verdicts.iloc[0])
         entry.update(
             status="tested" if not missing else "partly tested",
             verdict=verdict,
@@ -508,6 +527,13 @@ def assess_hypotheses(
         )
         results.append(entry)
     return results, deviations
+
+
+def _flag(value) -> bool:
+    """A boolean cell of a CSV read back (True/False or the text of one)."""
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    return bool(value)
 
 
 def match_declarations(deviations: list[dict], declared: Sequence[Mapping]) -> list[dict]:
@@ -536,8 +562,10 @@ def run_audit(
     lock: Mapping,
     declared: Sequence[Mapping] = (),
     flow: pd.DataFrame | None = None,
-    coefficients: pd.DataFrame | None = None,
+    hypothesis_tests: pd.DataFrame | None = None,
     not_applicable: Mapping[str, str] | None = None,
+    input_unavailable: Mapping[str, str] | None = None,
+    unverified_files: Sequence[str] | None = None,
 ) -> dict:
     """Audit one cohort's run against the registered plan.
 
@@ -555,11 +583,18 @@ def run_audit(
         The run configuration's ``deviations:`` (id, kind, analysis_id, reason).
     flow : pandas.DataFrame, optional
         The cohort's qc/flow.csv (trial cohorts).
-    coefficients : pandas.DataFrame, optional
-        The primary analysis' did_coefficients.csv (trial cohorts).
+    hypothesis_tests : pandas.DataFrame, optional
+        The primary analysis' hypothesis_tests.csv (trial cohorts): the registered decisions.
     not_applicable : mapping of str to str, optional
         IDs of registered analyses the workflow does not run for this kind of cohort, with why.
         A registered analysis without a record that is not listed here was not run: a deviation.
+    input_unavailable : mapping of str to str, optional
+        IDs of registered analyses not run because an optional input the cohort was meant to have
+        could not be had (an optional release file that could not be mapped), with why: reported as
+        "not run: input unavailable", not as a deviation.
+    unverified_files : sequence of str, optional
+        Input files imported without checking them against their published checksums (a copy that
+        is not the authors'): the audit then says "unverified copy" and lists them.
 
     Returns
     -------
@@ -568,6 +603,7 @@ def run_audit(
         hypotheses, deviations, unmatched_declarations and summary (see docs/preregistration.md).
     """
     not_applicable = dict(not_applicable or {})
+    input_unavailable = dict(input_unavailable or {})
     registered = registered_analyses(plan)
     counts = flow_counts(flow) if flow is not None else None
     by_id: dict[str, list[tuple[str, Mapping]]] = {}
@@ -601,6 +637,9 @@ def run_audit(
                     )
                 entry["records"].append({"path": path, "family": record.get("family"), "checks": checks})
                 deviations.extend(found_deviations)
+        elif analysis.analysis_id in input_unavailable:
+            entry["status"] = "not run: input unavailable"
+            entry["reason"] = input_unavailable[analysis.analysis_id]
         elif analysis.analysis_id in not_applicable:
             entry["status"] = "not applicable"
             entry["reason"] = not_applicable[analysis.analysis_id]
@@ -627,7 +666,7 @@ def run_audit(
 
     primary_id = plan["primary_analysis"]["id"]
     primary_deviations = [d for d in deviations if d["analysis_id"] == primary_id]
-    hypotheses, hypothesis_deviations = assess_hypotheses(plan, coefficients, status_of.get(primary_id, "not run"), primary_deviations)
+    hypotheses, hypothesis_deviations = assess_hypotheses(plan, hypothesis_tests, status_of.get(primary_id, "not run"), primary_deviations)
     deviations.extend(hypothesis_deviations)
 
     order = {analysis.analysis_id: index for index, analysis in enumerate(registered)}
@@ -637,7 +676,9 @@ def run_audit(
     undeclared = [d for d in deviations if not d["declared"]]
     return {
         "cohort": cohort,
-        "plan": {"title": plan.get("title"), "registration": plan.get("registration"), **dict(lock)},
+        "data": {"verified": not unverified_files, "unverified_files": sorted(unverified_files or [])},
+        "plan": {"title": plan.get("title"), "registration": plan.get("registration"),
+                 "amendments": [dict(amendment) for amendment in plan.get("amendments", [])], **dict(lock)},
         "analyses": analyses,
         "unregistered_analyses": unregistered,
         "hypotheses": hypotheses,
@@ -709,6 +750,13 @@ def render_markdown(audit: Mapping) -> str:
     else:
         lines.append(f"- Lock: locked on {plan['locked_on']} (sha256 `{plan['locked_sha256']}`): "
                      + ("the plan matches its lock." if plan["status"] == "matches" else "**the plan was amended after locking.**"))
+    amendments = plan.get("amendments") or []
+    if amendments:
+        lines += ["", "### Registered amendments", "", "| date | sections | reason |", "|---|---|---|"]
+        lines += [f"| {_cell(a['date'])} | {_cell(a['sections'])} | {_cell(a['reason'])} |" for a in amendments]
+    unverified = audit.get("data", {}).get("unverified_files")
+    if unverified:
+        lines.append(f"- Data: **unverified copy**: not checked against the published checksums: {', '.join(unverified)}.")
     lines += ["", "## Registered analyses", "", "| analysis | section | confirmatory | status | fields compared | differing |",
               "|---|---|---|---|---|---|"]
     for entry in audit["analyses"]:
@@ -727,21 +775,26 @@ def render_markdown(audit: Mapping) -> str:
         lines += [
             f"### {hypothesis['id']}: {hypothesis['verdict']}",
             "",
-            f"{hypothesis['description']} Test: term `{hypothesis['term']}` of {hypothesis['analysis_id']} "
-            f"({'confirmatory' if hypothesis['confirmatory'] else 'exploratory'}); status: {hypothesis['status']}; "
+            f"{hypothesis['description']} Test: `{hypothesis['term']}` of {hypothesis['analysis_id']} "
+            f"({'confirmatory' if hypothesis['confirmatory'] else 'exploratory'}); decided as registered: "
+            f"{hypothesis['sided']} tests, {hypothesis['correction']} correction within the outcome family, rule "
+            f"`{hypothesis['rule']}` ({RULE_WORDS.get(hypothesis['rule'], hypothesis['rule'])}); status: {hypothesis['status']}; "
             f"run as registered: {'yes' if hypothesis['run_as_registered'] else 'no'}.",
             "",
         ]
         if hypothesis["tests"]:
-            lines += ["| outcome | registered | estimate | 95% CI | p | observed | as registered |", "|---|---|---|---|---|---|---|"]
+            lines += ["| outcome | registered | estimate | 95% CI | p | p adjusted | observed | as registered | decides |",
+                      "|---|---|---|---|---|---|---|---|---|"]
             for test in hypothesis["tests"]:
                 if not test["tested"]:
-                    lines.append(f"| {test['outcome']} | {test['registered_direction']} | not tested | | | | |")
+                    lines.append(f"| {test['outcome']} | {test['registered_direction']} | not tested | | | | | | |")
                     continue
                 lines.append(
                     f"| {test['outcome']} | {test['registered_direction']} | {test['estimate']:.3f} | "
-                    f"[{test['ci_low']:.3f}, {test['ci_high']:.3f}] | {_cell(test['p_value'])} | {test['observed_direction']} | "
-                    f"{'yes' if test['direction_as_registered'] else 'no'}{', p < alpha' if test['significant'] else ''} |"
+                    f"[{test['ci_low']:.3f}, {test['ci_high']:.3f}] | {_cell(test['p_value'])} | {_cell(test['p_adjusted'])} | "
+                    f"{test['observed_direction']} | "
+                    f"{'yes' if test['direction_as_registered'] else 'no'}{', adjusted p < alpha' if test['significant'] else ''} | "
+                    f"{'yes' if test['decides'] else 'no (supporting)'} |"
                 )
             lines.append("")
     lines += ["## Deviations", ""]

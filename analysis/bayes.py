@@ -64,8 +64,10 @@ import pytensor.tensor as pt
 import xarray as xr
 from scipy.special import expit
 
+from analysis.bayes_columns import CONTRAST_COLUMNS, DIAGNOSTIC_COLUMNS, EFFECT_COLUMNS, PPC_COLUMNS
 from analysis.did import design_matrix
 from analysis.errors import AnalysisError, ConfigError
+from analysis.runlog import Heartbeat, current_heartbeat
 
 LOGGER = logging.getLogger(__name__)
 
@@ -83,23 +85,6 @@ ORDINAL_QUANTITIES: tuple[str, ...] = (
 COMPOSITE_QUANTITIES: tuple[str, ...] = ("intercept", "arm_baseline", "post", "arm_post", "participant_sd", "residual_sd")
 # Sampled variables kept in memory for the posterior predictive draws but not written to the .nc file.
 ORDINAL_NUISANCE: tuple[str, ...] = ("participant_z", "participant_effect", "participant_chol")
-
-EFFECT_COLUMNS = [
-    "model", "outcome", "arm", "term", "scale", "median", "mean", "sd", "hdi_low", "hdi_high", "hdi_prob",
-    "beneficial_direction", "prob_improvement",
-]
-CONTRAST_COLUMNS = [
-    "model", "outcome", "arm_a", "arm_b", "scale", "median", "mean", "sd", "hdi_low", "hdi_high", "hdi_prob",
-    "beneficial_direction", "prob_improvement",
-]
-DIAGNOSTIC_COLUMNS = [
-    "model", "quantity", "parameter", "r_hat", "ess_bulk", "ess_tail", "gated", "passed", "divergences",
-    "chains", "draws", "thin",
-]
-PPC_COLUMNS = [
-    "dimension", "arm", "conversation_number", "category", "n_conversations", "observed_share",
-    "predicted_median", "predicted_low", "predicted_high", "interval_prob",
-]
 
 
 class DiagnosticsError(AnalysisError):
@@ -531,7 +516,58 @@ def build_composite_model(design: TrialDesign, values: np.ndarray, priors: Mappi
 # ---------------------------------------------------------------------------------------------
 
 
-def sample_model(model: pm.Model, sampler: Mapping, var_names: Sequence[str], cores: int = 1) -> az.InferenceData:
+# The line nutpie's progress callback renders (a minijinja template; see nutpie.sample's notebook
+# template for the variables): iterations done and planned over all chains, divergences per chain.
+_NUTPIE_PROGRESS_TEMPLATE = "{{ total_finished_draws }}|{{ total_draws }}|{% for chain in chains %}{{ chain.divergences }} {% endfor %}"
+_NUTPIE_PROGRESS_MS = 1000
+
+
+def _sample_nutpie(compiled, sampler: Mapping, iterations: int, cores: int, heartbeat: Heartbeat) -> az.InferenceData:
+    """``nutpie.sample`` with the sampler's progress sent to ``heartbeat`` once a second.
+
+    nutpie hands its progress to a callback only inside notebooks; elsewhere it draws a terminal
+    bar or nothing. This starts the very sampler :func:`nutpie.sample` starts (same settings, seed,
+    initial point and storage, so the same draws; checked in the tests) with that callback.
+    """
+    from nutpie import _lib
+    from nutpie.sample import _BackgroundSampler
+
+    mass_matrix = sampler.get("mass_matrix", "diagonal")
+    settings = (_lib.PyNutsSettings.LowRank if mass_matrix == "low_rank" else _lib.PyNutsSettings.Diag)(sampler["seed"])
+    settings.num_tune = sampler["tune"]
+    settings.num_draws = iterations
+    settings.num_chains = sampler["chains"]
+    settings.target_accept = sampler["target_accept"]
+    if mass_matrix == "draw_variance":
+        settings.use_grad_based_mass_matrix = False
+
+    def report(rendered: str) -> None:
+        done, total, divergences = rendered.split("|")
+        heartbeat.update(int(done), int(total), "iterations of all chains incl. tuning",
+                         detail=f"{sum(int(count) for count in divergences.split())} divergences")
+
+    class _ReportingSampler(_BackgroundSampler):
+        def __init__(self) -> None:
+            self._settings = settings
+            self._compiled_model = compiled
+            self._save_warmup = False
+            self._return_raw_trace = False
+            self._html = None
+            self._store = _lib.PyStorage.arrow()
+            progress = _lib.ProgressType.template_callback(_NUTPIE_PROGRESS_MS, _NUTPIE_PROGRESS_TEMPLATE, cores, report)
+            self._sampler = compiled._make_sampler(settings, np.zeros(compiled.n_dim), cores, progress, self._store)
+
+    running = _ReportingSampler()
+    try:
+        return running.wait()
+    except BaseException:
+        running.cancel()
+        raise
+
+
+def sample_model(
+    model: pm.Model, sampler: Mapping, var_names: Sequence[str], cores: int = 1, progress: Heartbeat | None = None
+) -> az.InferenceData:
     """Draw from a model's posterior with the registered sampler.
 
     Parameters
@@ -547,6 +583,9 @@ def sample_model(model: pm.Model, sampler: Mapping, var_names: Sequence[str], co
         Variables to keep in the posterior.
     cores : int
         Chains run in parallel.
+    progress : analysis.runlog.Heartbeat, optional
+        Receives the stage (compiling, sampling) and, with nutpie, the iterations done and the
+        divergences so far; default the running step's (:func:`analysis.runlog.current_heartbeat`).
 
     Returns
     -------
@@ -559,20 +598,19 @@ def sample_model(model: pm.Model, sampler: Mapping, var_names: Sequence[str], co
     engine = sampler["engine"]
     thin = int(sampler.get("thin", 1))
     iterations = sampler["draws"] * thin
+    progress = progress if progress is not None else current_heartbeat()
     start = time.perf_counter()
     if engine == "nutpie":
         import nutpie
 
+        progress.stage(f"compiling the sampler ({sampler['backend']}; compiled code is cached between runs)")
         compiled = nutpie.compile_pymc_model(model, backend=sampler["backend"], var_names=list(var_names))
         compiled_at = time.perf_counter()
-        idata = nutpie.sample(
-            compiled, draws=iterations, tune=sampler["tune"], chains=sampler["chains"], cores=cores,
-            seed=sampler["seed"], target_accept=sampler["target_accept"], progress_bar=False, save_warmup=False,
-            low_rank_modified_mass_matrix=sampler.get("mass_matrix", "diagonal") == "low_rank",
-            **({"use_grad_based_mass_matrix": False} if sampler.get("mass_matrix") == "draw_variance" else {}),
-        )
+        progress.stage(f"sampling ({sampler['chains']} chains on {cores} core(s))")
+        idata = _sample_nutpie(compiled, sampler, iterations, cores, progress)
     elif engine == "pymc":
         compiled_at = start
+        progress.stage(f"compiling and sampling (PyMC, {sampler['chains']} chains)")
         with model:
             idata = pm.sample(
                 draws=iterations, tune=sampler["tune"], chains=sampler["chains"], cores=cores,
@@ -949,6 +987,7 @@ def fit_ordinal_model(
     stored = [name for name in (*ORDINAL_QUANTITIES[:7], "cutpoints_centred", *ORDINAL_NUISANCE) if name in model.named_vars]
     idata = sample_model(model, sampler, stored, cores=cores)
     thinned = thin_posterior(idata.posterior, settings["posterior_predictive_draws"])
+    current_heartbeat().stage("posterior predictive draws and expected-score effects")
     predictive = pm.sample_posterior_predictive(
         thinned, model=model, var_names=["score"], random_seed=sampler["seed"], progressbar=False
     )
@@ -974,6 +1013,7 @@ def fit_ordinal_model(
         "parameterisation": "fixed effects centred for sampling; participant effects non-centred (LKJCholeskyCov)",
         "posterior_predictive_draws": int(predictive.posterior_predictive.sizes["chain"] * predictive.posterior_predictive.sizes["draw"]),
     }
+    current_heartbeat().stage("diagnostics (R-hat, ESS) of every registered quantity")
     return _gated_fit(idata, posterior, ORDINAL_MODEL, ORDINAL_QUANTITIES, design, observed, list(dimensions), terms, sample, details,
                       reference_arm, settings, sampler, gates)
 
@@ -1000,6 +1040,7 @@ def fit_composite_model(
     terms = ["intercept", *design.fixed_terms, "participant (random intercept)"]
     sample = {"n_obs": int(design.n_rows), "n_participants": int(len(design.participant_ids))}
     details = {"likelihood": "normal", "parameterisation": "fixed effects centred for sampling; participant intercepts non-centred"}
+    current_heartbeat().stage("diagnostics (R-hat, ESS) of every registered quantity")
     return _gated_fit(idata, posterior, COMPOSITE_MODEL, COMPOSITE_QUANTITIES, design, observed, [outcome], terms, sample, details,
                       reference_arm, settings, sampler, gates)
 

@@ -15,19 +15,14 @@ Rounding happens here and only here.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-
-from analysis.bayes import DIAGNOSTIC_COLUMNS, EFFECT_COLUMNS, PPC_COLUMNS  # noqa: E402
-from analysis.figures import _STYLE, _suptitle, arm_palette  # noqa: E402
-from analysis.tables import (  # noqa: E402
+from analysis.bayes_columns import DIAGNOSTIC_COLUMNS, EFFECT_COLUMNS, PPC_COLUMNS
+from analysis.figures import _STYLE, _suptitle, arm_palette
+from analysis.tables import (
     _ordered_outcomes,
     arm_label,
     format_count,
@@ -36,6 +31,9 @@ from analysis.tables import (  # noqa: E402
     render_table,
     require_columns,
 )
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 CONVERSATION_COLOURS = ("#4D4D4D", "#0072B2", "#CC79A7")
 SCALE_TITLES = {
@@ -187,6 +185,10 @@ def plot_bayes_effects(effects: pd.DataFrame, arms: Sequence[str], reference_arm
         7.2 x 6.2 in, two panels sharing the rows: posterior medians and HDIs, a zero line,
         dimensions labelled on the left, arms by colour.
     """
+    import matplotlib
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
     require_columns(effects, EFFECT_COLUMNS, "effects")
     ordinal = effects[effects["model"] == "ordinal"]
     dimensions = _ordered_outcomes(ordinal["outcome"])
@@ -251,6 +253,10 @@ def plot_ppc_proportions(ppc: pd.DataFrame, arms: Sequence[str], synthetic: bool
         conversation, the predictive median and interval (line with a tick) and the observed
         share (filled dot).
     """
+    import matplotlib
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
     require_columns(ppc, PPC_COLUMNS, "ppc_proportions")
     dimensions = _ordered_outcomes(ppc["dimension"])
     present = [arm for arm in arms if arm in set(ppc["arm"])]

@@ -17,9 +17,16 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from analysis.errors import AnalysisError
+
+__all__ = [
+    "COEFFICIENT_COLUMNS", "CONTRAST_COLUMNS", "CORRECTIONS", "EFFECT_COLUMNS", "FIT_COLUMNS", "HYPOTHESIS_COLUMNS",
+    "PrimaryResults", "arm_contrasts", "design_matrix", "fit_did", "hypothesis_tests", "post_effects_sd",
+    "primary_analysis",
+]
 
 COEFFICIENT_COLUMNS = [
     "outcome", "term", "estimate", "std_error", "statistic", "p_value", "ci_low", "ci_high", "n_obs", "n_clusters",
@@ -33,14 +40,24 @@ EFFECT_COLUMNS = [
     "outcome", "arm", "term", "estimate", "std_error", "statistic", "p_value", "ci_low", "ci_high",
     "outcome_sd", "estimate_sd", "ci_low_sd", "ci_high_sd",
 ]
+HYPOTHESIS_COLUMNS = [
+    "hypothesis", "row", "term", "outcome", "direction", "estimate", "std_error", "statistic", "ci_low", "ci_high",
+    "p_value", "p_adjusted", "family", "method", "sided", "rule", "alpha", "direction_held", "significant", "decides",
+    "verdict",
+]
+# registered correction -> statsmodels multipletests method
+CORRECTIONS = {"holm": "holm", "bonferroni": "bonferroni", "hochberg": "simes-hochberg", "none": None}
+VERDICTS = ("supported", "partly supported", "not supported")
 
 
 @dataclass(frozen=True)
 class PrimaryResults:
-    """The four tables of the primary analysis (columns: the ``*_COLUMNS`` lists).
+    """The tables of the primary analysis (columns: the ``*_COLUMNS`` lists).
 
     ``execution`` describes what was actually fitted (terms, covariance as
     statsmodels ran it, sample sizes), for the analysis' spec record.
+    ``hypotheses`` holds the registered hypotheses' decisions
+    (:func:`hypothesis_tests`; empty when none were given).
     """
 
     coefficients: pd.DataFrame
@@ -48,6 +65,7 @@ class PrimaryResults:
     contrasts: pd.DataFrame
     effects_sd: pd.DataFrame
     execution: dict
+    hypotheses: pd.DataFrame | None = None
 
 
 def design_matrix(data: pd.DataFrame, arms: Sequence[str], reference_arm: str) -> pd.DataFrame:
@@ -199,6 +217,8 @@ def primary_analysis(
     reference_arm: str,
     alpha: float = 0.05,
     contrast_method: str = "holm",
+    hypotheses: Sequence[dict] = (),
+    composite: str = "overall_empathy",
 ) -> PrimaryResults:
     """Run the registered primary DiD analysis for every outcome.
 
@@ -217,11 +237,15 @@ def primary_analysis(
     contrast_method : str
         Multiplicity correction of the arm contrasts within outcome
         (``holm``, ``bonferroni``, ``fdr_bh`` or ``none``).
+    hypotheses : sequence of dict
+        The plan's registered hypotheses, decided by :func:`hypothesis_tests`.
+    composite : str
+        Name of the composite outcome (rule ``composite_only``).
 
     Returns
     -------
     PrimaryResults
-        Coefficients, model fit, arm contrasts and SD-unit effects.
+        Coefficients, model fit, arm contrasts, SD-unit effects and the hypotheses' decisions.
 
     Notes
     -----
@@ -231,6 +255,7 @@ def primary_analysis(
     coefficients, fits, contrasts, effects = [], [], [], []
     result = None
     for outcome in outcomes:
+        _check_estimable(data, outcome, arms)
         result = fit_did(data, outcome, arms, reference_arm)
         outcome_sd = float(data[outcome].std(ddof=1))
         n_clusters = int(data["participant_id"].nunique())
@@ -254,10 +279,200 @@ def primary_analysis(
         "multiplicity": {"family": "within_outcome", "method": contrast_method},
         "sample": {"n_obs": int(len(data)), "n_participants": int(data["participant_id"].nunique())},
     }
+    coefficient_table = pd.concat(coefficients, ignore_index=True)[COEFFICIENT_COLUMNS]
+    contrast_table = pd.concat(contrasts, ignore_index=True)
     return PrimaryResults(
-        coefficients=pd.concat(coefficients, ignore_index=True)[COEFFICIENT_COLUMNS],
+        coefficients=coefficient_table,
         fit=pd.DataFrame(fits, columns=FIT_COLUMNS),
-        contrasts=pd.concat(contrasts, ignore_index=True),
+        contrasts=contrast_table,
         effects_sd=pd.concat(effects, ignore_index=True),
         execution=execution,
+        hypotheses=hypothesis_tests(coefficient_table, contrast_table, list(hypotheses), composite, alpha),
     )
+
+
+def _check_estimable(data: pd.DataFrame, outcome: str, arms: Sequence[str]) -> None:
+    """Refuse degenerate data with the outcome and the reason, before statsmodels returns infinities.
+
+    Raises
+    ------
+    AnalysisError
+        When the outcome column is missing, has no variation over the analysed conversations
+        (its SD is 0: SD-unit effects would be infinite and every test undefined), or a
+        registered arm has no analysed conversation left (e.g. after the exclusions).
+    """
+    if outcome not in data.columns:
+        raise AnalysisError(f"outcome '{outcome}': not estimable, the column is missing from the analysed conversations (a dimension never scored?)")
+    values = data[outcome].dropna()
+    if values.empty:
+        raise AnalysisError(f"outcome '{outcome}': not estimable, no analysed conversation has a score (a dimension never scored?)")
+    if values.nunique() < 2:
+        raise AnalysisError(
+            f"outcome '{outcome}': not estimable, every analysed conversation has the same value ({values.iloc[0]}): "
+            "the outcome SD is 0, so effects in SD units and every test are undefined"
+        )
+    present = set(data["arm"])
+    unknown = sorted(present - set(arms))
+    if unknown:
+        raise AnalysisError(f"arms {unknown} are not registered (registered: {list(arms)})")
+    empty = [arm for arm in arms if arm not in present]
+    if empty:
+        raise AnalysisError(
+            f"outcome '{outcome}': not estimable, arm(s) {empty} have no analysed conversation "
+            "(every participant of the arm was excluded, or none was randomised to it)"
+        )
+
+
+def _adjust(p_values: np.ndarray, correction: str) -> np.ndarray:
+    if correction not in CORRECTIONS:
+        raise AnalysisError(f"hypothesis correction '{correction}' is not one of {sorted(CORRECTIONS)}")
+    method = CORRECTIONS[correction]
+    if method is None or len(p_values) == 0:
+        return p_values.copy()
+    return multipletests(p_values, method=method)[1]
+
+
+def _hypothesis_estimates(hypothesis: dict, coefficients: pd.DataFrame, contrasts: pd.DataFrame) -> pd.DataFrame:
+    """The estimate, SE, z, two-sided p and CI of the hypothesis' term for each of its outcomes.
+
+    A coefficient term comes from ``coefficients``; a contrast ``arm_a:post - arm_b:post`` from the
+    Wald contrasts (``contrasts``; a pair stored the other way round is negated, its CI mirrored).
+    """
+    outcomes = list(hypothesis.get("outcomes") or hypothesis["direction"])
+    columns = ["estimate", "std_error", "statistic", "p_value", "ci_low", "ci_high"]
+    contrast = hypothesis.get("contrast")
+    rows = []
+    for outcome in outcomes:
+        if contrast is None:
+            found = coefficients[(coefficients["outcome"] == outcome) & (coefficients["term"] == hypothesis["term"])]
+            if found.empty:
+                raise AnalysisError(
+                    f"hypothesis {hypothesis['id']}: the primary analysis has no coefficient '{hypothesis['term']}' for outcome '{outcome}'"
+                )
+            values = found.iloc[0][columns].astype(float).to_dict()
+        else:
+            arm_a, arm_b = contrast["arm_a"], contrast["arm_b"]
+            same = contrasts[(contrasts["outcome"] == outcome) & (contrasts["arm_a"] == arm_a) & (contrasts["arm_b"] == arm_b)]
+            flipped = contrasts[(contrasts["outcome"] == outcome) & (contrasts["arm_a"] == arm_b) & (contrasts["arm_b"] == arm_a)]
+            if not same.empty:
+                values = same.iloc[0][columns].astype(float).to_dict()
+            elif not flipped.empty:
+                row = flipped.iloc[0][columns].astype(float)
+                values = {"estimate": -row["estimate"], "std_error": row["std_error"], "statistic": -row["statistic"],
+                          "p_value": row["p_value"], "ci_low": -row["ci_high"], "ci_high": -row["ci_low"]}
+            else:
+                raise AnalysisError(
+                    f"hypothesis {hypothesis['id']}: the primary analysis has no contrast {arm_a}:post - {arm_b}:post for outcome '{outcome}'"
+                )
+        rows.append({"outcome": outcome, **values})
+    return pd.DataFrame(rows)
+
+
+def _verdict(held: list[bool], rule: str) -> str:
+    if rule in ("all", "composite_only"):
+        if held and all(held):
+            return "supported"
+        return "partly supported" if any(held) else "not supported"
+    if rule == "any":
+        return "supported" if any(held) else "not supported"
+    raise AnalysisError(f"hypothesis rule '{rule}' is not one of all, any, composite_only")
+
+
+def hypothesis_tests(
+    coefficients: pd.DataFrame,
+    contrasts: pd.DataFrame,
+    hypotheses: Sequence[dict],
+    composite: str,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Decide each registered hypothesis as registered: its family, correction, sidedness and rule.
+
+    Parameters
+    ----------
+    coefficients : pandas.DataFrame
+        The primary coefficients (:data:`COEFFICIENT_COLUMNS`).
+    contrasts : pandas.DataFrame
+        The primary arm contrasts (:data:`CONTRAST_COLUMNS`), for hypotheses with a ``contrast``.
+    hypotheses : sequence of dict
+        The plan's ``hypotheses``: ``id``, ``term``, ``direction`` (outcome -> increase/decrease),
+        and optionally ``outcomes`` (the family; default the outcomes of ``direction``),
+        ``correction`` (holm, bonferroni, hochberg, none; default holm), ``sided`` (two-sided,
+        one-sided; default two-sided), ``rule`` (all, any, composite_only; default all) and
+        ``contrast`` ({arm_a, arm_b}).
+    composite : str
+        Name of the composite outcome (the deciding outcome of rule ``composite_only``).
+    alpha : float
+        The level every adjusted p-value is compared with.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`HYPOTHESIS_COLUMNS`. Rows with ``row == "test"``: one per hypothesis and outcome,
+        with the estimate, SE, z statistic and ``1 - alpha`` two-sided CI of the term (or contrast),
+        ``p_value`` (two-sided, or one-sided in the registered direction), ``p_adjusted`` within
+        ``family``, ``direction_held`` (the estimate's sign is the registered one),
+        ``significant`` (``p_adjusted < alpha``) and ``decides`` (the row enters the verdict).
+        One row with ``row == "verdict"`` per hypothesis: ``verdict`` supported, partly supported
+        or not supported, by the rule applied to the deciding rows (a deciding row counts when it
+        is significant and its direction held).
+
+    Notes
+    -----
+    Rule ``all``: supported when every deciding outcome counts, partly supported when some do,
+    not supported when none does. ``any``: supported when at least one counts. ``composite_only``:
+    the composite alone decides (a family of one, so it is not adjusted); the other outcomes form
+    a supporting family, adjusted among themselves, reported but not deciding.
+    One-sided p-values use the normal reference distribution of the cluster-robust Wald z, as the
+    two-sided ones do (statsmodels' default for a cluster covariance): ``P(Z > z)`` for an expected
+    increase and ``P(Z < z)`` for an expected decrease. The reported CI stays two-sided.
+    The hypotheses' decisions are adjusted within each hypothesis only, never across hypotheses,
+    as registered.
+    """
+    rows = []
+    for hypothesis in hypotheses:
+        rule = hypothesis.get("rule", "all")
+        correction = hypothesis.get("correction", "holm")
+        sided = hypothesis.get("sided", "two-sided")
+        if sided not in ("two-sided", "one-sided"):
+            raise AnalysisError(f"hypothesis {hypothesis['id']}: sided '{sided}' is not one of two-sided, one-sided")
+        table = _hypothesis_estimates(hypothesis, coefficients, contrasts)
+        table["direction"] = table["outcome"].map(hypothesis["direction"])
+        if table["direction"].isna().any():
+            missing = table.loc[table["direction"].isna(), "outcome"].tolist()
+            raise AnalysisError(f"hypothesis {hypothesis['id']}: outcome(s) {missing} have no registered direction")
+        if sided == "one-sided":
+            sign = np.where(table["direction"] == "increase", 1.0, -1.0)
+            table["p_value"] = stats.norm.sf(sign * table["statistic"].to_numpy())
+        if rule == "composite_only":
+            if composite not in set(table["outcome"]):
+                raise AnalysisError(f"hypothesis {hypothesis['id']} has rule composite_only but does not test the composite '{composite}'")
+            table["decides"] = table["outcome"] == composite
+            table["family"] = np.where(table["decides"], hypothesis["id"], f"{hypothesis['id']} supporting")
+        else:
+            table["decides"] = True
+            table["family"] = hypothesis["id"]
+        table["p_adjusted"] = np.nan
+        for family, members in table.groupby("family", sort=False):
+            table.loc[members.index, "p_adjusted"] = _adjust(members["p_value"].to_numpy(), correction)
+        if table[["estimate", "std_error", "p_value"]].isna().any(axis=None):
+            bad = table.loc[table[["estimate", "std_error", "p_value"]].isna().any(axis=1), "outcome"].tolist()
+            raise AnalysisError(f"hypothesis {hypothesis['id']}: no estimable test for outcome(s) {bad} (estimate, SE or p is not a number)")
+        observed = np.sign(table["estimate"].to_numpy())
+        table["direction_held"] = observed == np.where(table["direction"] == "increase", 1.0, -1.0)
+        table["significant"] = table["p_adjusted"] < alpha
+        table = table.assign(
+            hypothesis=hypothesis["id"], row="test", term=hypothesis["term"], method=correction, sided=sided, rule=rule,
+            alpha=alpha, verdict="",
+        )
+        deciding = table[table["decides"]]
+        held = (deciding["direction_held"] & deciding["significant"]).tolist()
+        verdict = {
+            "hypothesis": hypothesis["id"], "row": "verdict", "term": hypothesis["term"], "outcome": "", "direction": "",
+            "family": hypothesis["id"], "method": correction, "sided": sided, "rule": rule, "alpha": alpha,
+            "decides": True, "verdict": _verdict(held, rule),
+        }
+        rows.append(table)
+        rows.append(pd.DataFrame([verdict]))
+    if not rows:
+        return pd.DataFrame(columns=HYPOTHESIS_COLUMNS)
+    return pd.concat(rows, ignore_index=True)[HYPOTHESIS_COLUMNS]

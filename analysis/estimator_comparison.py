@@ -18,19 +18,17 @@ sees at a glance whether a conclusion depends on the estimator.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
+from analysis.errors import AnalysisError
+from analysis.figures import _STYLE, _suptitle
+from analysis.tables import _ordered_outcomes, arm_label, outcome_label, require_columns
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-
-from analysis.errors import AnalysisError  # noqa: E402
-from analysis.figures import _STYLE, _suptitle  # noqa: E402
-from analysis.tables import _ordered_outcomes, arm_label, outcome_label, require_columns  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 COMPARISON_COLUMNS = [
     "outcome", "arm", "term", "estimator", "estimate", "ci_low", "ci_high", "interval", "interval_prob",
@@ -99,8 +97,9 @@ def compare_estimators(
     Raises
     ------
     AnalysisError
-        When an input lacks a column, or an outcome of the primary analysis lacks an arm's effect
-        in an input that should have it, naming the file, outcome and term.
+        When an input lacks a column, an outcome of the primary analysis lacks an arm's effect
+        in an input that should have it (naming the file, outcome and term), or an outcome's
+        ``outcome_sd`` is 0, negative or missing (every SD-unit value would be infinite or NaN).
     """
     for frame, columns, name in (
         (ols_effects, OLS_COLUMNS, "primary/effects_sd.csv"),
@@ -112,6 +111,14 @@ def compare_estimators(
             raise AnalysisError(f"{name} lacks column(s) {missing}")
     sd = ols_effects.drop_duplicates("outcome").set_index("outcome")["outcome_sd"]
     outcomes = list(dict.fromkeys(ols_effects["outcome"]))
+    for outcome in outcomes:
+        value = pd.to_numeric(pd.Series([sd[outcome]]), errors="coerce").iloc[0]
+        if not np.isfinite(value) or value <= 0:
+            # dividing by it would give +-inf or NaN in every SD-unit column, without a word
+            raise AnalysisError(
+                f"outcome '{outcome}': not estimable in SD units, its outcome_sd in primary/effects_sd.csv is {value} "
+                "(an outcome without variation, or a missing SD); rerun the primary analysis, which refuses such an outcome"
+            )
     ordinal = bayes_effects[(bayes_effects["model"] == "ordinal") & (bayes_effects["scale"] == ordinal_scale)]
     linear = bayes_effects[(bayes_effects["model"] == "composite") & (bayes_effects["scale"] == "score")]
     sources = {
@@ -164,6 +171,10 @@ def plot_estimator_comparison(comparison: pd.DataFrame, arms: Sequence[str], syn
     matplotlib.figure.Figure
         7.2 in wide; estimators distinguished by colour and marker, a shared legend below, a zero line.
     """
+    import matplotlib
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
     require_columns(comparison, COMPARISON_COLUMNS, "estimator_comparison")
     outcomes = _ordered_outcomes(comparison["outcome"])
     estimators = [name for name in ESTIMATORS if name in set(comparison["estimator"])]

@@ -12,11 +12,19 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from analysis.errors import ConfigError
+from analysis.errors import AnalysisError, ConfigError
+
+__all__ = [
+    "ALL_ARMS", "EXCLUSION_COLUMNS", "FLOW_COLUMNS", "INCLUDED_COLUMNS", "JUDGE_SEPARATOR", "ExclusionResult",
+    "apply_exclusions", "consort_flow", "select_judges",
+]
 
 EXCLUSION_COLUMNS = ["level", "record_id", "participant_id", "arm", "rule", "reason"]
-FLOW_COLUMNS = ["arm", "stage", "rule", "n_participants", "n_conversations"]
+FLOW_COLUMNS = ["arm", "stage", "rule", "n_participants", "n_conversations", "n_judge_sets"]
+INCLUDED_COLUMNS = ["conversation_id", "participant_id", "judges"]
 ALL_ARMS = "all"
+# joins the judge labels of a conversation in included_conversations.csv and conversation_scores.csv
+JUDGE_SEPARATOR = ";"
 
 
 @dataclass(frozen=True)
@@ -26,14 +34,18 @@ class ExclusionResult:
     Attributes
     ----------
     included : pandas.DataFrame
-        conversation_id, participant_id of every analysed conversation.
+        conversation_id, participant_id of every analysed conversation and
+        ``judges``: the labels (sorted, joined by ``;``) of the judges whose
+        scores of it count.
     exclusions : pandas.DataFrame
-        One row per excluded record: level (participant or conversation),
-        record_id, participant_id, arm, rule (the registered rule id), reason.
+        One row per excluded record: level (participant, conversation or
+        judge_scores), record_id (for judge_scores ``<conversation_id>/<judge>``),
+        participant_id, arm, rule (the registered rule id), reason.
     flow : pandas.DataFrame
         arm (each arm and ``all``), stage (randomised, excluded, analysed),
         rule (the rule id on excluded rows, empty otherwise), n_participants,
-        n_conversations.
+        n_conversations, n_judge_sets (sets of one judge's scores of one
+        conversation, by the judges taking part).
     """
 
     included: pd.DataFrame
@@ -77,6 +89,41 @@ def _unscored(conversations: pd.DataFrame, scores: pd.DataFrame, dimensions: Seq
     return ("no score from " + judges_label + " on: " + names).rename("reason")
 
 
+def _partial_judge_sets(conversations: pd.DataFrame, scores: pd.DataFrame, dimensions: Sequence[str]) -> pd.DataFrame:
+    """Each (conversation, judge) whose scores miss a registered dimension, with the reason.
+
+    Returns
+    -------
+    pandas.DataFrame
+        conversation_id, judge, reason (which dimensions the judge scored and which it left out).
+    """
+    own = scores[scores["conversation_id"].isin(conversations["conversation_id"]) & scores["dimension"].isin(list(dimensions))]
+    present = (
+        own.drop_duplicates(["conversation_id", "judge", "dimension"])
+        .assign(present=True)
+        .pivot(index=["conversation_id", "judge"], columns="dimension", values="present")
+        .reindex(columns=list(dimensions))
+        .fillna(False)
+        .astype(bool)
+    )
+    missing = ~present
+    partial = missing.any(axis=1)
+    labels = pd.Index([f"{dimension}, " for dimension in missing.columns], dtype=object)
+    names = missing[partial].astype(object).dot(labels).str.removesuffix(", ")
+    counts = present[partial].sum(axis=1).astype(str)
+    table = names.rename("missing").reset_index()
+    table["reason"] = (
+        "judge " + table["judge"].astype(str) + " scored " + counts.to_numpy() + f" of {len(dimensions)} dimensions; missing: "
+        + table["missing"]
+    )
+    return table[["conversation_id", "judge", "reason"]]
+
+
+def _judge_sets(scores: pd.DataFrame) -> pd.DataFrame:
+    """The distinct (conversation_id, judge) pairs of ``scores``."""
+    return scores[["conversation_id", "judge"]].drop_duplicates()
+
+
 def _without_supporter_message(conversations: pd.DataFrame, messages: pd.DataFrame) -> pd.Series:
     texts = messages["text"].fillna("").str.strip()
     spoke = messages.loc[(messages["role"] == "supporter") & (texts != ""), "conversation_id"].unique()
@@ -103,8 +150,8 @@ def apply_exclusions(
         Validated native tables.
     rules : sequence of mapping
         The prereg ``exclusions`` list; each has ``id``, ``rule`` (the kind:
-        unscored_conversation, no_supporter_message, incomplete_participant)
-        and ``description``.
+        incomplete_judge_scores, unscored_conversation, no_supporter_message,
+        incomplete_participant) and ``description``.
     dimensions : sequence of str
         Registered dimensions a conversation must be scored on.
     judges : "all" or sequence of str
@@ -118,13 +165,31 @@ def apply_exclusions(
     -------
     ExclusionResult
 
+    Raises
+    ------
+    AnalysisError
+        When a registered dimension is never scored by the judges taking part (nothing could be
+        analysed, and every conversation would be excluded without saying why).
+
     Notes
     -----
     A record is counted under the first rule that excludes it. A participant
     excluded by ``incomplete_participant`` takes their remaining conversations
     with them; those conversations are listed with the same rule.
+    ``incomplete_judge_scores`` sets aside every judge's scores of a
+    conversation unless that judge scored every registered dimension of it
+    (so one composite never mixes judges dimension by dimension); it excludes
+    no conversation by itself, but a conversation left with no complete judge
+    then meets ``unscored_conversation``.
     """
     scores = select_judges(scores, judges)
+    never = [dimension for dimension in dimensions if not scores["dimension"].eq(dimension).any()]
+    if never:
+        raise AnalysisError(
+            f"registered dimension(s) {never} are never scored by the judges taking part in scores.csv: their outcomes, "
+            "and the composite, are not estimable; score them or remove them from outcomes.dimensions in the plan"
+        )
+    all_sets = _judge_sets(scores)
     judges_label = "any judge" if judges == "all" else "judge(s) " + ", ".join(judges)
     arm_of = participants.set_index("participant_id")["arm"]
     remaining = conversations[["conversation_id", "participant_id"]].copy()
@@ -132,7 +197,24 @@ def apply_exclusions(
     records = []
     for rule in rules:
         kind, rule_id = rule["rule"], rule["id"]
-        if kind in ("unscored_conversation", "no_supporter_message"):
+        if kind == "incomplete_judge_scores":
+            partial = _partial_judge_sets(remaining, scores, dimensions)
+            partial = partial.merge(remaining, on="conversation_id", how="left", validate="many_to_one")
+            records.append(
+                pd.DataFrame(
+                    {
+                        "level": "judge_scores",
+                        "record_id": (partial["conversation_id"] + "/" + partial["judge"].astype(str)).to_numpy(),
+                        "participant_id": partial["participant_id"].to_numpy(),
+                        "rule": rule_id,
+                        "reason": partial["reason"].to_numpy(),
+                    }
+                )
+            )
+            dropped = pd.MultiIndex.from_frame(partial[["conversation_id", "judge"]])
+            keys = pd.MultiIndex.from_frame(scores[["conversation_id", "judge"]])
+            scores = scores[~keys.isin(dropped)]
+        elif kind in ("unscored_conversation", "no_supporter_message"):
             if kind == "unscored_conversation":
                 reasons = _unscored(remaining, scores, dimensions, judges_label)
             else:
@@ -189,8 +271,13 @@ def apply_exclusions(
     exclusions = pd.concat(records, ignore_index=True) if records else pd.DataFrame(columns=EXCLUSION_COLUMNS)
     exclusions["arm"] = exclusions["participant_id"].map(arm_of)
     exclusions = exclusions[EXCLUSION_COLUMNS].reset_index(drop=True)
-    included = remaining.sort_values(["participant_id", "conversation_id"], kind="stable").reset_index(drop=True)
-    flow = consort_flow(participants, conversations, exclusions, [rule["id"] for rule in rules], arms)
+    counted = _judge_sets(scores[scores["conversation_id"].isin(remaining["conversation_id"])])
+    judges_of = counted.sort_values(["conversation_id", "judge"]).groupby("conversation_id")["judge"].agg(
+        lambda labels: JUDGE_SEPARATOR.join(map(str, labels))
+    )
+    included = remaining.assign(judges=remaining["conversation_id"].map(judges_of).fillna(""))
+    included = included.sort_values(["participant_id", "conversation_id"], kind="stable").reset_index(drop=True)[INCLUDED_COLUMNS]
+    flow = consort_flow(participants, conversations, exclusions, [rule["id"] for rule in rules], arms, judge_sets=all_sets)
     return ExclusionResult(included=included, exclusions=exclusions, flow=flow)
 
 
@@ -200,31 +287,63 @@ def consort_flow(
     exclusions: pd.DataFrame,
     rule_ids: Sequence[str],
     arms: Sequence[str],
+    judge_sets: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """CONSORT-style counts per arm: randomised, excluded by each rule, analysed.
+
+    Parameters
+    ----------
+    participants, conversations : pandas.DataFrame
+        The randomised participants and their conversations.
+    exclusions : pandas.DataFrame
+        The excluded records (:data:`EXCLUSION_COLUMNS`).
+    rule_ids : sequence of str
+        Registered rule IDs, in order.
+    arms : sequence of str
+        Registered arms, in output order.
+    judge_sets : pandas.DataFrame, optional
+        The (conversation_id, judge) pairs of the judges taking part; without it
+        ``n_judge_sets`` is 0 throughout.
 
     Returns
     -------
     pandas.DataFrame
-        Columns arm, stage, rule, n_participants, n_conversations; one block
-        of rows per arm and one for ``all``. Within each block the excluded
-        rows and the analysed row add up to the randomised row.
+        Columns arm, stage, rule, n_participants, n_conversations,
+        n_judge_sets; one block of rows per arm and one for ``all``. Within
+        each block the excluded rows and the analysed row add up to the
+        randomised row, in every count. A set of judge scores is counted under
+        the rule that set it aside (``incomplete_judge_scores``) or else under
+        the rule that excluded its conversation.
     """
     conversation_arm = conversations["participant_id"].map(participants.set_index("participant_id")["arm"])
+    arm_of_conversation = dict(zip(conversations["conversation_id"], conversation_arm))
+    if judge_sets is None:
+        judge_sets = pd.DataFrame(columns=["conversation_id", "judge"])
+    sets = judge_sets.assign(arm=judge_sets["conversation_id"].map(arm_of_conversation), rule="")
+    set_keys = sets["conversation_id"].astype(str) + "/" + sets["judge"].astype(str)
+    by_set = exclusions[exclusions["level"] == "judge_scores"].set_index("record_id")["rule"]
+    by_conversation = exclusions[exclusions["level"] == "conversation"].drop_duplicates("record_id").set_index("record_id")["rule"]
+    set_rule = set_keys.map(by_set).astype(object)
+    conversation_rule = sets["conversation_id"].map(by_conversation).astype(object)
+    sets["rule"] = set_rule.where(set_rule.notna(), conversation_rule).where(lambda rule: rule.notna(), "")
     rows = []
     for arm in [*arms, ALL_ARMS]:
         arms_selected = list(arms) if arm == ALL_ARMS else [arm]
         n_participants = int(participants["arm"].isin(arms_selected).sum())
         n_conversations = int(conversation_arm.isin(arms_selected).sum())
-        rows.append((arm, "randomised", "", n_participants, n_conversations))
+        arm_sets = sets[sets["arm"].isin(arms_selected)]
+        n_sets = len(arm_sets)
+        rows.append((arm, "randomised", "", n_participants, n_conversations, n_sets))
         arm_exclusions = exclusions[exclusions["arm"].isin(arms_selected)]
-        excluded_p = excluded_c = 0
+        excluded_p = excluded_c = excluded_s = 0
         for rule_id in rule_ids:
             by_rule = arm_exclusions[arm_exclusions["rule"] == rule_id]
             n_p = int((by_rule["level"] == "participant").sum())
             n_c = int((by_rule["level"] == "conversation").sum())
-            rows.append((arm, "excluded", rule_id, n_p, n_c))
+            n_s = int((arm_sets["rule"] == rule_id).sum())
+            rows.append((arm, "excluded", rule_id, n_p, n_c, n_s))
             excluded_p += n_p
             excluded_c += n_c
-        rows.append((arm, "analysed", "", n_participants - excluded_p, n_conversations - excluded_c))
+            excluded_s += n_s
+        rows.append((arm, "analysed", "", n_participants - excluded_p, n_conversations - excluded_c, n_sets - excluded_s))
     return pd.DataFrame(rows, columns=FLOW_COLUMNS)

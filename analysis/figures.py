@@ -17,19 +17,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from scipy import stats
 
-matplotlib.use("Agg")
+from analysis.constants import COMPOSITE, OUTCOMES
+from analysis.tables import arm_label, require_columns, significance_stars
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from scipy import stats  # noqa: E402
-
-from analysis.constants import COMPOSITE, OUTCOMES  # noqa: E402
-from analysis.tables import arm_label, require_columns, significance_stars  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 SYNTHETIC_TITLE = "SYNTHETIC DATA \u2014 simulated cohort, not trial results"
 
@@ -194,6 +192,9 @@ def plot_effects_sd(
         If a required column is missing, ``arms`` is empty, an arm has no
         rows, or an ``(outcome, arm)`` pair is duplicated.
     """
+    import matplotlib
+    from matplotlib.figure import Figure
+
     require_columns(effects_sd, EFFECT_COLUMNS, "effects_sd")
     arms = list(dict.fromkeys(arms))
     if not arms:
@@ -369,6 +370,9 @@ def plot_composite_by_conversation(
     ValueError
         If a required column is missing or an arm has no conversations.
     """
+    import matplotlib
+    from matplotlib.figure import Figure
+
     arms = list(dict.fromkeys(arms))
     summary = conversation_means(conversation_scores, arms)
     palette = arm_palette(arms)
@@ -447,6 +451,10 @@ def save_figure(fig: Figure, png_path: str | Path, pdf_path: str | Path, dpi: in
         creation date (fonts embedded as TrueType), so equal figures give
         byte-identical files.
     """
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     png_path = Path(png_path)
     pdf_path = Path(pdf_path)
     png_path.parent.mkdir(parents=True, exist_ok=True)

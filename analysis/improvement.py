@@ -15,28 +15,29 @@ improvement in the reference arm (``control_change_sd``) or over all participant
 
 Participants left out of a model (no baseline or post conversation analysed; sex missing or not a
 registered level; age missing) are listed with the reason.
+
+Degenerate input: a registered standardiser of 0 or undefined (every participant of its sample has
+the same improvement, or fewer than two) and a baseline without variation are refused with an
+:class:`~analysis.errors.AnalysisError` naming the outcome, since every SD-unit effect would be
+infinite and the baseline models are not identified. A baseline heterogeneity model whose outcome
+does not vary (or is unscored) in its sample gets a documented ``not estimable`` row instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import matplotlib
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats
 
-matplotlib.use("Agg")
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import statsmodels.api as sm  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from scipy import stats  # noqa: E402
-
-from analysis.constants import TROUBLE_TYPES  # noqa: E402
-from analysis.errors import AnalysisError  # noqa: E402
-from analysis.figures import _STYLE, _suptitle, arm_palette  # noqa: E402
-from analysis.tables import (  # noqa: E402
+from analysis.constants import TROUBLE_TYPES
+from analysis.errors import AnalysisError
+from analysis.figures import _STYLE, _suptitle, arm_palette
+from analysis.tables import (
     arm_label,
     format_coefficient,
     format_count,
@@ -45,6 +46,9 @@ from analysis.tables import (  # noqa: E402
     outcome_label,
     render_table,
 )
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 PARTICIPANT_COLUMNS = [
     "participant_id", "arm", "sex", "age", "baseline_trouble_type", "n_baseline", "n_post", "baseline", "post_mean",
@@ -57,7 +61,7 @@ COEFFICIENT_COLUMNS = [
 ]
 WALD_COLUMNS = ["model", "terms", "statistic", "df", "p_value", "n_obs"]
 HETEROGENEITY_COLUMNS = [
-    "outcome", "factor", "term", "estimate", "std_error", "statistic", "p_value", "ci_low", "ci_high", "n_obs",
+    "outcome", "factor", "term", "estimate", "std_error", "statistic", "p_value", "ci_low", "ci_high", "n_obs", "note",
 ]
 GROUP_MEAN_COLUMNS = ["outcome", "factor", "level", "n", "mean", "sd"]
 LEFT_OUT_COLUMNS = ["analysis", "participant_id", "reason"]
@@ -156,13 +160,44 @@ def participant_improvement(
     return table[[column for column in PARTICIPANT_COLUMNS if column != "improvement_sd"]].reset_index(drop=True), left_out
 
 
-def change_standardisers(table: pd.DataFrame, reference_arm: str, registered: str) -> pd.DataFrame:
+def _no_spread(values: np.ndarray) -> bool:
+    """Whether finite values are all equal up to rounding (an SD of 0 in all but floating-point noise).
+
+    A mean of equal scores can differ from them in the last bits, giving an SD of about 1e-16
+    instead of 0; dividing by it would give huge effects instead of infinite ones, equally wrong.
+    """
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if len(values) < 2:
+        return True
+    return bool(np.ptp(values) <= 1e-12 * max(1.0, float(np.max(np.abs(values)))))
+
+
+def change_standardisers(table: pd.DataFrame, reference_arm: str, registered: str, outcome: str = "the outcome") -> pd.DataFrame:
     """The two candidate SDs of the raw improvement (``ddof=1``) and which one is registered.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`participant_improvement` rows (arm, improvement).
+    reference_arm : str
+        The arm of ``control_change_sd``.
+    registered : {"control_change_sd", "all_change_sd"}
+        The registered standardiser.
+    outcome : str
+        The outcome's name, for the error message.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``STANDARDISER_COLUMNS``. The standardiser that is not registered is reported as computed
+        (NaN with fewer than two participants, possibly 0); nothing is divided by it.
 
     Raises
     ------
     AnalysisError
-        When the registered SD is undefined or zero (fewer than two participants, or no spread).
+        When the registered SD is undefined or zero (fewer than two participants, or every
+        participant has the same improvement): every SD-unit effect would be infinite or NaN.
     """
     control = table.loc[table["arm"] == reference_arm, "improvement"]
     rows = [
@@ -173,9 +208,14 @@ def change_standardisers(table: pd.DataFrame, reference_arm: str, registered: st
     frame["registered"] = frame["standardiser"] == registered
     if registered not in set(frame["standardiser"]):
         raise AnalysisError(f"unknown improvement.standardiser '{registered}' (expected control_change_sd or all_change_sd)")
-    value = float(frame.loc[frame["registered"], "sd"].iloc[0])
-    if not np.isfinite(value) or value <= 0:
-        raise AnalysisError(f"the registered standardiser {registered} is {value}: it needs at least two participants with different improvements")
+    chosen = frame.loc[frame["registered"]].iloc[0]
+    values = control if registered == "control_change_sd" else table["improvement"]
+    if not np.isfinite(chosen["sd"]) or chosen["sd"] <= 0 or _no_spread(values.to_numpy(dtype=float)):
+        raise AnalysisError(
+            f"improvement of '{outcome}': not estimable, the registered standardiser {registered} is {chosen['sd']:g} "
+            f"(n = {int(chosen['n'])}): it needs at least two participants with different improvements, "
+            "otherwise every effect in SD units is infinite"
+        )
     return frame[STANDARDISER_COLUMNS]
 
 
@@ -322,6 +362,13 @@ def baseline_heterogeneity(
     coefficients, group_means, left_out : pandas.DataFrame
         ``HETEROGENEITY_COLUMNS``, ``GROUP_MEAN_COLUMNS`` (categorical factors) and the
         participants left out of a factor's models.
+
+    Notes
+    -----
+    An outcome without variation in a factor's sample (every baseline conversation has the same
+    score), or with unscored baseline conversations, is not fitted: it gets one row with an empty
+    ``term``, empty statistics and ``note`` saying ``not estimable`` and why. Fitted rows have an
+    empty ``note``.
     """
     baseline = outcomes[~outcomes["conversation_number"].isin(list(post_conversations))]
     baseline = baseline[baseline["participant_id"].isin(table["participant_id"])]
@@ -329,9 +376,25 @@ def baseline_heterogeneity(
     rows, means, left = [], [], []
 
     def add(part: pd.DataFrame, column: str, factor: str, design: dict) -> None:
+        values = part[column].to_numpy(dtype=float)
+        unscored = int((~np.isfinite(values)).sum())
+        reason = ""
+        if unscored:
+            reason = f"not estimable: {unscored} baseline conversation(s) have no {column} score (a dimension never scored?)"
+        elif len(values) < 2:
+            reason = f"not estimable: {len(values)} baseline conversation(s) in the sample"
+        elif _no_spread(values):
+            # a constant outcome fits exactly: zero SEs and NaN tests would otherwise pass as results
+            reason = (f"not estimable: every baseline conversation has the same {column} ({values[0]:g}), "
+                      "so its SD is 0 and every test is undefined")
+        if reason:
+            # one documented row instead of a failed run: the arm models do not depend on this factor
+            rows.append(pd.DataFrame([{"outcome": column, "factor": factor, "term": "", "n_obs": int(len(part)), "note": reason}]))
+            return
         coefficients = coefficient_rows(fit_hc3(part[column].to_numpy(), design), "", alpha).drop(columns=["model", "r2"])
         coefficients.insert(0, "factor", factor)
         coefficients.insert(0, "outcome", column)
+        coefficients["note"] = ""
         rows.append(coefficients)
 
     def add_means(part: pd.DataFrame, column: str, factor: str, levels: list) -> None:
@@ -393,6 +456,13 @@ def improvement_analysis(
     -------
     ImprovementResults
 
+    Raises
+    ------
+    AnalysisError
+        Naming the outcome, when the registered standardiser is 0 or undefined, when every
+        participant has the same baseline, when an arm has no participants, or when an arm is not
+        registered.
+
     Notes
     -----
     ``improvement_sd = (mean(post) - baseline) / s`` with ``s`` the registered standardiser. With
@@ -408,7 +478,7 @@ def improvement_analysis(
     unknown = sorted(set(table["arm"]) - set(arms))
     if unknown:
         raise AnalysisError(f"arms {unknown} are not registered (registered: {list(arms)})")
-    standardisers = change_standardisers(table, reference_arm, settings["standardiser"])
+    standardisers = change_standardisers(table, reference_arm, settings["standardiser"], outcome)
     scale = float(standardisers.loc[standardisers["registered"], "sd"].iloc[0])
     table["improvement_sd"] = table["improvement"] / scale
     summary = arm_summary(table, arms, alpha)
@@ -416,6 +486,13 @@ def improvement_analysis(
     columns = arm_columns(table, arms, reference_arm)
     without = fit_hc3(table["improvement_sd"].to_numpy(), columns)
     baseline = table["baseline"].to_numpy(dtype=float)
+    if _no_spread(baseline):
+        # raw or standardised, a constant baseline is collinear with the intercept; standardised it is 0/0
+        raise AnalysisError(
+            f"improvement of '{outcome}': not estimable, every participant has the same baseline {outcome} "
+            f"({baseline[0]:g}): the baseline SD is 0, so the standardised baseline is undefined and the models "
+            "with the baseline (and the baseline heterogeneity) are not identified"
+        )
     if settings["baseline_covariate"] == "standardised":
         baseline = (baseline - baseline.mean()) / baseline.std(ddof=1)
     with_baseline = fit_hc3(table["improvement_sd"].to_numpy(), {**columns, "baseline": baseline})
@@ -520,6 +597,12 @@ def improvement_tables(
     )
     hetero_rows = []
     for record in heterogeneity[heterogeneity["term"] != "intercept"].itertuples():
+        # the column is absent from tables written before it existed; read back from CSV an empty note is NaN
+        note = getattr(record, "note", "")
+        if isinstance(note, str) and note:
+            hetero_rows.append({"Outcome (baseline)": outcome_label(record.outcome), "Factor": record.factor.replace("_", " "),
+                                "Term": "", "Estimate (SE)": "not estimable", "p": "", "N": format_count(record.n_obs)})
+            continue
         hetero_rows.append({"Outcome (baseline)": outcome_label(record.outcome), "Factor": record.factor.replace("_", " "),
                             "Term": _term_label(record.term).replace("trouble_type[", "").replace("]", ""),
                             "Estimate (SE)": format_coefficient(record.estimate, record.std_error, record.p_value),
@@ -550,6 +633,10 @@ def plot_improvement(
     Left: each arm's mean improvement in SD units with its t-based CI. Right: the arm coefficients
     of the models without and with baseline (HC3 95% CIs).
     """
+    import matplotlib
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
     arms = [arm for arm in arms if arm in set(summary["arm"])]
     palette = arm_palette(arms)
     others = [arm for arm in arms if arm != reference_arm]

@@ -11,6 +11,12 @@ Each judge's run applies the registered exclusion rules to that judge's scores, 
 the judge did not score (or a participant left incomplete by that) is excluded in that run only;
 every such record is listed. A cohort with one judge yields one block of rows (equal to the primary
 when the primary uses that judge), with a note saying so.
+
+Degenerate input: an outcome that one judge's run cannot estimate -- the judge gave every analysed
+conversation the same score (an SD of 0), never scored the dimension, or the judge's exclusions
+left an arm empty -- gets documented "not estimable" rows for that judge and outcome (empty
+statistics, the reason in ``note``) while the other judges and outcomes are reported. Any other
+failure is an error naming the judge.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from analysis.tables import arm_label, format_coefficient, format_number, outcom
 
 SENSITIVITY_COLUMNS = [
     "judge", "outcome", "arm", "term", "estimate", "std_error", "ci_low", "ci_high", "p_value",
-    "primary_estimate", "difference", "n_obs", "n_clusters",
+    "primary_estimate", "difference", "n_obs", "n_clusters", "note",
 ]
 SENSITIVITY_EXCLUSION_COLUMNS = ["judge", *EXCLUSION_COLUMNS]
 SINGLE_JUDGE_NOTE = "The cohort has a single judge: the per-judge rerun repeats the primary analysis with that judge."
@@ -43,7 +49,8 @@ class JudgeSensitivity:
     effects : pandas.DataFrame
         :data:`SENSITIVITY_COLUMNS`: one row per judge, outcome and non-reference arm (its
         ``arm:post`` term), with the registered primary estimate and ``difference`` = estimate
-        minus primary estimate.
+        minus primary estimate. ``note`` is empty, or says why the outcome is not estimable in
+        that judge's run (its statistics are then empty).
     exclusions : pandas.DataFrame
         :data:`SENSITIVITY_EXCLUSION_COLUMNS`: every record a judge's run excluded.
     execution : dict
@@ -98,8 +105,16 @@ def judge_sensitivity(
     Raises
     ------
     AnalysisError
-        When a registered judge does not occur in the cohort, or the primary coefficients lack an
-        ``arm:post`` term.
+        When a registered judge does not occur in the cohort, the primary coefficients lack an
+        ``arm:post`` term, no conversation is left in a judge's run, or a judge's rerun fails for
+        another reason than degenerate data (the message names the judge).
+
+    Notes
+    -----
+    The primary analysis is rerun one outcome at a time, which gives the same estimates as one
+    call with every outcome (each outcome has its own model and its own multiplicity family), so
+    that an outcome a judge's scores cannot estimate becomes a "not estimable" row (see
+    ``execution["details"]["not_estimable"]``) instead of stopping every other judge and outcome.
     """
     present = sorted(scores["judge"].unique().tolist())
     chosen = present if judges == "all" else list(judges)
@@ -111,7 +126,7 @@ def judge_sensitivity(
     lacking = [(outcome, term) for outcome in outcomes for term in terms.values() if (outcome, term) not in primary.index]
     if lacking:
         raise AnalysisError(f"the primary coefficients lack {lacking[:3]}; rerun fit_primary_did")
-    effects, exclusions, samples = [], [], {}
+    effects, exclusions, samples, not_estimable = [], [], {}, []
     for judge in chosen:
         excluded = apply_exclusions(
             participants, conversations, messages, scores, rules, dimensions, [judge], conversations_per_participant, arms
@@ -122,13 +137,27 @@ def judge_sensitivity(
         )
         if data.empty:
             raise AnalysisError(f"judge '{judge}': no conversation is left after the registered exclusions")
-        result = primary_analysis(data, outcomes, arms, reference_arm, alpha, contrast_method)
-        rows = result.coefficients[result.coefficients["term"].isin(list(terms.values()))].copy()
-        rows.insert(0, "judge", judge)
-        rows["arm"] = rows["term"].str.removesuffix(":post")
-        rows["primary_estimate"] = primary.reindex(pd.MultiIndex.from_frame(rows[["outcome", "term"]])).to_numpy()
-        rows["difference"] = rows["estimate"] - rows["primary_estimate"]
-        effects.append(rows[SENSITIVITY_COLUMNS])
+        for outcome in outcomes:
+            try:
+                result = primary_analysis(data, [outcome], arms, reference_arm, alpha, contrast_method)
+            except AnalysisError as error:
+                # the primary analysis words degenerate data "outcome '<name>': not estimable, <reason>"
+                if f"outcome '{outcome}': not estimable" not in str(error):
+                    raise AnalysisError(f"judge '{judge}': {error}") from error
+                reason = f"judge '{judge}': {error}"
+                not_estimable.append({"judge": judge, "outcome": outcome, "reason": reason})
+                missing = float("nan")
+                rows = pd.DataFrame({"outcome": outcome, "term": list(terms.values()), "estimate": missing, "std_error": missing,
+                                     "ci_low": missing, "ci_high": missing, "p_value": missing, "n_obs": int(len(data)),
+                                     "n_clusters": int(data["participant_id"].nunique()), "note": reason})
+            else:
+                rows = result.coefficients[result.coefficients["term"].isin(list(terms.values()))].copy()
+                rows["note"] = ""
+            rows.insert(0, "judge", judge)
+            rows["arm"] = rows["term"].str.removesuffix(":post")
+            rows["primary_estimate"] = primary.reindex(pd.MultiIndex.from_frame(rows[["outcome", "term"]])).to_numpy()
+            rows["difference"] = rows["estimate"] - rows["primary_estimate"]
+            effects.append(rows[SENSITIVITY_COLUMNS])
         exclusions.append(excluded.exclusions.assign(judge=judge)[SENSITIVITY_EXCLUSION_COLUMNS])
         samples[judge] = {"n_obs": int(len(data)), "n_participants": int(data["participant_id"].nunique()),
                           "n_excluded_records": int(len(excluded.exclusions))}
@@ -145,6 +174,7 @@ def judge_sensitivity(
             "judges_present": present,
             "judge_aggregation_per_run": "single",
             "note": SINGLE_JUDGE_NOTE if len(present) == 1 else f"{len(chosen)} judges rerun one at a time",
+            "not_estimable": not_estimable,
         },
     }
     return JudgeSensitivity(table, pd.concat(exclusions, ignore_index=True), execution)
@@ -169,7 +199,12 @@ def judge_sensitivity_table(effects: pd.DataFrame, primary_coefficients: pd.Data
         for judge in judges:
             if (judge, outcome, arm) in indexed.index:
                 cell = indexed.loc[(judge, outcome, arm)]
-                row[judge] = format_coefficient(cell["estimate"], cell["std_error"], cell["p_value"], digits)
+                # the column is absent from tables written before it existed; read back from CSV an empty note is NaN
+                note = cell.get("note", "")
+                if isinstance(note, str) and note:
+                    row[judge] = "not estimable"
+                else:
+                    row[judge] = format_coefficient(cell["estimate"], cell["std_error"], cell["p_value"], digits)
             else:
                 row[judge] = ""
         row["Largest |difference|"] = format_number(block["difference"].abs().max(), digits)
@@ -177,7 +212,9 @@ def judge_sensitivity_table(effects: pd.DataFrame, primary_coefficients: pd.Data
     table = pd.DataFrame(rows, dtype=object)
     table.attrs["note"] = (
         "Each judge column reruns the registered primary analysis (registered exclusions, OLS score ~ arm + post + arm:post, "
-        "cluster-robust SE by participant) on that judge's scores alone. * p < .05, ** p < .01, *** p < .001."
+        "cluster-robust SE by participant) on that judge's scores alone; \"not estimable\": that judge's scores of the outcome "
+        "do not vary, are missing or leave an arm empty (see the note column of judge_sensitivity.csv). "
+        "* p < .05, ** p < .01, *** p < .001."
         + (f" {SINGLE_JUDGE_NOTE}" if len(judges) == 1 else "")
     )
     return table

@@ -1,50 +1,71 @@
 """The registered linear mixed models: ``score ~ arm * post + scenario + (1 | participant)``.
 
-For each outcome a random-intercept linear mixed model is fitted by REML with
-:class:`statsmodels.regression.mixed_linear_model.MixedLM`, with the fixed
-effects coded as in the primary analysis (reference arm left out, ``post = 1``
-for the post-training conversations) plus treatment-coded scenario dummies.
-Term names are those of the primary table (``intercept``, ``<arm>``, ``post``,
-``<arm>:post``) followed by ``scenario[<level>]`` for every non-reference
-scenario; the variance components follow as the rows ``var(participant)`` and
-``var(residual)``.
+For each outcome a random-intercept linear mixed model is fitted by REML, with
+the fixed effects coded as in the primary analysis (reference arm left out,
+``post = 1`` for the post-training conversations) plus treatment-coded scenario
+dummies. Term names are those of the primary table (``intercept``, ``<arm>``,
+``post``, ``<arm>:post``) followed by ``scenario[<level>]`` for every
+non-reference scenario; the variance components follow as the rows
+``var(participant)`` and ``var(residual)``.
 
-Covariance of the fixed effects
--------------------------------
-The standard errors are the model-based REML ones that lme4's ``vcov()``
-reports, ``sigma2_e (X' V^-1 X)^-1`` at the REML estimates of the variance
-components (``V`` the marginal covariance scaled by ``sigma2_e``). They are
-read off statsmodels' own Hessian (:meth:`MixedLM.hessian`): the inverse of
-its fixed-effect block. statsmodels' default ``bse_fe`` inverts the whole
-Hessian, fixed effects and variance parameters together; that differs from
-lme4 by up to about 5e-4 on a cohort of 120 participants, so it is not used.
+The fit: REML profiled down to one variance ratio
+-------------------------------------------------
+With one random intercept per participant the marginal covariance of
+participant ``i``'s ``n_i`` scores is ``sigma2_e (I + theta J)``, ``J`` the
+all-ones matrix and ``theta = sigma2_u / sigma2_e``. Its inverse splits into a
+within-participant and a between-participant part,
+``(I - J/n_i) + J / (n_i (1 + n_i theta))``, so every quantity REML needs is a
+sum of the within-participant cross-products of ``[X, y]`` and, per distinct
+participant size ``m``, the between-participant cross-products of the
+participant sums, weighted by ``1 / (1 + m theta)``. Both are computed once
+(time linear in the rows); after that one evaluation of the criterion costs
+the same at any number of participants. Given ``theta``, the fixed effects,
+``sigma2_e`` and the REML criterion are closed-form (Bates et al. 2015,
+section 3.4, with ``|L_theta|^2 = prod_i (1 + n_i theta)``)::
+
+    M(theta)     = X' V^-1 X,   beta = M^-1 X' V^-1 y,   r2 = y' V^-1 y - beta' X' V^-1 y
+    sigma2_e     = r2 / (n - p),      sigma2_u = theta sigma2_e
+    REMLcrit     = sum_i log(1 + n_i theta) + log|M| + (n - p) (1 + log(2 pi r2 / (n - p)))
+    vcov(beta)   = sigma2_e M^-1      (lme4's vcov())
+
+(``V`` in units of ``sigma2_e``). ``REMLcrit`` is lme4's ``REMLcrit()``; the
+REML log-likelihood is ``-REMLcrit / 2``.
+
+The criterion is minimised over ``log(theta)``: first on a grid of
+:data:`GRID_POINTS` points spanning ``theta`` in :data:`RATIO_BOUNDS` (no start
+value to choose), then by scipy's bounded Brent method
+(``minimize_scalar(method="bounded")``) between the grid neighbours of the best
+grid point, with the registered ``maxiter`` and ``xatol``.
 
 Convergence
 -----------
 The registered optimizers are tried in order. A fit is accepted only when
-statsmodels reports convergence and raises no
-:class:`statsmodels.tools.sm_exceptions.ConvergenceWarning` (failed
-optimisation, a variance on the boundary of the parameter space, a Hessian
-that is not positive definite) and no linear-algebra error. Every warning of
-every attempt is kept for the convergence record; when no registered optimizer
-gives an accepted fit, :class:`analysis.errors.AnalysisError` is raised naming
-the outcome, the optimizers tried and what went wrong.
+Brent's method reports success, the variance ratio is not on the boundary
+(``sqrt(theta)`` below 1e-4, lme4's ``isSingular()`` tolerance, or the best
+grid point at either end of the grid) and no linear-algebra error occurs.
+Every failed attempt's reason is kept for the convergence record; when no
+registered optimizer gives an accepted fit, :class:`analysis.errors.AnalysisError`
+is raised naming the outcome, the optimizers tried and what went wrong. There
+is no silent fallback.
+
+References
+----------
+Bates, D., Maechler, M., Bolker, B. and Walker, S. (2015). Fitting linear
+mixed-effects models using lme4. Journal of Statistical Software 67(1).
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
-from scipy import stats
-from statsmodels.tools.sm_exceptions import ConvergenceWarning
+from scipy import linalg, optimize, stats
 
 from analysis.did import COEFFICIENT_COLUMNS
 from analysis.errors import AnalysisError
+from analysis.runlog import current_heartbeat
 
 CONVERGENCE_COLUMNS = [
     "outcome", "converged", "optimizer", "attempts", "iterations", "function_calls", "log_likelihood", "n_obs",
@@ -52,9 +73,18 @@ CONVERGENCE_COLUMNS = [
 ]
 VARIANCE_TERMS = ("var(participant)", "var(residual)")
 FIXED_TERMS = ("arm", "post", "arm:post", "scenario")
-# Which registered tolerance each optimizer understands (statsmodels passes it on to scipy).
-OPTIMIZER_TOLERANCES = {"bfgs": "gtol", "cg": "gtol", "powell": "ftol", "nm": "ftol"}
+# Registered optimizer methods and the tolerance each one understands.
+OPTIMIZER_TOLERANCES = {"profiled_bounded": "xatol"}
 WARNING_SEPARATOR = " | "
+# The variance ratio sigma2_u / sigma2_e searched: far beyond any ratio these scores can give at either end.
+RATIO_BOUNDS = (1e-10, 1e10)
+GRID_POINTS = 41
+# lme4's isSingular(): a relative standard deviation sqrt(theta) below 1e-4 is a fit on the boundary.
+SINGULAR_RATIO = 1e-8
+ALGORITHM = (
+    "REML profiled over the fixed effects and sigma2_e, minimised over log(sigma2_u / sigma2_e) on a grid of "
+    f"{GRID_POINTS} points over [{RATIO_BOUNDS[0]:g}, {RATIO_BOUNDS[1]:g}] then by bounded Brent; GLS fixed effects"
+)
 
 
 @dataclass(frozen=True)
@@ -64,33 +94,32 @@ class Optimizer:
     Attributes
     ----------
     method : str
-        statsmodels/scipy method name: ``bfgs``, ``cg``, ``powell`` or ``nm``.
+        ``profiled_bounded``: the profiled REML criterion minimised over
+        ``log(sigma2_u / sigma2_e)`` by a grid, then scipy's bounded Brent
+        method.
     maxiter : int
-        Maximum number of iterations.
-    gtol, ftol : float, optional
-        Gradient tolerance (``bfgs``, ``cg``) or function tolerance
-        (``powell``, ``nm``); scipy's default when None.
+        Maximum number of Brent iterations.
+    xatol : float, optional
+        Absolute tolerance on ``log(sigma2_u / sigma2_e)``; scipy's default
+        (1e-5) when None.
     """
 
     method: str
-    maxiter: int = 1000
-    gtol: float | None = None
-    ftol: float | None = None
+    maxiter: int = 500
+    xatol: float | None = None
 
     @classmethod
     def from_plan(cls, entry: Mapping) -> Optimizer:
-        """Build from a prereg entry such as ``{method: bfgs, maxiter: 1000, gtol: 1.0e-8}``."""
+        """Build from a prereg entry such as ``{method: profiled_bounded, maxiter: 500, xatol: 1.0e-10}``."""
         if entry["method"] not in OPTIMIZER_TOLERANCES:
             raise AnalysisError(f"optimizer method '{entry['method']}' is not one of {sorted(OPTIMIZER_TOLERANCES)}")
-        return cls(method=entry["method"], maxiter=int(entry.get("maxiter", 1000)), gtol=entry.get("gtol"), ftol=entry.get("ftol"))
+        return cls(method=entry["method"], maxiter=int(entry.get("maxiter", 500)), xatol=entry.get("xatol"))
 
     def fit_options(self) -> dict:
-        """Keyword arguments for :meth:`MixedLM.fit` (only the tolerance this method uses)."""
+        """Options of :func:`scipy.optimize.minimize_scalar` (only the tolerance this method uses)."""
         options = {"maxiter": self.maxiter}
-        tolerance = OPTIMIZER_TOLERANCES[self.method]
-        value = getattr(self, tolerance)
-        if value is not None:
-            options[tolerance] = value
+        if self.xatol is not None:
+            options["xatol"] = self.xatol
         return options
 
     def describe(self) -> dict:
@@ -104,39 +133,35 @@ class MixedFit:
 
     Attributes
     ----------
-    result : statsmodels MixedLMResults
-        The accepted fit.
     fixed_effects : pandas.Series
         Estimates, indexed by term name.
     fixed_covariance : pandas.DataFrame
         Model-based REML covariance of the fixed effects (lme4's ``vcov``).
     participant_variance, residual_variance : float
         ``sigma2_u`` and ``sigma2_e``.
+    log_likelihood : float
+        The REML log-likelihood at the estimates (lme4: ``-REMLcrit / 2``).
     optimizer : str
         The method of the accepted attempt.
     attempts : list of str
         Methods tried, in order, ending with ``optimizer``.
     iterations, function_calls : int
-        Of the accepted attempt.
+        Of the accepted attempt: Brent iterations; criterion evaluations
+        (grid and Brent).
     warnings : list of str
-        Every warning raised by any attempt, prefixed with its method.
+        Why each earlier attempt failed, prefixed with its method.
     """
 
-    result: object
     fixed_effects: pd.Series
     fixed_covariance: pd.DataFrame
     participant_variance: float
     residual_variance: float
+    log_likelihood: float
     optimizer: str
     attempts: list[str]
     iterations: int
     function_calls: int
     warnings: list[str] = field(default_factory=list)
-
-    @property
-    def log_likelihood(self) -> float:
-        """The REML log-likelihood at the estimates (lme4: ``-REMLcrit / 2``)."""
-        return float(self.result.llf)
 
 
 def model_formula(terms: Sequence[str], group: str = "participant_id") -> str:
@@ -225,6 +250,11 @@ def fixed_effects_design(
     if "scenario" in terms:
         scenario = data["scenario"].to_numpy()
         levels = scenario_levels(data, scenario_reference)
+        if len(levels) < 2:
+            raise AnalysisError(
+                f"the registered term 'scenario' is not estimable: every conversation has the same scenario {levels}; "
+                "remove scenario from the registered terms for a single-scenario cohort"
+            )
         columns.update({f"scenario[{level}]": (scenario == level).astype(float) for level in levels[1:]})
     matrix = pd.DataFrame(columns, index=data.index)
     empty = [name for name, column in matrix.items() if not column.any()]
@@ -239,22 +269,153 @@ def fixed_effects_design(
     return matrix
 
 
-def _attempt(model: sm.MixedLM, optimizer: Optimizer) -> tuple[object | None, list[str], str | None]:
-    """Fit once with one optimizer; return the result (None on failure), the warnings and the failure reason."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            result = model.fit(reml=True, method=[optimizer.method], full_output=True, **optimizer.fit_options())
-        except (np.linalg.LinAlgError, ValueError, OverflowError) as error:
-            messages = [f"{optimizer.method}: {warning.message}" for warning in caught]
-            return None, messages, f"{type(error).__name__}: {error}"
-    messages = [f"{optimizer.method}: {warning.message}" for warning in caught]
-    convergence = [str(warning.message) for warning in caught if issubclass(warning.category, ConvergenceWarning)]
-    if not result.converged:
-        return None, messages, "the optimizer did not converge: " + "; ".join(convergence or ["statsmodels reports converged = False"])
-    if convergence:
-        return None, messages, "; ".join(convergence)
-    return result, messages, None
+@dataclass(frozen=True)
+class ProfiledREML:
+    """Sufficient statistics of one random-intercept model and its profiled REML criterion.
+
+    Built once from the data in time linear in the rows; every later
+    evaluation costs ``O(k p^3)`` for ``k`` distinct participant sizes and
+    ``p`` fixed effects, whatever the number of rows.
+
+    Attributes
+    ----------
+    n_obs, n_groups : int
+        Rows and participants.
+    sizes, size_counts : numpy.ndarray
+        The distinct numbers of rows per participant and how many participants
+        have each.
+    within : numpy.ndarray
+        ``(p + 1, p + 1)`` within-participant cross-products of ``[X, y]``
+        (deviations from each participant's means).
+    between : numpy.ndarray
+        ``(k, p + 1, p + 1)``: per distinct size ``m``, the sum over its
+        participants of ``s s' / m``, ``s`` the participant's column sums of
+        ``[X, y]``.
+    """
+
+    n_obs: int
+    n_groups: int
+    sizes: np.ndarray
+    size_counts: np.ndarray
+    within: np.ndarray
+    between: np.ndarray
+
+    @classmethod
+    def from_data(cls, endog: np.ndarray, exog: np.ndarray, groups: np.ndarray) -> ProfiledREML:
+        """Sufficient statistics of ``endog ~ exog + (1 | groups)``.
+
+        Parameters
+        ----------
+        endog : numpy.ndarray
+            Outcome, one value per row, no missing values.
+        exog : numpy.ndarray
+            ``(n, p)`` fixed-effect design of full column rank.
+        groups : numpy.ndarray
+            Participant of each row.
+        """
+        values = np.column_stack([np.asarray(exog, dtype=float), np.asarray(endog, dtype=float)])
+        codes, uniques = pd.factorize(pd.Series(groups), sort=True)
+        if (codes < 0).any():
+            raise AnalysisError(f"{int((codes < 0).sum())} row(s) have no participant (missing grouping value)")
+        n_groups = len(uniques)
+        counts = np.bincount(codes, minlength=n_groups)
+        sums = np.column_stack([np.bincount(codes, weights=values[:, j], minlength=n_groups) for j in range(values.shape[1])])
+        # Deviations from the participant means keep the within part free of cancellation at large means.
+        deviations = values - (sums / counts[:, None])[codes]
+        sizes, size_index, size_counts = np.unique(counts, return_inverse=True, return_counts=True)
+        scaled = sums / np.sqrt(counts)[:, None]
+        between = np.stack([scaled[size_index == k].T @ scaled[size_index == k] for k in range(len(sizes))])
+        return cls(
+            n_obs=int(len(values)), n_groups=int(n_groups), sizes=sizes.astype(float), size_counts=size_counts.astype(float),
+            within=deviations.T @ deviations, between=between,
+        )
+
+    def solve(self, log_ratio: float) -> dict:
+        """Fixed effects, variances and REML criterion at ``theta = exp(log_ratio)``.
+
+        Returns
+        -------
+        dict
+            ``beta`` (p), ``unscaled_covariance`` (``M^-1``, p x p),
+            ``residual_variance``, ``participant_variance`` and
+            ``criterion`` (lme4's ``REMLcrit``).
+
+        Raises
+        ------
+        numpy.linalg.LinAlgError
+            When ``X' V^-1 X`` is not positive definite or the weighted
+            residual sum of squares is not positive.
+        """
+        theta = float(np.exp(log_ratio))
+        weights = 1.0 / (1.0 + self.sizes * theta)
+        total = self.within + np.tensordot(weights, self.between, axes=1)
+        p = total.shape[0] - 1
+        factor = linalg.cho_factor(total[:p, :p], lower=True)
+        beta = linalg.cho_solve(factor, total[:p, p])
+        residual = total[p, p] - total[:p, p] @ beta
+        dof = self.n_obs - p
+        if not residual > 0 or dof <= 0:
+            raise np.linalg.LinAlgError(f"the weighted residual sum of squares is {residual:.3g} with {dof} residual degrees of freedom")
+        residual_variance = residual / dof
+        criterion = (
+            self.size_counts @ np.log1p(self.sizes * theta)
+            + 2 * np.log(np.diag(factor[0])).sum()
+            + dof * (1 + np.log(2 * np.pi * residual_variance))
+        )
+        return {
+            "beta": beta,
+            "unscaled_covariance": linalg.cho_solve(factor, np.eye(p)),
+            "residual_variance": float(residual_variance),
+            "participant_variance": float(theta * residual_variance),
+            "criterion": float(criterion),
+        }
+
+    def criterion(self, log_ratio: float) -> float:
+        """lme4's ``REMLcrit`` (``-2`` times the REML log-likelihood), profiled over the fixed effects and ``sigma2_e``."""
+        return self.solve(log_ratio)["criterion"]
+
+
+class _FailedAttempt(Exception):
+    """One optimizer attempt that gives no acceptable fit (its message says why)."""
+
+
+def _minimise(profile: ProfiledREML, optimizer: Optimizer) -> optimize.OptimizeResult:
+    """The log variance ratio minimising the profiled REML criterion: grid, then bounded Brent between grid neighbours."""
+    grid = np.linspace(np.log(RATIO_BOUNDS[0]), np.log(RATIO_BOUNDS[1]), GRID_POINTS)
+    try:
+        values = np.array([profile.criterion(point) for point in grid])
+    except (np.linalg.LinAlgError, FloatingPointError) as error:
+        raise _FailedAttempt(f"linear algebra failed: {error}") from error
+    if not np.isfinite(values).all():
+        raise _FailedAttempt("the REML criterion is not finite on the search grid")
+    best = int(np.argmin(values))
+    if best == 0:
+        raise _FailedAttempt(
+            f"boundary (singular) fit: the criterion is smallest at sigma2_u / sigma2_e = {RATIO_BOUNDS[0]:g}, "
+            "the participant variance is estimated at zero"
+        )
+    if best == GRID_POINTS - 1:
+        raise _FailedAttempt(
+            f"boundary fit: the criterion is smallest at sigma2_u / sigma2_e = {RATIO_BOUNDS[1]:g}, "
+            "the residual variance is estimated at zero"
+        )
+    try:
+        result = optimize.minimize_scalar(
+            profile.criterion, bounds=(grid[best - 1], grid[best + 1]), method="bounded", options=optimizer.fit_options()
+        )
+    except (np.linalg.LinAlgError, FloatingPointError) as error:
+        raise _FailedAttempt(f"linear algebra failed: {error}") from error
+    if not result.success:
+        raise _FailedAttempt(f"Brent's method did not converge: {result.message}")
+    if result.fun > values[best]:
+        raise _FailedAttempt(f"Brent's method ended above the best grid point ({result.fun!r} > {values[best]!r})")
+    if np.exp(result.x) < SINGULAR_RATIO:
+        raise _FailedAttempt(
+            f"boundary (singular) fit: sigma2_u / sigma2_e = {np.exp(result.x):.3g} < {SINGULAR_RATIO:g} "
+            "(lme4's isSingular tolerance), the participant variance is estimated at zero"
+        )
+    result.nfev += GRID_POINTS
+    return result
 
 
 def fit_mixed_model(
@@ -288,42 +449,45 @@ def fit_mixed_model(
     Raises
     ------
     AnalysisError
-        When no optimizer gives a converged fit free of convergence warnings.
+        When no optimizer gives an accepted fit (see the module notes).
     """
     if not optimizers:
         raise AnalysisError("no optimizer is registered for the mixed models (mixed_models.optimizers is empty)")
-    model = sm.MixedLM(endog.to_numpy(dtype=float), exog, groups=groups.to_numpy())
+    profile = ProfiledREML.from_data(endog.to_numpy(dtype=float), exog.to_numpy(dtype=float), groups.to_numpy())
     messages: list[str] = []
     failures: list[str] = []
     attempts: list[str] = []
     for optimizer in optimizers:
         attempts.append(optimizer.method)
-        result, caught, failure = _attempt(model, optimizer)
-        messages.extend(caught)
-        if result is None:
+        try:
+            result = _minimise(profile, optimizer)
+        except _FailedAttempt as failure:
+            messages.append(f"{optimizer.method}: {failure}")
             failures.append(f"{optimizer.method} ({optimizer.fit_options()}): {failure}")
             continue
-        hessian, _ = model.hessian(result.params_object)
-        k_fe = exog.shape[1]
-        covariance = np.linalg.inv(-hessian[:k_fe, :k_fe])
-        retvals = result.hist[-1]
-        iterations = retvals.get("iterations", len(retvals.get("allvecs", [None])) - 1)
+        solution = profile.solve(result.x)
+        covariance = solution["residual_variance"] * solution["unscaled_covariance"]
         return MixedFit(
-            result=result,
-            fixed_effects=pd.Series(np.asarray(result.fe_params), index=exog.columns),
+            fixed_effects=pd.Series(solution["beta"], index=exog.columns),
             fixed_covariance=pd.DataFrame(covariance, index=exog.columns, columns=exog.columns),
-            participant_variance=float(np.asarray(result.cov_re)[0, 0]),
-            residual_variance=float(result.scale),
+            participant_variance=solution["participant_variance"],
+            residual_variance=solution["residual_variance"],
+            log_likelihood=-solution["criterion"] / 2,
             optimizer=optimizer.method,
             attempts=attempts,
-            iterations=int(iterations),
-            function_calls=int(retvals.get("fcalls", 0)),
+            iterations=int(result.nit),
+            function_calls=int(result.nfev),
             warnings=messages,
         )
-    if any("boundary" in failure for failure in failures):
+    if any("participant variance is estimated at zero" in failure for failure in failures):
         advice = (
             "The between-participant variance is estimated at (or near) zero, so the random intercept is not "
             "identified by these data; check the outcome's variation between participants."
+        )
+    elif any("residual variance is estimated at zero" in failure or "residual sum of squares" in failure for failure in failures):
+        advice = (
+            "The residual variance is estimated at (or near) zero: the outcome hardly varies within participants "
+            "beyond the fixed terms; check the outcome's variation within participants."
         )
     else:
         advice = "Register another optimizer or more iterations (mixed_models.optimizers), or check the data."
@@ -418,8 +582,9 @@ def mixed_analysis(
         SE, z statistic, two-sided normal p-value, Wald CI, n_obs, n_clusters)
         then ``var(participant)`` and ``var(residual)`` (estimate only).
         ``convergence``: per outcome converged, optimizer, attempts (methods
-        tried, ``>``-joined), iterations, function_calls, REML
-        log_likelihood, n_obs, n_clusters and every warning raised
+        tried, ``>``-joined), Brent iterations, criterion evaluations
+        (function_calls), REML log_likelihood, n_obs, n_clusters and why
+        each earlier attempt failed
         (``" | "``-joined, empty when none).
 
     Raises
@@ -436,7 +601,10 @@ def mixed_analysis(
     n_obs = int(len(data))
     n_clusters = int(data[group].nunique())
     coefficients, convergence, warning_counts = [], [], []
-    for outcome in outcomes:
+    progress = current_heartbeat()
+    progress.stage("fitting one mixed model per outcome")
+    for fitted, outcome in enumerate(outcomes):
+        progress.update(fitted, len(outcomes), "outcomes", detail=f"now {outcome}")
         missing = data[outcome].isna()
         if missing.any():
             raise AnalysisError(
@@ -485,6 +653,7 @@ def mixed_analysis(
             "reml": True,
             "scenario_levels": scenario_levels(data, scenario_reference) if "scenario" in terms else [],
             "optimizers": [optimizer.describe() for optimizer in optimizers],
+            "algorithm": ALGORITHM,
             "variance_rows": list(VARIANCE_TERMS),
         },
     }

@@ -15,20 +15,15 @@ Rounding happens here and only here.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-
-from analysis.figures import _STYLE, _suptitle, arm_palette  # noqa: E402
-from analysis.mixed import VARIANCE_TERMS  # noqa: E402
-from analysis.reliable_change import IMPROVED, NO_CHANGE, PARTICIPANT_COLUMNS, RESPONDER_COLUMNS, WORSENED  # noqa: E402
-from analysis.tables import (  # noqa: E402
+from analysis.figures import _STYLE, _suptitle, arm_palette
+from analysis.mixed import VARIANCE_TERMS
+from analysis.reliable_change import IMPROVED, NO_CHANGE, PARTICIPANT_COLUMNS, RESPONDER_COLUMNS, WORSENED
+from analysis.tables import (
     STARS_NOTE,
     _ordered_outcomes,
     arm_label,
@@ -39,6 +34,9 @@ from analysis.tables import (  # noqa: E402
     render_table,
     require_columns,
 )
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 CLASSIFICATION_COLOURS = {IMPROVED: "#56B4E9", NO_CHANGE: "#BBBBBB", WORSENED: "#D55E00"}
 SHARE_COLUMNS = {IMPROVED: "share_improved", NO_CHANGE: "share_no_change", WORSENED: "share_worsened"}
@@ -288,6 +286,10 @@ def plot_responders(
     ValueError
         When a required column is missing or an arm has no participants.
     """
+    import matplotlib
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
     require_columns(participants, PARTICIPANT_COLUMNS, "participant_change")
     require_columns(responders, RESPONDER_COLUMNS, "responders")
     arms = list(dict.fromkeys(arms))

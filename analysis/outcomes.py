@@ -7,7 +7,9 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from analysis.errors import ConfigError
-from analysis.exclusions import select_judges
+from analysis.exclusions import JUDGE_SEPARATOR, select_judges
+
+__all__ = ["DESIGN_COLUMNS", "aggregate_judges", "derive_outcomes", "read_outcomes"]
 
 DESIGN_COLUMNS = [
     "conversation_id",
@@ -18,6 +20,7 @@ DESIGN_COLUMNS = [
     "scenario",
     "trouble_type",
     "n_judges",
+    "judges",
 ]
 
 
@@ -39,7 +42,8 @@ def aggregate_judges(scores: pd.DataFrame, method: str, judges: str | Sequence[s
     -------
     pandas.DataFrame
         Wide: conversation_id, n_judges (judges contributing to the
-        conversation), then one column per dimension present.
+        conversation), judges (their labels, sorted, joined by ``;``), then one
+        column per dimension present.
     """
     if method == "single":
         used = select_judges(scores, [judge])
@@ -52,7 +56,10 @@ def aggregate_judges(scores: pd.DataFrame, method: str, judges: str | Sequence[s
     wide = used.pivot_table(index="conversation_id", columns="dimension", values="score", aggfunc=statistic)
     wide.columns.name = None
     n_judges = used.groupby("conversation_id")["judge"].nunique().rename("n_judges")
-    return pd.concat([n_judges, wide], axis=1).rename_axis("conversation_id").reset_index()
+    judges_made = used.groupby("conversation_id")["judge"].agg(
+        lambda labels: JUDGE_SEPARATOR.join(sorted(map(str, set(labels))))
+    ).rename("judges")
+    return pd.concat([n_judges, judges_made, wide], axis=1).rename_axis("conversation_id").reset_index()
 
 
 def derive_outcomes(
@@ -72,7 +79,10 @@ def derive_outcomes(
     participants, conversations, scores : pandas.DataFrame
         Validated native tables.
     included : pandas.DataFrame
-        The analysed conversations (``conversation_id``), from the exclusion step.
+        The analysed conversations (``conversation_id``), from the exclusion step;
+        with a ``judges`` column (the judges whose scores count, ``;``-joined),
+        only those judges' scores of each conversation are aggregated, so a
+        judge's partial set set aside by ``incomplete_judge_scores`` never enters.
     dimensions : sequence of str
         Registered dimensions.
     composite : mapping
@@ -86,9 +96,15 @@ def derive_outcomes(
     -------
     pandas.DataFrame
         Columns conversation_id, participant_id, arm, conversation_number,
-        post, scenario, trouble_type, n_judges, one per dimension and the
-        composite; sorted by participant_id and conversation_number.
+        post, scenario, trouble_type, n_judges, judges (the judges that made
+        the row), one per dimension and the composite; sorted by
+        participant_id and conversation_number.
     """
+    if "judges" in included.columns:
+        counted = included[["conversation_id", "judges"]].fillna("").assign(judge=lambda frame: frame["judges"].str.split(JUDGE_SEPARATOR))
+        counted = counted.explode("judge")[["conversation_id", "judge"]]
+        keys = pd.MultiIndex.from_frame(scores[["conversation_id", "judge"]].astype(str))
+        scores = scores[keys.isin(pd.MultiIndex.from_frame(counted.astype(str)))]
     judged = aggregate_judges(
         scores, aggregation["method"], aggregation.get("judges", "all"), aggregation.get("judge")
     )
@@ -109,5 +125,5 @@ def derive_outcomes(
 
 def read_outcomes(path) -> pd.DataFrame:
     """Read ``conversation_scores.csv`` with IDs as text and numbers as numbers."""
-    text_columns = {"conversation_id": "str", "participant_id": "str", "arm": "str", "scenario": "str", "trouble_type": "str"}
+    text_columns = {"conversation_id": "str", "participant_id": "str", "arm": "str", "scenario": "str", "trouble_type": "str", "judges": "str"}
     return pd.read_csv(path, dtype=text_columns, keep_default_na=False, na_values=[""])

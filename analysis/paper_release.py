@@ -14,15 +14,26 @@ Three jobs live here:
    :file:`reference/` with its source) beside the value the pipeline reproduced, and whether they
    agree at the published precision.
 
-What the release holds (commit ``c83641805333df0d435cb172a4460e34615a8254``, folder ``data/``):
+What the release holds (commit ``c83641805333df0d435cb172a4460e34615a8254``, folder ``data/``), as the
+authors' notebook shows it:
 
-* ``experiment_1.csv`` (Git LFS): conversation-level fields repeated over several rows per
-  conversation; deduplicated on conversation_id, and repeated rows that disagree are an error.
-* ``elo_rankings.csv``: a leading unnamed index column, conversation_id, elo_rating, ...
+* ``experiment_1.csv`` (Git LFS): one row per supporter message (``id``, ``user_message``,
+  ``message_count`` vary over a conversation's rows; the conversation-level fields repeat; an optional
+  leading index column). Deduplicated on conversation_id; repeated rows that disagree on a
+  conversation-level column are an error. The primary analysis needs only this file.
+* ``elo_rankings.csv``: a leading unnamed index restarting at 0 in each starter block, conversation_id,
+  elo_rating, ..., ``starter`` as a label with spaces (``job loss``); conversation 1 of every participant
+  and conversations 2-3 of the two coach arms.
 * ``experiment_2.csv``: the perception task (participant_id, scenario, conversation_left_id,
-  conversation_right_id, participant_choice, score columns).
-* ``all_themes.csv``: theme codes (columns assumed: conversation_id, turn, theme, category; a file
-  without them is an error naming the missing columns).
+  conversation_right_id, participant_choice (some empty), select_higher_annotation, score columns).
+* ``all_themes.csv``: theme codes of transcript messages (user_id, conversation_number, condition,
+  theme = the trouble type, turn_number, text, ``Level 1``, ``Level 2`` and the Level 3 interpretation
+  column in one of three spellings); joined to conversations on (user_id, conversation_number).
+
+The three optional files feed optional analysis families only: one that cannot be mapped is marked
+unavailable (with the reason) and the primary analysis runs without it. Every file is checked
+against the pinned tree (sha256 where published, git blob ids) unless the cohort declares
+``verify_checksums: false``.
 """
 
 from __future__ import annotations
@@ -43,8 +54,15 @@ import numpy as np
 import pandas as pd
 
 from analysis.cohort import CohortTables
-from analysis.constants import DIMENSIONS, EMPATHY_ITEMS, SCENARIO_OPENING_LINES, SCENARIO_TROUBLE_TYPE, SELF_RATINGS
-from analysis.errors import CohortValidationError, InputFileError, PipelineError, ValidationIssue
+from analysis.constants import (
+    DIMENSIONS,
+    EMPATHY_ITEMS,
+    SCENARIO_OPENING_LINES,
+    SCENARIO_TROUBLE_TYPE,
+    SELF_RATINGS,
+    THEME_CATEGORIES,
+)
+from analysis.errors import CohortValidationError, ConfigError, InputFileError, PipelineError, ValidationIssue
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +100,6 @@ CHOICE_SIDES: dict[str, str] = {
     "left": "left", "a": "left", "conversation_a": "left",
     "right": "right", "b": "right", "conversation_b": "right",
 }
-THEME_CATEGORIES: tuple[str, ...] = ("affective", "cognitive", "motivational", "misattuned")
 
 # Columns of experiment_1.csv the adapter reads (the authors' conversation-level columns).
 EXPERIMENT_1_COLUMNS: tuple[str, ...] = (
@@ -93,7 +110,24 @@ EXPERIMENT_1_COLUMNS: tuple[str, ...] = (
 PARTICIPANT_LEVEL_COLUMNS: tuple[str, ...] = ("condition", "Age", "Sex", *(f"baseline_empathy_item_{k}" for k in range(1, 9)))
 EXPERIMENT_2_COLUMNS: tuple[str, ...] = ("participant_id", "scenario", "conversation_left_id", "conversation_right_id", "participant_choice")
 ELO_COLUMNS: tuple[str, ...] = ("conversation_id", "elo_rating")
-THEMES_COLUMNS: tuple[str, ...] = ("conversation_id", "turn", "theme", "category")
+THEMES_COLUMNS: tuple[str, ...] = ("user_id", "conversation_number", "turn_number", "Level 1", "Level 2")
+# The Level 3 interpretation column is spelled in three ways across the authors' files.
+INTERPRETATION_COLUMNS: tuple[str, ...] = ("Level 3 - interpretation", "Interpretation", "interpretation")
+# Columns of the native themes.csv the import writes: the Level 3 theme, its category (from Level 1)
+# and its two parent levels.
+NATIVE_THEME_COLUMNS: list[str] = ["conversation_id", "turn", "theme", "category", "theme_level2", "theme_level1"]
+# The optional cohort files, the release file each comes from, and the analysis families that need it.
+OPTIONAL_SOURCES: dict[str, str] = {"perception": "experiment_2", "elo": "elo_rankings", "themes": "all_themes"}
+OPTIONAL_FAMILIES: dict[str, str] = {
+    "perception": "the perception task (logit, gap bins, Bradley-Terry strengths)",
+    "elo": "the perception task against the LLM's Elo ranking",
+    "themes": "the theme change analyses (Level 3 and Level 2)",
+}
+OPTIONAL_COLUMNS: dict[str, list[str]] = {
+    "perception": ["rater_id", "pair_id", "scenario", "conversation_left_id", "conversation_right_id", "choice"],
+    "elo": ["conversation_id", "elo_rating"],
+    "themes": NATIVE_THEME_COLUMNS,
+}
 RELEASE_JUDGE = "paper_judge"
 # A column only simulated releases (analysis.simulate_release) have: the import record then says synthetic.
 SYNTHETIC_MARKER = "synthetic_data"
@@ -116,13 +150,16 @@ MAPPINGS: dict[str, str] = {
     "conversations.trouble_type": "from the scenario: job_loss, promotion, undervalued -> workplace; loss_dad, mom_unwell -> personal",
     "conversations.self_*": "experiment_1.self_empathized, self_encourage_elaboration, self_showed_understanding, "
     "self_demonstrate_desire (integers 1-5 or the five text levels)",
-    "messages": "experiment_1.conversation split into turns at lines starting 'Seeker:' or 'Supporter:'; turn = order; "
+    "messages": "experiment_1.conversation (one transcript per conversation, repeated on each supporter-message row) split into turns at lines starting 'Seeker:' or 'Supporter:'; turn = order; "
     "continuation lines belong to the turn above; text stripped of surrounding whitespace",
     "scores": f"experiment_1's six dimension columns, judge '{RELEASE_JUDGE}' (the release holds one judge's scores)",
     "perception.csv": "experiment_2: rater_id = participant_id; pair_id = the two conversation IDs sorted and joined by '~'; "
     "scenario matched as above; choice = participant_choice (left/a/conversation_a -> left, right/b/conversation_b -> right)",
-    "elo.csv": "elo_rankings: conversation_id, elo_rating (leading index column dropped)",
-    "themes.csv": "all_themes: conversation_id, turn, theme, category (lower case; one of affective, cognitive, motivational, misattuned)",
+    "elo.csv": "elo_rankings: conversation_id, elo_rating (leading index column restarting per starter block dropped)",
+    "themes.csv": "all_themes: conversation_id from (user_id, conversation_number) (or its own conversation_id column); "
+    "turn = turn_number; theme = the Level 3 interpretation; theme_level2 = Level 2; theme_level1 = Level 1; "
+    "category from Level 1 through the configured mapping (paper_release.theme_categories); rows whose Level 1 is a "
+    "configured placeholder (paper_release.junk_levels) left out and listed",
 }
 
 
@@ -130,8 +167,12 @@ MAPPINGS: dict[str, str] = {
 # Download
 # --------------------------------------------------------------------------------------------
 def read_manifest(path: str | Path = MANIFEST_PATH) -> pd.DataFrame:
-    """The release manifest: path, size (nullable), sha256 (empty when unpublished), lfs, content, source."""
-    manifest = pd.read_csv(path, dtype={"path": str, "sha256": str, "content": str, "source": str}, keep_default_na=False)
+    """The release manifest: path, size (nullable), sha256 (empty when unpublished), git_blob (the blob id
+    in the pinned tree; for a Git LFS file, the pointer's), lfs, content, source."""
+    manifest = pd.read_csv(path, dtype={"path": str, "sha256": str, "git_blob": str, "content": str, "source": str},
+                           keep_default_na=False)
+    if "git_blob" not in manifest.columns:
+        manifest["git_blob"] = ""
     manifest["size"] = pd.to_numeric(manifest["size"].replace("", None), errors="raise").astype("Int64")
     return manifest
 
@@ -145,6 +186,96 @@ def parse_lfs_pointer(content: bytes) -> dict | None:
     if not oid.startswith("sha256:") or "size" not in fields:
         raise PipelineError(f"malformed Git LFS pointer: {content[:200]!r}")
     return {"sha256": oid.removeprefix("sha256:"), "size": int(fields["size"])}
+
+
+def git_blob_id(content: bytes) -> str:
+    """Git's blob id of ``content``: sha1 of ``b"blob <length>\\0"`` followed by the bytes."""
+    return hashlib.sha1(b"blob " + str(len(content)).encode("ascii") + b"\0" + content).hexdigest()
+
+
+def file_checksums(path: str | Path) -> dict:
+    """Size, sha256 and git blob id of a file (read in blocks)."""
+    path = Path(path)
+    size = path.stat().st_size
+    sha256, blob = hashlib.sha256(), hashlib.sha1(b"blob " + str(size).encode("ascii") + b"\0")
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            sha256.update(block)
+            blob.update(block)
+    return {"size": size, "sha256": sha256.hexdigest(), "git_blob": blob.hexdigest()}
+
+
+def lfs_pointer_text(sha256: str, size: int) -> bytes:
+    """The Git LFS pointer file of content with this sha256 and size (as ``git lfs`` writes it)."""
+    return f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {size}\n".encode("ascii")
+
+
+def verify_release_files(files: Mapping[str, str | Path], manifest: pd.DataFrame, verify: bool = True) -> dict[str, dict]:
+    """Check local release files against the pinned tree.
+
+    Each file's sha256 (and size) is compared with the manifest where the authors published it, and
+    its git blob id with the blob id of the pinned tree. For the Git LFS file the tree holds the
+    pointer: the content is checked by sha256 and size, and the pointer those make must have the
+    pinned pointer's blob id.
+
+    Parameters
+    ----------
+    files : mapping
+        Paths of the release files by role (keys of :data:`RELEASE_FILES`; absent optional files omitted).
+    manifest : pandas.DataFrame
+        The manifest (:func:`read_manifest`).
+    verify : bool
+        False for a copy that is not the authors' (reconstructed, partial): the checksums are
+        recorded, nothing is compared, and each file is marked unverified.
+
+    Returns
+    -------
+    dict of str to dict
+        Per role: name, size, sha256, git_blob, verified (bool) and verified_against.
+
+    Raises
+    ------
+    InputFileError
+        When a file is a Git LFS pointer instead of the data (a clone without ``git lfs pull``).
+    PipelineError
+        Naming the file, the expected and the actual checksum on the first mismatch.
+    """
+    by_path = manifest.set_index("path")
+    records = {}
+    for role, path in sorted(files.items()):
+        path = Path(path)
+        sums = file_checksums(path)
+        if sums["size"] <= 1024 and parse_lfs_pointer(path.read_bytes()) is not None:
+            raise InputFileError(
+                f"{path}: this is a Git LFS pointer, not the data; run `git lfs pull` in the copy, or leave out the "
+                "cohort's `path` to download the pinned release"
+            )
+        entry = by_path.loc[RELEASE_FILES[role]]
+        checked = []
+        if verify:
+            expected_size = None if pd.isna(entry["size"]) else int(entry["size"])
+            if entry["sha256"]:
+                if sums["sha256"] != entry["sha256"] or (expected_size is not None and sums["size"] != expected_size):
+                    raise PipelineError(
+                        f"{path}: checksum mismatch against the pinned release ({RELEASE_FILES[role]} at commit {RELEASE_COMMIT[:12]}): "
+                        f"expected sha256 {entry['sha256']} ({expected_size} bytes), actual sha256 {sums['sha256']} ({sums['size']} bytes); "
+                        "declare `verify_checksums: false` for a copy that is not the authors'"
+                    )
+                checked.append("sha256")
+            if entry["git_blob"]:
+                lfs = str(entry["lfs"]).lower() == "true"
+                actual = git_blob_id(lfs_pointer_text(sums["sha256"], sums["size"])) if lfs else sums["git_blob"]
+                if actual != entry["git_blob"]:
+                    what = "git blob id of the Git LFS pointer of the content" if lfs else "git blob id"
+                    raise PipelineError(
+                        f"{path}: checksum mismatch against the pinned release ({RELEASE_FILES[role]} at commit {RELEASE_COMMIT[:12]}): "
+                        f"expected {what} {entry['git_blob']}, actual {actual}; "
+                        "declare `verify_checksums: false` for a copy that is not the authors'"
+                    )
+                checked.append("git blob (LFS pointer)" if lfs else "git blob")
+        records[role] = {"name": path.name, **sums, "verified": bool(verify and checked),
+                         "verified_against": " and ".join(checked) if verify else "not verified (verify_checksums: false)"}
+    return records
 
 
 def _fetch(url: str, destination: Path, timeout: float) -> tuple[int, str]:
@@ -214,6 +345,14 @@ def download_release(
         try:
             size, sha256 = _fetch(url, partial, timeout)
             pointer = parse_lfs_pointer(partial.read_bytes()) if size <= 1024 else None
+            expected_blob = getattr(entry, "git_blob", "")
+            if expected_blob:
+                actual_blob = file_checksums(partial)["git_blob"]
+                if actual_blob != expected_blob:
+                    raise PipelineError(
+                        f"{entry.path}: checksum mismatch against the pinned tree: expected git blob id {expected_blob}, "
+                        f"received {actual_blob} ({size} bytes from {url})"
+                    )
             if pointer is not None:
                 url = media_base + entry.path
                 log.info("  %s is a Git LFS pointer (%s bytes); fetching %s", entry.path, pointer["size"], url)
@@ -230,6 +369,8 @@ def download_release(
             partial.unlink(missing_ok=True)
             raise
         verified = ["lfs pointer"] if pointer is not None else []
+        if getattr(entry, "git_blob", ""):
+            verified.append("git blob")
         expected_size = None if pd.isna(entry.size) else int(entry.size)
         if entry.sha256:
             if sha256 != entry.sha256 or (expected_size is not None and size != expected_size):
@@ -327,7 +468,7 @@ def _levels(values: pd.Series) -> pd.Series:
 def _issues(frame: pd.DataFrame, mask: pd.Series, file: str, column: str, action: str, reason: str) -> pd.DataFrame:
     rows = frame.index[mask.to_numpy()]
     return pd.DataFrame(
-        {"file": file, "row": (rows + 1).astype(int), "column": column, "value": frame.loc[rows, column].astype(str).to_numpy(),
+        {"file": file, "row": (rows + 1).astype(int), "column": column, "value": frame.loc[rows, column].fillna("").astype(str).to_numpy(),
          "action": action, "reason": reason},
         columns=ISSUE_COLUMNS,
     )
@@ -408,11 +549,14 @@ class ReleaseImport:
     tables : CohortTables
         participants, conversations, messages, scores.
     perception, elo, themes : pandas.DataFrame
-        The optional files perception.csv, elo.csv and themes.csv.
+        The optional files perception.csv, elo.csv and themes.csv (no rows when unavailable).
     issues : pandas.DataFrame
         Every value set missing or record left out (file, row, column, value, action, reason).
     record : dict
-        Counts, the mappings applied and the sha256 of every release file read.
+        Counts, the mappings applied, checksums and verification of every release file read, and
+        the availability of each optional file.
+    unavailable : dict of str to str
+        Optional file (perception, elo, themes) -> why its analysis families are skipped.
     """
 
     tables: CohortTables
@@ -421,6 +565,7 @@ class ReleaseImport:
     themes: pd.DataFrame
     issues: pd.DataFrame
     record: dict
+    unavailable: dict
 
 
 def _participants(unique: pd.DataFrame, file: str, arms: Sequence[str]) -> tuple[pd.DataFrame, list, list]:
@@ -502,13 +647,9 @@ def _perception(frame: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list, pd.
     problems = []
     choice = frame["participant_choice"].fillna("").str.strip().str.lower().map(CHOICE_SIDES)
     no_choice = frame["participant_choice"].isna()
-    for index in frame.index[choice.isna() & ~no_choice]:
-        problems.append(ValidationIssue(file, int(index) + 1, "participant_choice", frame.loc[index, "participant_choice"],
-                                        f"one of {sorted(CHOICE_SIDES)}"))
+    problems += _by_value(frame, choice.isna() & ~no_choice, file, "participant_choice", f"one of {sorted(CHOICE_SIDES)}")
     scenario = match_scenarios(frame["scenario"])
-    for index in frame.index[scenario.isna()]:
-        problems.append(ValidationIssue(file, int(index) + 1, "scenario", frame.loc[index, "scenario"],
-                                        "one of the five opening lines or a scenario label"))
+    problems += _by_value(frame, scenario.isna(), file, "scenario", "one of the five opening lines or a scenario label")
     for column in ("participant_id", "conversation_left_id", "conversation_right_id"):
         for index in frame.index[frame[column].isna()]:
             problems.append(ValidationIssue(file, int(index) + 1, column, None, "an ID (the cell is empty)"))
@@ -532,8 +673,7 @@ def _perception(frame: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list, pd.
 def _elo(frame: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list]:
     problems = []
     rating = pd.to_numeric(frame["elo_rating"], errors="coerce")
-    for index in frame.index[rating.isna()]:
-        problems.append(ValidationIssue(file, int(index) + 1, "elo_rating", frame.loc[index, "elo_rating"], "a number"))
+    problems += _by_value(frame, rating.isna(), file, "elo_rating", "a number")
     elo = pd.DataFrame({"conversation_id": frame["conversation_id"], "elo_rating": rating})
     conflicting = elo.groupby("conversation_id")["elo_rating"].nunique() > 1
     for conversation_id in conflicting.index[conflicting]:
@@ -541,17 +681,127 @@ def _elo(frame: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list]:
     return elo.drop_duplicates("conversation_id").reset_index(drop=True), problems
 
 
-def _themes(frame: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list]:
+def _canonical(values: pd.Series) -> pd.Series:
+    """Labels compared in any case and spacing (``Advice-Giving`` = ``advice-giving``)."""
+    return values.fillna("").astype(str).str.replace(r"\s+", " ", regex=True).str.strip().str.casefold()
+
+
+def _by_value(frame: pd.DataFrame, mask: pd.Series, file: str, column: str, expected: str) -> list[ValidationIssue]:
+    """One issue per distinct bad value (first row, and how many rows hold it): a wrong mapping can
+    touch thousands of rows, and the user needs the values, not every row."""
+    issues = []
+    bad = frame.loc[mask.to_numpy(), column].fillna("")
+    for value, rows in bad.groupby(bad, sort=True).groups.items():
+        issues.append(ValidationIssue(file, int(rows[0]) + 1, column, value, f"{expected} ({len(rows)} row(s))"))
+    return issues
+
+
+def _themes(
+    frame: pd.DataFrame,
+    file: str,
+    conversations: pd.DataFrame,
+    messages: pd.DataFrame,
+    theme_categories: Mapping[str, Sequence[str]],
+    junk_levels: Sequence[str],
+) -> tuple[pd.DataFrame, list, list]:
+    """all_themes.csv -> themes.csv (conversation_id, turn, theme, category, theme_level2, theme_level1)."""
+    problems: list[ValidationIssue] = []
+    present = [column for column in INTERPRETATION_COLUMNS if column in frame.columns]
+    if len(present) != 1:
+        raise CohortValidationError([ValidationIssue(
+            file, None, " / ".join(INTERPRETATION_COLUMNS), None,
+            f"exactly one Level 3 interpretation column, spelled {' or '.join(map(repr, INTERPRETATION_COLUMNS))} "
+            f"(found {present or 'none'} among {list(frame.columns)})")])
+    interpretation = present[0]
+    if not theme_categories:
+        raise ConfigError("paper_release.theme_categories is empty: the Level 1 labels of all_themes.csv cannot be mapped onto "
+                          "categories (config/config.yaml holds the mapping for the authors' release; pass it with --configfile)")
+    label_of: dict[str, tuple[str, str]] = {}
+    for category, labels in theme_categories.items():
+        if category not in THEME_CATEGORIES:
+            raise ConfigError(f"paper_release.theme_categories: {category!r} is not one of {list(THEME_CATEGORIES)}")
+        for label in labels:
+            label_of.setdefault(_canonical(pd.Series([label])).iloc[0], (category, label))
+    junk = set(_canonical(pd.Series(list(junk_levels), dtype=object)))
+    level1 = _canonical(frame["Level 1"])
+    is_junk = level1.isin(junk)
+    category = level1.map(lambda key: label_of.get(key, (None, None))[0])
+    known_labels = sorted({label for _, label in label_of.values()})
+    problems += _by_value(frame, ~is_junk & category.isna(), file, "Level 1",
+                          f"a Level 1 theme of paper_release.theme_categories ({known_labels}) or a placeholder of "
+                          f"paper_release.junk_levels ({list(junk_levels)})")
+    turn = pd.to_numeric(frame["turn_number"], errors="coerce")
+    bad_turn = turn.isna() | (turn < 1) | (turn != turn.round())
+    problems += _by_value(frame, bad_turn & ~is_junk, file, "turn_number", "an integer of at least 1 (the message's position in the transcript)")
+    if "conversation_id" in frame.columns:
+        conversation_id = frame["conversation_id"]
+    else:
+        number = pd.to_numeric(frame["conversation_number"], errors="coerce")
+        keyed = pd.DataFrame({"participant_id": frame["user_id"].to_numpy(), "conversation_number": number.to_numpy(dtype=float)})
+        lookup = conversations[["participant_id", "conversation_number", "conversation_id"]].astype({"conversation_number": float})
+        conversation_id = pd.Series(keyed.merge(lookup, how="left", on=["participant_id", "conversation_number"])["conversation_id"].to_numpy(),
+                                    index=frame.index)
+    level3 = frame[interpretation].fillna("").str.strip()
+    level2 = frame["Level 2"].fillna("").str.strip()
+    issues = [_issues(frame, is_junk, file, "Level 1", "row left out", "placeholder Level 1 (no theme coded; paper_release.junk_levels)")]
+    kept = ~is_junk & category.notna() & ~bad_turn
+    no_conversation = kept & conversation_id.isna()
+    issues.append(_issues(frame, no_conversation, file, "conversation_number", "row left out",
+                          "no conversation of experiment_1.csv has this user_id and conversation_number"))
+    kept &= ~no_conversation
+    known = pd.MultiIndex.from_frame(messages[["conversation_id", "turn"]].astype({"turn": "int64"}))
+    keys = pd.MultiIndex.from_arrays([conversation_id.fillna("").to_numpy(), turn.fillna(0).astype("int64").to_numpy()])
+    not_a_message = kept & ~pd.Series(keys.isin(known), index=frame.index)
+    issues.append(_issues(frame, not_a_message, file, "turn_number", "row left out",
+                          "the conversation's transcript has no message with this number"))
+    kept &= ~not_a_message
+    for column, values in ((interpretation, level3), ("Level 2", level2)):
+        empty = kept & (values == "")
+        issues.append(_issues(frame, empty, file, column, "row left out", f"empty {column}"))
+        kept &= ~empty
+    if "theme" in frame.columns:
+        trouble = conversation_id.map(conversations.set_index("conversation_id")["trouble_type"])
+        differs = kept & (frame["theme"].fillna("").str.strip().str.lower() != trouble.fillna(""))
+        issues.append(_issues(frame, differs, file, "theme", "kept",
+                              "the row's trouble type (column theme) differs from the conversation's scenario in experiment_1.csv"))
+    themes = pd.DataFrame(
+        {
+            "conversation_id": conversation_id,
+            "turn": turn.astype("Int64"),
+            "theme": level3,
+            "category": category,
+            "theme_level2": level2,
+            "theme_level1": level1.map(lambda key: label_of.get(key, (None, None))[1]),
+        }
+    )[kept.to_numpy()]
+    duplicated = themes.duplicated(["conversation_id", "turn", "theme"])
+    issues.append(_issues(frame.loc[themes.index], duplicated, file, interpretation, "row left out",
+                          "the same theme coded twice on one message"))
+    themes = themes[~duplicated.to_numpy()]
+    for child, parent, expected in (("theme", "category", "one category per Level 3 theme"),
+                                    ("theme", "theme_level2", "one Level 2 parent per Level 3 theme"),
+                                    ("theme_level2", "category", "one category per Level 2 theme")):
+        counts = themes.groupby(child, sort=True)[parent].nunique()
+        for value in counts.index[counts > 1]:
+            rows = themes.index[themes[child] == value]
+            problems.append(ValidationIssue(file, int(rows[0]) + 1, interpretation if child == "theme" else "Level 2", value,
+                                            f"{expected} (found {sorted(themes.loc[rows, parent].unique())})"))
+    if not problems and themes.empty:
+        problems.append(ValidationIssue(file, None, "Level 1", None, "at least one row with a theme that maps onto a message"))
+    themes = themes.sort_values(["conversation_id", "turn", "theme"], kind="stable").reset_index(drop=True)
+    return themes[NATIVE_THEME_COLUMNS], problems, issues
+
+
+def _references(frame: pd.DataFrame, file: str, columns: Sequence[str], conversation_ids: pd.Series) -> list[ValidationIssue]:
+    """Conversation IDs of an optional file that experiment_1.csv does not hold (one issue per ID)."""
     problems = []
-    category = frame["category"].fillna("").str.strip().str.lower()
-    for index in frame.index[~category.isin(THEME_CATEGORIES)]:
-        problems.append(ValidationIssue(file, int(index) + 1, "category", frame.loc[index, "category"], f"one of {list(THEME_CATEGORIES)}"))
-    turn = pd.to_numeric(frame["turn"], errors="coerce")
-    for index in frame.index[turn.isna() | (turn < 1) | (turn != turn.round())]:
-        problems.append(ValidationIssue(file, int(index) + 1, "turn", frame.loc[index, "turn"], "an integer turn number of at least 1"))
-    themes = pd.DataFrame({"conversation_id": frame["conversation_id"], "turn": turn.astype("Int64"),
-                           "theme": frame["theme"].fillna("").str.strip(), "category": category})
-    return themes, problems
+    known = set(conversation_ids)
+    for column in columns:
+        values = frame[column].dropna()
+        unknown = values[~values.isin(known)]
+        for value, rows in unknown.groupby(unknown, sort=True).groups.items():
+            problems.append(ValidationIssue(file, int(rows[0]) + 1, column, value, f"a conversation_id of experiment_1.csv ({len(rows)} row(s))"))
+    return problems
 
 
 def file_sha256(path: str | Path) -> str:
@@ -563,98 +813,187 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def import_release(files: Mapping[str, str | Path], arms: Sequence[str]) -> ReleaseImport:
-    """Map the authors' release onto the native contract and the optional cohort files.
-
-    Parameters
-    ----------
-    files : mapping
-        Paths of the release files by role (keys of :data:`RELEASE_FILES`).
-    arms : sequence of str
-        The registered arms; every mapped condition must be one of them.
-
-    Returns
-    -------
-    ReleaseImport
-        The native tables, perception/elo/themes, the issues table and the import record.
-
-    Raises
-    ------
-    CohortValidationError
-        Listing every problem at once: missing columns, repeated rows that disagree, a participant
-        whose conversations disagree on participant-level fields, unknown conditions, opening lines
-        or text levels, non-numeric scores, transcripts without role prefixes, unknown perception
-        choices or theme categories.
-
-    Notes
-    -----
-    Values that cannot be imported but are not errors (Prolific placeholders in Age/Sex, empty
-    scores, perception rows without a choice) are set missing or left out and listed in
-    ``issues``; transcript turn counts that differ from seeker_count/supporter_count are listed too.
-    """
-    names = {role: Path(path).name for role, path in files.items()}
-    experiment_1 = read_release_csv(files["experiment_1"], EXPERIMENT_1_COLUMNS, "experiment_1.csv")
-    unique, collapsed = deduplicate_conversations(experiment_1, names["experiment_1"])
+def _primary(path: Path, name: str, arms: Sequence[str]) -> tuple[CohortTables, pd.DataFrame, int, int, bool]:
+    """experiment_1.csv -> the four native tables (the registered primary analysis needs nothing else),
+    the issues, the file's rows, the repeated rows collapsed and whether the file is synthetic."""
+    experiment_1 = read_release_csv(path, EXPERIMENT_1_COLUMNS, "experiment_1.csv")
+    unique, collapsed = deduplicate_conversations(experiment_1, name)
     log.info("experiment_1: %s rows -> %s conversations (%s repeated rows collapsed)", len(experiment_1), len(unique), collapsed)
     problems: list[ValidationIssue] = []
     issue_frames = []
-    participants, found, issues = _participants(unique, names["experiment_1"], arms)
+    participants, found, issues = _participants(unique, name, arms)
     problems += found
     issue_frames += issues
-    conversations, found = _conversations(unique, names["experiment_1"])
+    conversations, found = _conversations(unique, name)
     problems += found
-    scores, found, issues = _scores(unique, names["experiment_1"])
+    scores, found, issues = _scores(unique, name)
     problems += found
     issue_frames.append(issues)
     messages, unparsed = parse_transcripts(unique.set_index("conversation_id")["conversation"])
     row_of = pd.Series(unique.index + 1, index=unique["conversation_id"])
     for conversation_id in unparsed:
-        problems.append(ValidationIssue(names["experiment_1"], int(row_of[conversation_id]), "conversation", conversation_id,
+        problems.append(ValidationIssue(name, int(row_of[conversation_id]), "conversation", conversation_id,
                                         "a transcript of lines starting 'Seeker:' or 'Supporter:'"))
+    if problems:
+        raise CohortValidationError(problems)
     counts = messages.pivot_table(index="conversation_id", columns="role", values="turn", aggfunc="count").reindex(
         columns=["seeker", "supporter"]).reindex(unique["conversation_id"]).fillna(0)
     declared = unique.set_index("conversation_id")[["seeker_count", "supporter_count"]].apply(pd.to_numeric, errors="coerce")
     differs = (counts["seeker"] != declared["seeker_count"]) | (counts["supporter"] != declared["supporter_count"])
     differs &= declared.notna().all(axis=1)
     issue_frames.append(pd.DataFrame(
-        {"file": names["experiment_1"], "row": row_of[differs.index[differs]].to_numpy(), "column": "conversation",
+        {"file": name, "row": row_of[differs.index[differs]].to_numpy(), "column": "conversation",
          "value": [f"{int(counts.loc[c, 'seeker'])} seeker / {int(counts.loc[c, 'supporter'])} supporter turns parsed; declared "
                    f"{int(declared.loc[c, 'seeker_count'])} / {int(declared.loc[c, 'supporter_count'])}" for c in differs.index[differs]],
          "action": "kept as parsed", "reason": "parsed turn counts differ from seeker_count/supporter_count"}, columns=ISSUE_COLUMNS))
-
-    experiment_2 = read_release_csv(files["experiment_2"], EXPERIMENT_2_COLUMNS, "experiment_2.csv")
-    perception, found, issues = _perception(experiment_2, names["experiment_2"])
-    problems += found
-    issue_frames.append(issues)
-    elo, found = _elo(read_release_csv(files["elo_rankings"], ELO_COLUMNS, "elo_rankings.csv"), names["elo_rankings"])
-    problems += found
-    themes, found = _themes(read_release_csv(files["all_themes"], THEMES_COLUMNS, "all_themes.csv"), names["all_themes"])
-    problems += found
-    if problems:
-        raise CohortValidationError(problems)
-
-    issues = pd.concat([frame for frame in issue_frames if not frame.empty] or [pd.DataFrame(columns=ISSUE_COLUMNS)], ignore_index=True)
-    issues = issues.sort_values(["file", "row", "column"], kind="stable").reset_index(drop=True)
     tables = CohortTables(
         participants=participants.sort_values("participant_id", kind="stable").reset_index(drop=True),
         conversations=conversations.sort_values(["participant_id", "conversation_number"], kind="stable").reset_index(drop=True),
         messages=messages.sort_values(["conversation_id", "turn"], kind="stable").reset_index(drop=True),
         scores=scores.sort_values(["conversation_id", "judge", "dimension"], kind="stable").reset_index(drop=True),
     )
+    return tables, pd.concat(issue_frames, ignore_index=True), len(experiment_1), collapsed, SYNTHETIC_MARKER in experiment_1.columns
+
+
+def import_release(
+    files: Mapping[str, str | Path],
+    arms: Sequence[str],
+    theme_categories: Mapping[str, Sequence[str]],
+    junk_levels: Sequence[str],
+    verify_checksums: bool = True,
+    manifest: pd.DataFrame | None = None,
+) -> ReleaseImport:
+    """Map the authors' release onto the native contract and the optional cohort files.
+
+    The primary step (``experiment_1.csv`` -> participants, conversations, messages, scores) must
+    succeed. Each optional file is mapped on its own: one that is missing or cannot be mapped is
+    marked unavailable with the reason (its analysis families are then skipped for the cohort), and
+    the rest of the import goes on.
+
+    Parameters
+    ----------
+    files : mapping
+        Paths of the release files by role (keys of :data:`RELEASE_FILES`); an optional role may be
+        absent (a partial copy).
+    arms : sequence of str
+        The registered arms; every mapped condition must be one of them.
+    theme_categories : mapping of str to sequence of str
+        Category (affective, cognitive, motivational, misattuned) -> the ``Level 1`` labels of
+        ``all_themes.csv`` that belong to it, in every spelling the release uses (any case and spacing).
+    junk_levels : sequence of str
+        ``Level 1`` placeholders of uncoded messages (``No match found``, ``unknown``, empty): rows left
+        out and listed.
+    verify_checksums : bool
+        Compare every file with the pinned tree (:func:`verify_release_files`); False for a copy that
+        is not the authors' (recorded as unverified).
+    manifest : pandas.DataFrame, optional
+        The manifest (:func:`read_manifest`); the packaged one by default.
+
+    Returns
+    -------
+    ReleaseImport
+        The native tables, perception/elo/themes (empty with their columns when unavailable), the
+        optional files' availability, the issues table and the import record.
+
+    Raises
+    ------
+    InputFileError
+        When experiment_1.csv is missing or unreadable, or a file is a Git LFS pointer.
+    PipelineError
+        When a file's checksum differs from the pinned tree's (naming file, expected and actual).
+    CohortValidationError
+        Listing every problem of experiment_1.csv at once: missing columns, repeated rows that
+        disagree, a participant whose conversations disagree on participant-level fields, unknown
+        conditions, opening lines or text levels, non-numeric scores, transcripts without role prefixes.
+
+    Notes
+    -----
+    Values that cannot be imported but are not errors (Prolific placeholders in Age/Sex, empty
+    scores, perception rows without a choice, placeholder theme codes) are set missing or left out
+    and listed in ``issues``; transcript turn counts that differ from seeker_count/supporter_count
+    are listed too. An unavailable optional file adds one row (action ``file not imported``) naming
+    the families skipped and why.
+    """
+    manifest = read_manifest() if manifest is None else manifest
+    if "experiment_1" not in files:
+        raise InputFileError("the release's experiment_1.csv is required (the primary analysis reads it)")
+    present = {role: Path(path) for role, path in files.items() if role == "experiment_1" or Path(path).is_file()}
+    if not present["experiment_1"].is_file():
+        raise InputFileError(f"{present['experiment_1']}: file not found; expected the release's experiment_1.csv")
+    checksums = verify_release_files(present, manifest, verify=verify_checksums)
+    names = {role: Path(path).name for role, path in files.items()}
+    tables, primary_issues, n_rows, collapsed, synthetic = _primary(present["experiment_1"], names["experiment_1"], arms)
+    issue_frames = [primary_issues]
+
+    def perception_step(path: Path, name: str):
+        frame = read_release_csv(path, EXPERIMENT_2_COLUMNS, "experiment_2.csv")
+        perception, problems, issues = _perception(frame, name)
+        problems += _references(frame, name, ["conversation_left_id", "conversation_right_id"], tables.conversations["conversation_id"])
+        return perception, problems, [issues]
+
+    def elo_step(path: Path, name: str):
+        frame = read_release_csv(path, ELO_COLUMNS, "elo_rankings.csv")
+        elo, problems = _elo(frame, name)
+        problems += _references(frame, name, ["conversation_id"], tables.conversations["conversation_id"])
+        return elo, problems, []
+
+    def themes_step(path: Path, name: str):
+        frame = read_release_csv(path, THEMES_COLUMNS, "all_themes.csv")
+        return _themes(frame, name, tables.conversations, tables.messages, theme_categories, junk_levels)
+
+    optional: dict[str, pd.DataFrame] = {}
+    status: dict[str, dict] = {}
+    for target, step in (("perception", perception_step), ("elo", elo_step), ("themes", themes_step)):
+        role = OPTIONAL_SOURCES[target]
+        file = Path(RELEASE_FILES[role]).name
+        entry = {"source": file, "families": OPTIONAL_FAMILIES[target], "mapped": False, "available": False, "rows": 0, "reason": ""}
+        if role not in present:
+            entry["reason"] = f"{file}: file not found" + (f" at {files[role]}" if role in files else "")
+        else:
+            try:
+                frame, problems, issues = step(present[role], names[role])
+                if problems:
+                    raise CohortValidationError(problems)
+            except (CohortValidationError, InputFileError, ConfigError) as error:
+                entry["reason"] = f"{file} could not be mapped: {error}"
+            else:
+                optional[target] = frame
+                issue_frames += issues
+                entry.update(mapped=True, available=True, rows=len(frame))
+        status[target] = entry
+    if status["elo"]["available"] and not status["perception"]["available"]:
+        status["elo"].update(available=False, reason="the Elo comparison needs perception.csv, which is unavailable: "
+                             + status["perception"]["reason"])
+    for target, entry in status.items():
+        if not entry["available"]:
+            log.warning("%s unavailable, skipped for this cohort: %s", target, entry["reason"])
+            issue_frames.append(pd.DataFrame([{
+                "file": entry["source"], "row": pd.NA, "column": "", "value": "", "action": "file not imported",
+                "reason": f"{entry['families']} skipped for this cohort: {entry['reason']}"}], columns=ISSUE_COLUMNS))
+
+    issues = pd.concat([frame for frame in issue_frames if not frame.empty] or [pd.DataFrame(columns=ISSUE_COLUMNS)], ignore_index=True)
+    issues["row"] = issues["row"].astype("Int64")
+    issues = issues.sort_values(["file", "row", "column"], kind="stable", na_position="first").reset_index(drop=True)
+    unverified = sorted(info["name"] for info in checksums.values() if not info["verified"])
     record = {
         "release": {"repository": RELEASE_REPOSITORY, "commit": RELEASE_COMMIT},
-        "files": {role: {"name": names[role], "sha256": file_sha256(path), "size": Path(path).stat().st_size} for role, path in sorted(files.items())},
+        "files": checksums,
+        "verification": {"verified": not unverified, "unverified_files": unverified,
+                         "policy": "checked against the pinned tree" if verify_checksums else "verify_checksums: false"},
+        "optional": status,
         "rows": {
-            "experiment_1": len(experiment_1), "experiment_1_repeated_rows_collapsed": collapsed,
-            "experiment_2": len(experiment_2), "perception": len(perception), "elo": len(elo), "themes": len(themes),
+            "experiment_1": n_rows, "experiment_1_repeated_rows_collapsed": collapsed,
+            **{name: len(optional.get(name, ())) for name in OPTIONAL_SOURCES},
             **{name: len(frame) for name, frame in tables.items()},
         },
         "issues": issues.groupby(["file", "column", "action"]).size().rename("n").reset_index().to_dict("records"),
         "judge": RELEASE_JUDGE,
-        "synthetic": SYNTHETIC_MARKER in experiment_1.columns,
+        "synthetic": synthetic,
         "mappings": MAPPINGS,
     }
-    return ReleaseImport(tables, perception, elo, themes, issues, record)
+    frames = {name: optional.get(name, pd.DataFrame(columns=OPTIONAL_COLUMNS[name])) for name in OPTIONAL_SOURCES}
+    unavailable = {name: entry["reason"] for name, entry in status.items() if not entry["available"]}
+    return ReleaseImport(tables, frames["perception"], frames["elo"], frames["themes"], issues, record, unavailable)
 
 
 def write_import_record(record: Mapping, path: str | Path) -> None:
@@ -668,8 +1007,17 @@ def write_import_record(record: Mapping, path: str | Path) -> None:
 # --------------------------------------------------------------------------------------------
 COMPARISON_COLUMNS = [
     "quantity", "key", "published", "decimals", "reproduced", "reproduced_rounded", "agrees", "difference", "source",
-    "published_file", "result_file",
+    "published_file", "result_file", "note",
 ]
+# Result folders (relative to results/NAME/) made only from an optional cohort file: the longest
+# matching prefix names the file a result needs.
+RESULT_REQUIREMENTS: dict[str, str] = {"perception/elo_": "elo", "perception/": "perception", "taxonomy/theme_": "themes"}
+
+
+def result_requirement(result_file: str) -> str | None:
+    """The optional cohort file (perception, elo, themes) a result file is made from, or None."""
+    matches = [prefix for prefix in RESULT_REQUIREMENTS if result_file.startswith(prefix)]
+    return RESULT_REQUIREMENTS[max(matches, key=len)] if matches else None
 
 
 def decimals_of(text: str) -> int:
@@ -726,6 +1074,7 @@ def compare_published(
     comparisons: pd.DataFrame,
     published: Mapping[str, pd.DataFrame],
     results: Mapping[str, pd.DataFrame],
+    unavailable: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Each published number beside the value the pipeline reproduced.
 
@@ -741,6 +1090,9 @@ def compare_published(
         Published reference files by file name, read as text (so the precision is kept).
     results : mapping of str to pandas.DataFrame
         The cohort's result files by their ``result_file`` name.
+    unavailable : mapping of str to str, optional
+        Result files the cohort cannot have (an optional input could not be imported) -> why: their
+        published numbers are listed as not reproduced, with the reason in ``note``.
 
     Returns
     -------
@@ -753,10 +1105,19 @@ def compare_published(
     for spec in comparisons.to_dict("records"):
         table = published[spec["published_file"]]
         chosen = _select(table, spec["published_where"], spec["published_file"])
-        result = results[spec["result_file"]]
         keys = [key for key in spec["keys"].split(";") if key]
         scale = float(spec["scale"] or 1)
+        missing = (unavailable or {}).get(spec["result_file"]) if spec["result_file"] not in results else None
+        result = None if missing else results[spec["result_file"]]
         for record in chosen.to_dict("records"):
+            if missing:
+                rows.append({"quantity": spec["quantity"], "key": "; ".join(f"{key}={record[key]}" for key in keys) or spec["published_where"],
+                             "published": str(record[spec["published_column"]]).strip(),
+                             "decimals": decimals_of(record[spec["published_column"]]), "reproduced": float("nan"),
+                             "reproduced_rounded": "", "agrees": False, "difference": float("nan"), "source": record.get("source", ""),
+                             "published_file": spec["published_file"], "result_file": spec["result_file"],
+                             "note": f"not reproduced: {missing}"})
+                continue
             match = _select(result, spec["result_where"], spec["result_file"])
             for key in keys:
                 match = match[match[key].astype(str) == str(record[key])]
@@ -777,6 +1138,7 @@ def compare_published(
                     "source": record.get("source", ""),
                     "published_file": spec["published_file"],
                     "result_file": spec["result_file"],
+                    "note": "" if len(match) else "no matching row in the result file",
                 }
             )
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)

@@ -7,7 +7,8 @@ Human raters saw pairs of conversations from the same scenario and chose the mor
 * For each choice, the gap = outcome (composite) of the left minus the right conversation. Logit of
   choosing the higher-composite conversation on ``|gap|`` plus scenario dummies, cluster-robust by
   rater (statsmodels ``Logit``, ``cov_type="cluster"``). Choices with a zero gap have no higher
-  conversation: they are left out and counted.
+  conversation: they are left out and counted. With a single scenario the dummies would be
+  constant: the term is dropped and the fit table's ``note`` (and the spec record) says so.
 * The share choosing the higher conversation by ``|gap|`` bin, with Wilson CIs (statsmodels).
 * Bradley-Terry strengths of the conversations from the human choices (``choix``; pairs lie
   within scenarios, so the strengths of different scenarios are tied together only by the
@@ -26,26 +27,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib
+import choix
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+import statsmodels.api as sm
+import statsmodels.tools.sm_exceptions as sm_exceptions
+from scipy import stats
+from statsmodels.stats.proportion import proportion_confint
 
-matplotlib.use("Agg")
+from analysis.contract import _IDENTIFIER, duplicate_issues, read_csv_text, reference_issues, schema_issues
+from analysis.errors import AnalysisError, CohortValidationError, ValidationIssue
+from analysis.figures import _STYLE, _suptitle
+from analysis.tables import format_coefficient, format_count, format_number, format_p_value, render_table
 
-import choix  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pandera.pandas as pa  # noqa: E402
-import statsmodels.api as sm  # noqa: E402
-import statsmodels.tools.sm_exceptions as sm_exceptions  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-from scipy import stats  # noqa: E402
-from statsmodels.stats.proportion import proportion_confint  # noqa: E402
-
-from analysis.contract import _IDENTIFIER, duplicate_issues, read_csv_text, reference_issues, schema_issues  # noqa: E402
-from analysis.errors import AnalysisError, CohortValidationError, ValidationIssue  # noqa: E402
-from analysis.figures import _STYLE, _suptitle  # noqa: E402
-from analysis.tables import format_coefficient, format_count, format_number, format_p_value, render_table  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 PERCEPTION_COLUMNS = ["rater_id", "pair_id", "scenario", "conversation_left_id", "conversation_right_id", "choice"]
 ELO_COLUMNS = ["conversation_id", "elo_rating"]
@@ -56,7 +55,7 @@ LOGIT_COLUMNS = [
     "model", "term", "estimate", "std_error", "statistic", "p_value", "ci_low", "ci_high", "odds_ratio", "n_obs", "n_clusters",
 ]
 LOGIT_FIT_COLUMNS = [
-    "model", "n_choices", "n_used", "n_left_out", "n_raters", "share_outcome", "converged", "log_likelihood", "pseudo_r2",
+    "model", "n_choices", "n_used", "n_left_out", "n_raters", "share_outcome", "converged", "log_likelihood", "pseudo_r2", "note",
 ]
 GAP_BIN_COLUMNS = ["bin_low", "bin_high", "label", "n", "n_chose_higher", "share", "ci_low", "ci_high", "mean_abs_gap"]
 CURVE_COLUMNS = ["abs_gap", "predicted"]
@@ -242,6 +241,37 @@ def logit_design(data: pd.DataFrame, covariate: str, settings: Mapping, scenario
     return pd.DataFrame(columns, index=data.index)
 
 
+def scenario_term_note(scenarios: Sequence[str], settings: Mapping) -> str:
+    """Say why the registered scenario term is left out of a choice logit, or ``""`` when it is not.
+
+    Parameters
+    ----------
+    scenarios : sequence of str
+        The scenarios of the analysed choices (sorted; the first is the reference).
+    settings : mapping
+        The registered ``logit`` block (``scenario_dummies``).
+
+    Returns
+    -------
+    str
+        With scenario dummies registered and a single scenario present, a note that the term was
+        dropped (it would be a constant column, not identified beside the intercept); else ``""``.
+
+    Notes
+    -----
+    :func:`logit_design` builds no dummy for the reference scenario, so with one scenario the
+    model is the registered one minus a term that carries no information here. That is the fit a
+    statistician would run, but it is no longer the registered model, so the note goes into the
+    fit table, the spec record and the run log instead of passing silently.
+    """
+    if not settings["scenario_dummies"] or len(scenarios) != 1:
+        return ""
+    return (
+        f"scenario term dropped: only one scenario ({scenarios[0]}) among the analysed choices, "
+        "so the registered scenario dummies would be constant"
+    )
+
+
 def fit_cluster_logit(y: np.ndarray, design: pd.DataFrame, clusters: pd.Series):
     """Logit with cluster-robust covariance (statsmodels' default small-sample correction).
 
@@ -374,12 +404,12 @@ def spearman_row(x_name: str, y_name: str, x: np.ndarray, y: np.ndarray) -> dict
     return {"x": x_name, "y": y_name, "method": "spearman", "n": n, "rho": float(result.statistic), "p_value": float(result.pvalue)}
 
 
-def _fit_summary(model: str, n_choices: int, used: pd.DataFrame, response: str, result, n_left_out: int) -> dict:
+def _fit_summary(model: str, n_choices: int, used: pd.DataFrame, response: str, result, n_left_out: int, note: str = "") -> dict:
     return {
         "model": model, "n_choices": n_choices, "n_used": int(len(used)), "n_left_out": n_left_out,
         "n_raters": int(used["rater_id"].nunique()), "share_outcome": float(used[response].astype(float).mean()),
         "converged": bool(result.mle_retvals.get("converged", True)), "log_likelihood": float(result.llf),
-        "pseudo_r2": float(result.prsquared),
+        "pseudo_r2": float(result.prsquared), "note": note,
     }
 
 
@@ -409,12 +439,14 @@ def perception_analysis(perception: pd.DataFrame, outcomes: pd.DataFrame, settin
     )
     used = choices[~ties]
     scenarios = sorted(choices["scenario"].unique())
+    scenario_note = scenario_term_note(scenarios, settings["logit"])
     design = logit_design(used, "abs_gap", settings["logit"], scenarios)
     result = fit_cluster_logit(used["chose_higher"].to_numpy(dtype=float), design, used["rater_id"])
     n_clusters = int(used["rater_id"].nunique())
     logit = logit_rows(result, "higher_outcome", alpha, n_clusters)
     fit = pd.DataFrame(
-        [_fit_summary("higher_outcome", int(len(choices)), used, "chose_higher", result, int(ties.sum()))], columns=LOGIT_FIT_COLUMNS
+        [_fit_summary("higher_outcome", int(len(choices)), used, "chose_higher", result, int(ties.sum()), scenario_note)],
+        columns=LOGIT_FIT_COLUMNS,
     )
     bins = gap_bins(choices, settings["gap_bins"], settings["proportion_ci"], alpha)
     top = float(min(settings["gap_bins"][-1], max(used["abs_gap"].max(), 1.0)))
@@ -448,7 +480,8 @@ def perception_analysis(perception: pd.DataFrame, outcomes: pd.DataFrame, settin
             "gap": f"{outcome} of the left minus the right conversation",
             "zero_gap": settings["zero_gap"],
             "logit": dict(settings["logit"]),
-            "scenario_reference": scenarios[0] if settings["logit"]["scenario_dummies"] else None,
+            "scenario_reference": scenarios[0] if settings["logit"]["scenario_dummies"] and not scenario_note else None,
+            "scenario_term": scenario_note or ("fitted" if settings["logit"]["scenario_dummies"] else "not registered"),
             "gap_bins": list(settings["gap_bins"]),
             "proportion_ci": settings["proportion_ci"],
             "bradley_terry": {"library": f"choix {version('choix')}", "method": bt["method"], "alpha": float(bt["regularisation"])},
@@ -510,12 +543,14 @@ def elo_analysis(choices: pd.DataFrame, strengths: pd.DataFrame, elo: pd.DataFra
     else:
         covariate_note = f"|{settings['outcome']} gap|"
     scenarios = sorted(choices["scenario"].unique())
+    scenario_note = scenario_term_note(scenarios, settings["logit"])
     design = logit_design(used, "abs_gap", settings["logit"], scenarios)
     result = fit_cluster_logit(used["agree"].to_numpy(), design, used["rater_id"])
     n_clusters = int(used["rater_id"].nunique())
     logit = logit_rows(result, "elo_agreement", alpha, n_clusters)
     fit = pd.DataFrame(
-        [_fit_summary("elo_agreement", int(len(choices)), used, "agree", result, int(unrated.sum() + tie.sum()))], columns=LOGIT_FIT_COLUMNS
+        [_fit_summary("elo_agreement", int(len(choices)), used, "agree", result, int(unrated.sum() + tie.sum()), scenario_note)],
+        columns=LOGIT_FIT_COLUMNS,
     )
     with_elo = strengths.assign(elo=strengths["conversation_id"].map(rating))
     no_rating = with_elo["elo"].isna()
@@ -546,7 +581,9 @@ def elo_analysis(choices: pd.DataFrame, strengths: pd.DataFrame, elo: pd.DataFra
                    "n_rank_pairs": int(len(rated)), "n_left_out_records": int(len(left_out))},
         "diagnostics": {"converged": bool(result.mle_retvals.get("converged", True))},
         "details": {"agreement_gap": elo_settings["agreement_gap"], "covariate": covariate_note,
-                    "logit": dict(settings["logit"]), "rank_correlation": elo_settings["rank_correlation"]},
+                    "logit": dict(settings["logit"]),
+                    "scenario_term": scenario_note or ("fitted" if settings["logit"]["scenario_dummies"] else "not registered"),
+                    "rank_correlation": elo_settings["rank_correlation"]},
     }
     return EloResults(logit=logit, logit_fit=fit, rank_correlations=ranks, left_out=left_out, execution=execution)
 
@@ -600,8 +637,12 @@ def perception_tables(
         rows.append({"Term": f"Spearman rho: {record.x.replace('_', '-')} vs {record.y.replace('_', ' ')} (N = {format_count(record.n)})",
                      "Estimate (SE)": format_number(record.rho), "Odds ratio": "", "p": format_p_value(record.p_value)})
     table = pd.DataFrame(rows, dtype=object)
+    # an older fit table has no note column; an empty note reads back from CSV as NaN
+    fit_note = summary.get("note", "")
+    fit_note = fit_note if isinstance(fit_note, str) else ""
+    scenarios = f"{fit_note[0].upper()}{fit_note[1:]}." if fit_note else "Scenario dummies against the first scenario in sorted order."
     table.attrs["note"] = (
-        "Logit with standard errors clustered by rater; scenario dummies against the first scenario in sorted order. "
+        f"Logit with standard errors clustered by rater. {scenarios} "
         "Bradley-Terry strengths from the human choices (choix). * p < .05, ** p < .01, *** p < .001."
     )
     return {name: render_table(table, caption=caption or f"Perception task: choosing the conversation judged more empathic (cohort {cohort})",
@@ -632,6 +673,10 @@ def plot_gap_bins(bins: pd.DataFrame, curve: pd.DataFrame, fit: pd.DataFrame, lo
     Each bin's share is drawn at the bin's mean ``|gap|`` (bin edges as light vertical lines, the
     number of choices above each CI); the line is the fitted logit averaged over the scenario mix.
     """
+    import matplotlib
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
     with matplotlib.rc_context(_STYLE):
         fig = Figure(figsize=(5.2, 3.5), layout="constrained")
         ax = fig.subplots()

@@ -70,11 +70,25 @@ def check_plan_consistency(plan: dict, source: str = "prereg") -> None:
     non_reference = [arm for arm in arms if arm != design["reference_arm"]]
     known_terms = {"intercept", "post", *non_reference, *(f"{arm}:post" for arm in non_reference)}
     for hypothesis in plan.get("hypotheses", []):
-        if hypothesis["term"] not in known_terms:
+        contrast = hypothesis.get("contrast")
+        if contrast is not None:
+            for key in ("arm_a", "arm_b"):
+                if contrast[key] not in non_reference:
+                    problems.append(f"hypothesis {hypothesis['id']} contrast.{key} is '{contrast[key]}', expected one of {non_reference}")
+            expected_term = f"{contrast['arm_a']}:post - {contrast['arm_b']}:post"
+            if hypothesis["term"] != expected_term:
+                problems.append(f"hypothesis {hypothesis['id']} has a contrast, so its term must read '{expected_term}', not '{hypothesis['term']}'")
+        elif hypothesis["term"] not in known_terms:
             problems.append(f"hypothesis {hypothesis['id']} tests term '{hypothesis['term']}', expected one of {sorted(known_terms)}")
         for outcome in hypothesis["direction"]:
             if outcome not in known_outcomes:
                 problems.append(f"hypothesis {hypothesis['id']} names outcome '{outcome}', expected one of {known_outcomes}")
+        for outcome in hypothesis.get("outcomes", []):
+            if outcome not in hypothesis["direction"]:
+                problems.append(f"hypothesis {hypothesis['id']} decides on outcome '{outcome}', which has no registered direction")
+        decided = hypothesis.get("outcomes", list(hypothesis["direction"]))
+        if hypothesis.get("rule") == "composite_only" and composite["name"] not in decided:
+            problems.append(f"hypothesis {hypothesis['id']} has rule composite_only, but its outcomes lack the composite '{composite['name']}'")
     aggregation = plan["judge_aggregation"]
     if aggregation["method"] == "single" and not aggregation.get("judge"):
         problems.append("judge_aggregation.method is 'single' but judge_aggregation.judge is not set")

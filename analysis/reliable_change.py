@@ -24,6 +24,14 @@ conversation 1``) is ``improved`` if ``d > z * SE_d``, ``worsened`` if
 critical value ``z`` (1.96). A participant without every registered
 conversation has no comparable ``d`` (its SE would differ) and is left out,
 listed with the reason.
+
+Degenerate input
+----------------
+An outcome that is the same in every conversation of the reliability arm,
+or that varies only between participants and by the fixed terms (a residual
+variance, hence ``SE_d``, of 0), is refused with an
+:class:`~analysis.errors.AnalysisError` naming the outcome and the reason.
+An arm with no participant left gets ``n = 0`` and empty shares.
 """
 
 from __future__ import annotations
@@ -220,6 +228,52 @@ def responder_summary(participants: pd.DataFrame, excluded: pd.DataFrame, arms: 
     return summary[RESPONDER_COLUMNS]
 
 
+def check_reliability_estimable(
+    values: pd.Series, exog: pd.DataFrame, groups: pd.Series, outcome: str, reliability_arm: str
+) -> None:
+    """Refuse degenerate data for the reliability model with the outcome and the reason.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        The outcome in the reliability arm.
+    exog : pandas.DataFrame
+        The model's fixed-effect design (same rows).
+    groups : pandas.Series
+        Participant of each row.
+    outcome, reliability_arm : str
+        Named in the message.
+
+    Raises
+    ------
+    AnalysisError
+        When the outcome is the same in every conversation of the arm (both variance components
+        are 0: r1 and r2 are 0/0), or the participants and the fixed terms explain it exactly (no
+        residual variation: ``sigma2_e`` and ``SE_d`` are 0 and every non-zero change would be
+        "reliable"). The mixed model would otherwise fail with an optimizer message, or return a
+        zero SE_d, that does not say what is wrong with the data.
+    """
+    y = values.to_numpy(dtype=float)
+    if len(y) == 0 or np.ptp(y) <= 1e-12 * max(1.0, float(np.abs(y).max())):
+        shown = f" ({y[0]:g})" if len(y) else ""
+        raise AnalysisError(
+            f"outcome '{outcome}': reliability not estimable, every conversation in arm '{reliability_arm}' has the same "
+            f"score{shown}: its SD is 0, so r1, r2 and SE_d are undefined"
+        )
+    # residual variation left after participant intercepts and the fixed terms (the intercept is in the dummies)
+    dummies = pd.get_dummies(pd.Series(groups).astype(str), dtype=float).to_numpy()
+    fixed = exog.drop(columns=["intercept"], errors="ignore").to_numpy(dtype=float)
+    design = np.column_stack([dummies, fixed])
+    fitted = design @ np.linalg.lstsq(design, y, rcond=None)[0]
+    residual = float(np.sum((y - fitted) ** 2))
+    if residual <= 1e-12 * max(1.0, float(np.sum((y - y.mean()) ** 2))):
+        raise AnalysisError(
+            f"outcome '{outcome}': reliable change not estimable, in arm '{reliability_arm}' each participant's "
+            "conversations differ only by the fixed terms (no within-participant variation): the residual variance and "
+            "SE_d are 0, so every non-zero change would count as reliable"
+        )
+
+
 def reliable_change_analysis(
     data: pd.DataFrame,
     arms: Sequence[str],
@@ -269,7 +323,8 @@ def reliable_change_analysis(
     ------
     AnalysisError
         When the reliability arm has no conversations, the outcome has
-        missing values in it, or its model does not converge.
+        missing values in it, the reliability model is not estimable
+        (:func:`check_reliability_estimable`), or its model does not converge.
     """
     optimizers = [entry if isinstance(entry, Optimizer) else Optimizer.from_plan(entry) for entry in optimizers]
     if outcome not in data.columns:
@@ -281,9 +336,16 @@ def reliable_change_analysis(
     if missing.any():
         raise AnalysisError(f"outcome '{outcome}' has {int(missing.sum())} missing value(s) in arm '{reliability_arm}'")
     exog = fixed_effects_design(reference, terms, [reliability_arm], reliability_arm)
+    check_reliability_estimable(reference[outcome], exog, reference[group], outcome, reliability_arm)
     fit = fit_mixed_model(reference[outcome], exog, reference[group], optimizers, f"{outcome} in arm {reliability_arm} (reliability)")
     baseline = baseline_conversations(conversations_per_participant, post_conversations)
     components = Reliability(fit.participant_variance, fit.residual_variance, len(baseline), len(post_conversations))
+    if not np.isfinite(components.se_d) or components.se_d <= 0:
+        # a zero SE_d would call every non-zero change reliable; refuse rather than classify
+        raise AnalysisError(
+            f"outcome '{outcome}': reliable change not estimable, the residual variance in arm '{reliability_arm}' is "
+            f"{components.sigma2_e:g}, so SE_d is {components.se_d:g}"
+        )
     participants, excluded = participant_change(data, outcome, baseline, post_conversations, components.se_d, critical_value)
     formula = model_formula(terms, group).replace("score", outcome, 1)
     reliability = pd.DataFrame(

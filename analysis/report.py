@@ -59,8 +59,8 @@ class Section:
 # Sections in display order; a file goes to the first section with a matching pattern
 # (fnmatch patterns on the path relative to the working directory, cohort name replaced by *).
 SECTIONS: tuple[Section, ...] = (
-    Section("design", "Design, data and CONSORT flow", "The registered design, what the import of the data recorded, and "
-            "how many participants and conversations each step kept (results/NAME/qc/flow.csv).",
+    Section("design", "Design, data and CONSORT flow", "The registered design, what reading the data recorded, and how "
+            "many participants and conversations each registered exclusion kept.",
             ("results/*/qc/*", "results/*/import/*", "data/imported/*")),
     Section("primary", "Registered primary analysis", "OLS difference-in-differences, score ~ arm + post + arm:post, "
             "cluster-robust by participant, and the registered hypotheses it tests.",
@@ -86,13 +86,155 @@ SECTIONS: tuple[Section, ...] = (
             "(phrases shown only when used by enough distinct participants).",
             ("results/*/taxonomy/*", "reports/*/*/*taxonomy*", "reports/*/*/*theme*", "reports/*/*/*phrase*",
              "reports/*/*/*expression*")),
+    Section("planning", "Planning the next cohort", "Exploratory: power of every registered hypothesis by its "
+            "registered decision rule, participants per arm for the target powers and minimal detectable effects, "
+            "from trials simulated with this cohort's fitted model and analysed as registered (docs/power.md).",
+            ("results/*/design/*", "reports/*/figures/power_curves*")),
     Section("release", "Published versus reproduced", "Each published number beside the value this pipeline "
             "reproduced from the authors' release, and whether they agree at the published precision.",
             ("results/*/release/*",)),
-    Section("audit", "Pre-registration audit", "What was run against what was registered (reports/NAME/prereg_audit.md).",
+    Section("audit", "Pre-registration audit", "What was run compared with what was registered, field by field, and every "
+            "deviation with whether it was declared.",
             ("reports/*/prereg_audit*",)),
 )
 CONTEXT_PATTERNS: tuple[str, ...] = ("results/*/validated/*",)
+
+
+@dataclass(frozen=True)
+class ResultTable:
+    """How the report shows a tidy result file: a title, a sentence saying what it holds, and what to
+    say instead of an empty table."""
+
+    title: str
+    what: str
+    empty: str
+
+
+# Result files shown inline (small enough), by path with the cohort replaced by *. A file not listed
+# gets a title made from its folder and name (:func:`result_table`).
+RESULT_TABLES: dict[str, ResultTable] = {
+    "results/*/qc/exclusions.csv": ResultTable(
+        "Excluded records", "Every record a registered exclusion rule removed, with the rule and the reason.",
+        "No record met a registered exclusion rule: every participant and conversation was analysed."),
+    "results/*/import/parse_issues.csv": ResultTable(
+        "Records that could not be read", "Each record of the release that did not parse: file, row, column, value and why; "
+        "it is left out of every analysis.", "Every record of the release was read; none was set aside."),
+    "results/*/reliability/excluded.csv": ResultTable(
+        "Ratings left out of the agreement analyses", "Ratings that could not be paired or were incomplete, with the reason.",
+        "No rating was left out: every rating entered the agreement analyses."),
+    "results/*/reliability/experts.csv": ResultTable(
+        "How consistently the experts rate", "Per dimension, the intraclass correlations ICC(2,1) and ICC(2,k) and "
+        "Krippendorff's alpha of the three experts.", "No dimension had ratings from enough experts to compute reliability."),
+    "results/*/design/mde.csv": ResultTable(
+        "Minimal detectable effects", "Per hypothesis and per test deciding it: the smallest effect (SD units) detected "
+        "with the target power at this cohort's own arm sizes, with its Monte Carlo SE.",
+        "No hypothesis is registered, so there is no minimal detectable effect."),
+    "results/*/primary/model_fit.csv": ResultTable(
+        "Fit of the primary models", "Per outcome: observations, participants (clusters), R\u00b2, residual SE and the F test.",
+        "No primary model was fitted."),
+    "results/*/primary/hypothesis_tests.csv": ResultTable(
+        "How each registered hypothesis was decided", "Per hypothesis and outcome: the term or arm contrast that tests it, "
+        "the p-value adjusted within the hypothesis' outcomes as registered, and the verdict by the registered rule.",
+        "No hypothesis is registered."),
+    "results/*/primary/arm_contrasts.csv": ResultTable(
+        "Pairwise arm contrasts", "Differences between the arms' post-training effects, Holm-adjusted within each outcome, "
+        "also in SD units.", "No pair of arms could be compared."),
+    "results/*/primary/effects_sd.csv": ResultTable(
+        "Effects in SD units", "Each arm's change from baseline to post-training in standard-deviation units, with 95% CI.",
+        "No effect could be estimated."),
+    "results/*/primary/judge_sensitivity.csv": ResultTable(
+        "Primary effects judge by judge", "The primary difference-in-differences refitted with each judge's scores alone, "
+        "beside the registered estimate.", "Only one judge scored this cohort, so there is nothing to compare."),
+    "results/*/primary/judge_sensitivity_exclusions.csv": ResultTable(
+        "Conversations a single judge did not score", "Conversations left out of one judge's refit for want of its scores.",
+        "Every judge scored every analysed conversation; no refit left anything out."),
+    "results/*/mixed/convergence.csv": ResultTable(
+        "Convergence of the mixed models", "Per outcome: optimizer, iterations, log-likelihood and any warning.",
+        "No mixed model was fitted."),
+    "results/*/mixed/reliability.csv": ResultTable(
+        "Reliability of a participant's scores", "Control-arm variance components, test-retest reliabilities and the "
+        "standard error of a difference used for reliable change.", "Reliability could not be estimated."),
+    "results/*/mixed/reliable_change_excluded.csv": ResultTable(
+        "Participants left out of reliable change", "Participants without the conversations reliable change needs, and why.",
+        "Nobody was left out: every analysed participant has a reliable-change class."),
+    "results/*/mixed/responders.csv": ResultTable(
+        "Who improved reliably", "Per arm: shares of participants with reliable improvement, no reliable change and "
+        "reliable decline.", "No participant could be classified."),
+    "results/*/improvement/arm_summary.csv": ResultTable(
+        "Improvement by arm", "Mean improvement (post-training mean minus baseline) per arm in SD units.", "No improvement was computed."),
+    "results/*/improvement/baseline_heterogeneity.csv": ResultTable(
+        "Baseline differences", "The baseline composite by sex, age and trouble type.", "No baseline comparison was possible."),
+    "results/*/improvement/baseline_means.csv": ResultTable(
+        "Baseline means", "Mean baseline composite per group.", "No baseline mean was computed."),
+    "results/*/improvement/coefficients.csv": ResultTable(
+        "Who benefits: improvement models", "Coefficients of improvement on arm, without and with the baseline, and its "
+        "moderation by sex and age (HC3 standard errors).", "No improvement model was fitted."),
+    "results/*/improvement/left_out.csv": ResultTable(
+        "Participants left out of the improvement analysis", "Participants without the data the improvement models need, and why.",
+        "Nobody was left out of the improvement analysis."),
+    "results/*/improvement/standardisers.csv": ResultTable(
+        "Standardisers", "The standard deviations that put improvement in SD units.", "No standardiser was computed."),
+    "results/*/improvement/wald_tests.csv": ResultTable(
+        "Joint tests of moderation", "Wald tests that sex or age moderates the improvement.", "No moderation test was run."),
+    "results/*/perception/elo_left_out.csv": ResultTable(
+        "Pairs left out of the Elo comparison", "Comparisons without an Elo score, and why.", "No comparison was left out."),
+    "results/*/perception/elo_logit.csv": ResultTable(
+        "Choosing the higher-Elo conversation", "Logit of choosing the conversation the LLM's Elo ranks higher on the gap.",
+        "The Elo model was not fitted."),
+    "results/*/perception/elo_logit_fit.csv": ResultTable(
+        "Fit of the Elo choice model", "Observations, raters and fit statistics of the model above.", "The Elo model was not fitted."),
+    "results/*/perception/elo_rank_correlations.csv": ResultTable(
+        "Elo against judged scores", "Spearman correlations of the LLM's Elo with the raters' strengths and the composite.",
+        "No correlation was computed."),
+    "results/*/perception/gap_bins.csv": ResultTable(
+        "Choices by score gap", "Share of choices of the higher-composite conversation by size of the gap.", "No choice was recorded."),
+    "results/*/perception/logit.csv": ResultTable(
+        "Choosing the more empathic conversation", "Logit of choosing the higher-composite conversation on the gap and "
+        "scenario, standard errors clustered by rater.", "The perception model was not fitted."),
+    "results/*/perception/logit_fit.csv": ResultTable(
+        "Fit of the perception model", "Observations, raters and fit statistics of the model above.", "The perception model was not fitted."),
+    "results/*/perception/rank_correlations.csv": ResultTable(
+        "Raters' strengths against judged scores", "Spearman correlation of the Bradley-Terry strengths with the composite.",
+        "No correlation was computed."),
+    "results/*/silent_empathy/high_rating_gap.csv": ResultTable(
+        "Rating oneself 4-5 versus being judged 4-5", "Per dimension, the share rated 4 or 5 by themselves and by the judge, "
+        "with McNemar's test.", "No participant rated themselves."),
+    "results/*/silent_empathy/left_out.csv": ResultTable(
+        "Participants left out of the silent-empathy analyses", "Participants without trait or self-ratings, and why.",
+        "Nobody was left out of the silent-empathy analyses."),
+    "results/*/silent_empathy/self_judged_correlations.csv": ResultTable(
+        "Self-ratings against judged scores", "Per dimension, Pearson r, R\u00b2, p and N of self-ratings with the judge's scores.",
+        "No participant rated themselves."),
+    "results/*/silent_empathy/trait_correlations.csv": ResultTable(
+        "Trait empathy against judged scores", "Pearson r, R\u00b2, p and N of the trait scales with the judged composite.",
+        "No trait scale was recorded."),
+    "results/*/silent_empathy/trait_levels.csv": ResultTable(
+        "Judged scores by trait level", "Mean judged composite at each level of the trait scales.", "No trait scale was recorded."),
+    "results/*/taxonomy/mining_left_out.csv": ResultTable(
+        "Left out of phrase mining", "Messages or participants the phrase mining could not use, and why.",
+        "Nothing was left out of phrase mining."),
+    "results/*/taxonomy/phrase_change_left_out.csv": ResultTable(
+        "Phrases without a change estimate", "Phrases or trouble types too rare to estimate a change, and why.",
+        "Every phrase had a change estimate."),
+    "results/*/taxonomy/theme_change_left_out.csv": ResultTable(
+        "Themes without a change estimate", "Themes or trouble types too rare to estimate a change, and why.",
+        "Every theme had a change estimate."),
+}
+
+
+# Result files a rendered table of the same cohort already shows (result path -> the table's name).
+SHOWN_AS: dict[str, str] = {"results/*/reliability/experts.csv": "expert_reliability"}
+
+
+def result_table(path: str, cohort: str) -> ResultTable:
+    """The title, description and empty-table text of a result file (:data:`RESULT_TABLES`, else made
+    from the file's folder and name)."""
+    generic = path.replace(f"/{cohort}/", "/*/", 1)
+    if generic in RESULT_TABLES:
+        return RESULT_TABLES[generic]
+    folder, name = humanise(Path(path).parent.name), humanise(Path(path).stem)
+    return ResultTable(f"{folder}: {name[:1].lower()}{name[1:]}", f"The {name.lower()} of the {folder.lower()} analysis, "
+                       "as the pipeline wrote them (numbers rounded to 3 decimals here).", "This analysis produced no rows for this cohort.")
 
 
 @dataclass
@@ -174,6 +316,28 @@ def humanise(stem: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+# Titles of the rendered tables and figures, by file name; any other is its name in words (humanise).
+DISPLAY_TITLES: dict[str, str] = {
+    "primary_did": "Primary difference-in-differences", "effects_sd": "Effects in SD units",
+    "arm_contrasts": "Pairwise arm contrasts", "composite_by_conversation": "Composite score by conversation",
+    "bayes_effects": "Bayesian effects", "bayes_ppc": "Posterior predictive check", "bayes_diagnostics": "Bayesian diagnostics",
+    "lmm_coefficients": "Linear mixed models", "responders": "Reliable responders", "estimator_comparison": "Estimators compared",
+    "perception": "Perception task", "perception_elo": "Perception against the LLM's Elo", "perception_gap_bins": "Choices by score gap",
+    "silent_empathy_gap": "Rating oneself high versus being judged high",
+    "silent_empathy_correlations": "Self-ratings and traits against judged scores",
+    "silent_empathy_traits": "Trait empathy against judged scores", "silent_empathy_self_vs_judged": "Self-ratings against judged scores",
+    "improvement_effects": "Improvement models", "improvement_by_arm": "Improvement by arm",
+    "baseline_heterogeneity": "Baseline differences", "judge_sensitivity": "Primary effects judge by judge",
+    "phrase_change": "Change in phrase use", "theme_change": "Change in theme use", "taxonomy_phrases": "Taxonomy of phrases",
+    "agreement": "Agreement between raters", "expert_reliability": "Expert reliability",
+}
+
+
+def display_title(stem: str) -> str:
+    """The title of a rendered table or figure (:data:`DISPLAY_TITLES`, else its name in words)."""
+    return DISPLAY_TITLES.get(stem, humanise(stem))
+
+
 def read_display_table(path: str | Path) -> dict:
     """A table written by :func:`analysis.tables.render_table` (CSV layout: header, caption row, rows, note row)."""
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -223,24 +387,29 @@ def file_blocks(paths: Sequence[str], base: str, captions: Mapping[str, str]) ->
         siblings = [p for p in sorted(present) if str(Path(p).with_suffix("")) == stem and p != path]
         name = Path(path).stem
         if path.endswith(".png"):
-            blocks.append({"type": "figure", "title": humanise(name), "caption": captions.get(name, ""), "src": png_data_uri(path),
+            blocks.append({"type": "figure", "title": display_title(name), "caption": captions.get(name, ""), "src": png_data_uri(path),
                            "width": png_display_width(path),
                            "links": [_link(p, base) for p in siblings], "path": path})
             stems_done.add(stem)
         elif path.endswith(".csv") and "/tables/" in path and stem not in stems_done:
             table = read_display_table(path)
-            blocks.append({"type": "table", "title": humanise(name), **table, "caption": table["caption"] or captions.get(name, ""),
+            blocks.append({"type": "table", "title": display_title(name), **table, "caption": table["caption"] or captions.get(name, ""),
                            "links": [_link(p, base) for p in [path, *siblings]], "path": path})
             stems_done.add(stem)
         elif stem in stems_done:
             continue
         elif path.endswith(".csv") and not path.startswith("reports/"):
-            table = None if name in displayed else read_result_table(path)
+            described = result_table(path, Path(base).name)
+            shown = name in displayed or SHOWN_AS.get(path.replace(f"/{Path(base).name}/", "/*/", 1)) in displayed
+            table = None if shown else read_result_table(path)
             if table is None:
-                detail = "shown above as a table" if name in displayed else f"{len(pd.read_csv(path))} rows, too many to show here"
-                links.append({**_link(path, base, path), "detail": detail})
+                detail = "shown above as a table" if shown else f"{len(pd.read_csv(path))} rows, too many to show here"
+                links.append({**_link(path, base, path), "detail": f"{described.title.lower()}; {detail}"})
+            elif not table["rows"]:
+                blocks.append({"type": "text", "title": described.title, "text": described.empty, "class": "",
+                               "links": [_link(path, base)]})
             else:
-                blocks.append({"type": "table", "title": path, "caption": "" if table["rows"] else "No rows.", "note": "", **table,
+                blocks.append({"type": "table", "title": described.title, "caption": described.what, "note": "", **table,
                                "links": [_link(path, base)], "path": path})
         else:
             links.append({**_link(path, base, path), "detail": ""})
@@ -291,22 +460,30 @@ def hypothesis_block(audit: Mapping) -> dict:
         for index, test in enumerate(hypothesis["tests"] or [{"outcome": "", "tested": False, "registered_direction": ""}]):
             if test.get("tested"):
                 cells = [format_number(test["estimate"]), f"[{format_number(test['ci_low'])}, {format_number(test['ci_high'])}]",
-                         format_p_value(test["p_value"]), test["observed_direction"],
+                         format_p_value(test["p_value"]), format_p_value(test["p_adjusted"]), test["observed_direction"],
                          {"text": "yes" if test["direction_as_registered"] else "no",
-                          "class": "good" if test["direction_as_registered"] and test["significant"] else ""}]
+                          "class": "good" if test["direction_as_registered"] and test["significant"] else ""},
+                         "yes" if test["decides"] else "no (supporting)"]
             else:
-                cells = ["not tested", "", "", "", ""]
+                cells = ["not tested", "", "", "", "", "", ""]
             first = index == 0
             rows.append([f"{hypothesis['id']} ({hypothesis['verdict']})" if first else "", hypothesis["term"] if first else "",
                          outcome_label(test["outcome"]) if test["outcome"] else "", test["registered_direction"], *cells,
                          ("yes" if hypothesis["run_as_registered"] else {"text": "no", "class": "bad"}) if first else ""])
+    decisions = "; ".join(
+        f"{h['id']}: {h.get('sided', 'two-sided')}, {h.get('correction', 'holm')} within its outcomes, rule {h.get('rule', 'all')}"
+        for h in audit["hypotheses"]
+    )
     return {
         "type": "table", "title": "Registered hypotheses and their tests", "path": "",
-        "caption": "Each registered hypothesis, the primary coefficient that tests it for each of its outcomes, and whether "
-                   "the estimate moved in the registered direction (p < alpha marked).",
+        "caption": "Each registered hypothesis decided as registered (results/NAME/primary/hypothesis_tests.csv): the primary "
+                   "coefficient or arm contrast that tests it for each outcome, the p-value adjusted within the hypothesis' "
+                   "outcome family, and whether the estimate moved in the registered direction with adjusted p < alpha (marked). "
+                   "Rule all: supported when every deciding outcome does, partly supported when some do; any: supported when one "
+                   "does; composite_only: the composite alone decides. Registered decisions: " + decisions + ".",
         "note": "; ".join(f"{h['id']}: {h['description']}" for h in audit["hypotheses"]),
-        "columns": ["Hypothesis", "Term", "Outcome", "Registered", "Estimate", "95% CI", "p", "Observed", "As registered",
-                    "Run as registered"],
+        "columns": ["Hypothesis", "Term", "Outcome", "Registered", "Estimate", "95% CI", "p", "p adjusted", "Observed",
+                    "As registered", "Decides", "Run as registered"],
         "rows": rows, "links": [],
     }
 
@@ -333,12 +510,65 @@ def audit_blocks(audit: Mapping, base: str, audit_paths: Sequence[str]) -> list[
          "columns": ["Analysis", "Registered in", "Confirmatory", "Status", "Fields compared", "Differing"], "rows": analyses,
          "links": [_link(p, base) for p in audit_paths]},
     ]
+    amendments = plan.get("amendments") or []
+    if amendments:
+        blocks.append({"type": "table", "title": "Registered amendments to the plan", "path": "", "links": [],
+                       "caption": "Changes made to the plan after it was first locked, each with its date, the sections it "
+                                  "changed and why; the plan was locked again afterwards.", "note": "",
+                       "columns": ["Date", "Sections", "Reason"],
+                       "rows": [[a["date"], ", ".join(a["sections"]), a["reason"]] for a in amendments]})
     if deviations:
         blocks.append({"type": "table", "title": "Deviations", "caption": "", "note": "", "path": "",
                        "columns": ["Severity", "Kind", "Analysis", "Field", "What", "Declared"], "rows": deviations, "links": []})
     else:
         blocks.append({"type": "text", "text": "No deviation from the registered plan.", "class": ""})
     return blocks
+
+
+def release_import_blocks(record: Mapping) -> list[dict]:
+    """What the authors' release import could not use: unverified files, optional files not imported."""
+    blocks = []
+    verification = record.get("verification", {})
+    if verification.get("unverified_files"):
+        blocks.append({"type": "text", "class": "bad", "text": "Unverified copy: "
+                       + ", ".join(verification["unverified_files"]) + " were imported without checking them against the "
+                       "authors' published checksums (verify_checksums: false)."})
+    rows = [[f"{entry['source']} -> {name}.csv", entry["families"], entry["reason"]]
+            for name, entry in record.get("optional", {}).items() if not entry["available"]]
+    if rows:
+        blocks.append({"type": "table", "title": "Optional release files not imported", "caption": "", "path": "", "links": [],
+                       "note": "Their analyses were skipped for this cohort (not run: input unavailable); the primary "
+                               "analysis does not need them. Listed in import_issues.csv too.",
+                       "columns": ["File", "Analyses skipped", "Why"], "rows": rows})
+    return blocks
+
+
+def planning_block(sample_size: pd.DataFrame) -> dict:
+    """Participants per arm each registered hypothesis needs for each target power (design/sample_size.csv).
+
+    Shown as ``n (MC SE)``, rounded up to whole participants; beyond the simulated grid the bound is
+    shown (``> 600``, ``<= 50``).
+    """
+    rows = []
+    hypotheses = sample_size[sample_size["kind"] == "hypothesis"]
+    targets = sorted(hypotheses["target_power"].unique())
+    for (name, scenario), group in hypotheses.groupby(["name", "scenario"], sort=False):
+        cells = []
+        for target in targets:
+            row = group[group["target_power"] == target].iloc[0]
+            if row["status"] == "above_grid":
+                cells.append(f"> {format_number(row['grid_low'], 0)}")
+            elif row["status"] == "below_grid":
+                cells.append(f"\u2264 {format_number(row['grid_high'], 0)}")
+            else:
+                se = "" if pd.isna(row["mc_se"]) else f" ({format_number(row['mc_se'], 0)})"
+                cells.append(f"{-int(-row['n_per_arm'] // 1)}{se}")  # rounded up: recruit whole participants
+        label = "estimated in this cohort" if scenario == "estimated" else "smallest effect of interest"
+        rows.append([name, label, *cells])
+    return {"type": "table", "title": "Participants per arm by target power", "caption": "", "path": "", "links": [],
+            "note": "Interpolated on the simulated grid of participants per arm; Monte Carlo SE in brackets (delta "
+                    "method). Every hypothesis is decided by its registered rule and correction.",
+            "columns": ["Hypothesis", "Effects", *(f"{t:.0%} power" for t in targets)], "rows": rows}
 
 
 def _display_decimals(value: float, published_decimals: int) -> int:
@@ -464,6 +694,24 @@ def provenance_blocks(inputs: ReportInputs, plan: Mapping, run_config: Mapping, 
     return blocks
 
 
+def report_title(plan: Mapping, cohort: str, cohort_spec: Mapping, synthetic: bool) -> str:
+    """What the cohort is, as the report's title.
+
+    The trial's title (the registered plan's ``title``) only heads reports of trial data: the
+    authors' release or a native cohort. A simulated cohort says it is simulated; the pilot rating
+    release is a rating study of 50 conversations, not the trial.
+    """
+    kind = cohort_spec.get("format", "native")
+    trial = plan.get("title", "the Lend an Ear trial")
+    if kind == "pilot_release":
+        return "Lend an Ear pilot rating release: how LLM judges agree with experts and crowd workers"
+    if kind == "simulated" or synthetic:
+        return f"Simulated cohort {cohort}: the registered analyses of the Lend an Ear trial on synthetic data"
+    if kind == "paper_release":
+        return f"{trial}: the authors' released data"
+    return f"Cohort {cohort}: {trial}"
+
+
 def build_report(inputs: ReportInputs, run_config: Mapping, synthetic: bool, generated_at: dt.datetime | None = None) -> str:
     """Render the cohort's report as one self-contained HTML document.
 
@@ -516,12 +764,20 @@ def build_report(inputs: ReportInputs, run_config: Mapping, synthetic: bool, gen
                                                                                                       "reproduced_rounded": str}))
             paths = [p for p in paths if p != inputs.comparison]
             blocks.append({"type": "links", "title": "Files", "items": [{**_link(inputs.comparison, base, inputs.comparison), "detail": ""}]})
+            if inputs.import_record:
+                blocks += release_import_blocks(json.loads(Path(inputs.import_record).read_text(encoding="utf-8")))
+        sample_size = next((p for p in paths if p.endswith("/design/sample_size.csv")), None)
+        if section.key == "planning" and sample_size:
+            blocks.append(planning_block(pd.read_csv(sample_size)))
         if section.key == "audit":
             blocks += audit_blocks(audit, base, [p for p in paths if p.endswith((".md", ".json"))])
             paths = []
         blocks += file_blocks(paths, base, captions)
         if blocks:
-            sections.append({"key": section.key, "title": section.title, "intro": section.intro, "blocks": blocks})
+            title, intro = section.title, section.intro
+            if section.key == "design" and flow is None:  # a rating cohort: no arms, no exclusions, no CONSORT flow
+                title, intro = "The data", "What reading the data recorded: every record that was set aside, and why."
+            sections.append({"key": section.key, "title": title, "intro": intro, "blocks": blocks})
     sections.append({"key": "provenance", "title": "Provenance", "intro": "What this report was made from.",
                      "blocks": provenance_blocks(inputs, plan, run_config, audit, generated_at)})
     if by_section.get(None):
@@ -535,11 +791,23 @@ def build_report(inputs: ReportInputs, run_config: Mapping, synthetic: bool, gen
     elif cohort_spec.get("format") == "paper_release":
         banner = {"class": "real", "text": "REAL DATA: the authors' public release of the Lend an Ear trial, imported by the "
                   "paper_release adapter (docs/paper_release.md)."}
+    elif cohort_spec.get("format") == "pilot_release":
+        banner = {"class": "real", "text": "REAL DATA: the Lend an Ear pilot rating release, 50 conversations each rated by "
+                  "experts, crowd workers and LLM judges (docs/measurement_validity.md)."}
     else:
         banner = {"class": "real", "text": f"REAL DATA: cohort read from {cohort_spec.get('format', 'native')} input files."}
+    unverified = import_record.get("verification", {}).get("unverified_files")
+    if unverified:
+        banner["text"] += (f" UNVERIFIED COPY: these files were not checked against the authors' published checksums "
+                           f"(verify_checksums: false): {', '.join(unverified)}.")
+    skipped = {name: entry for name, entry in import_record.get("optional", {}).items() if not entry["available"]}
+    if skipped:
+        banner["text"] += (" Skipped for want of input: " + "; ".join(f"{entry['families']} ({name}.csv unavailable)"
+                                                                     for name, entry in skipped.items())
+                           + " (reasons under Published versus reproduced).")
     environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     template = environment.from_string(Path(inputs.template).read_text(encoding="utf-8"))
     return template.render(
-        title=plan.get("title", "Lend an Ear"), cohort=cohort, banner=banner, sections=sections,
+        title=report_title(plan, cohort, cohort_spec, synthetic), cohort=cohort, banner=banner, sections=sections,
         audit_passed=audit["summary"]["passed"], generated_at=f"{generated_at:%Y-%m-%d %H:%M} UTC",
     )

@@ -23,21 +23,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from scipy import stats
 
-matplotlib.use("Agg")
+from analysis.constants import SCORE_MAX, SCORE_MIN
+from analysis.errors import AnalysisError
+from analysis.figures import _STYLE, _suptitle
+from analysis.tables import format_count, format_number, format_p_value, outcome_label, render_table
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pingouin as pg  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from scipy import stats  # noqa: E402
-
-from analysis.constants import SCORE_MAX, SCORE_MIN  # noqa: E402
-from analysis.errors import AnalysisError  # noqa: E402
-from analysis.figures import _STYLE, _suptitle  # noqa: E402
-from analysis.tables import format_count, format_number, format_p_value, outcome_label, render_table  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 LEVELS: tuple[int, ...] = tuple(range(int(SCORE_MIN), int(SCORE_MAX) + 1))
 SELF_RATING_LABELS: dict[str, str] = {
@@ -51,12 +49,15 @@ MIN_LEVEL_N_FOR_CI = 5
 TRAIT_LABELS: dict[str, str] = {"jordan": "Jordan trait empathy (items 1-7)", "sites": "SITES (item 8)"}
 
 TRAIT_CORRELATION_COLUMNS = ["trait", "items", "n", "r", "r2", "p_value", "ci_low", "ci_high", "n_left_out"]
-SELF_JUDGED_COLUMNS = ["subset", "self_rating", "judged", "n", "r", "r2", "p_value", "ci_low", "ci_high", "n_left_out"]
+SELF_JUDGED_COLUMNS = [
+    "subset", "self_rating", "judged", "n", "r", "r2", "p_value", "ci_low", "ci_high", "n_left_out",
+    "n_clusters", "cluster_ci_low", "cluster_ci_high", "bootstrap_resamples",
+]
 DISTRIBUTION_COLUMNS = ["subset", "self_rating", "judged", "source", "level", "count", "share"]
 GAP_COLUMNS = [
     "subset", "self_rating", "judged", "n", "n_self_high", "n_judged_high", "share_self_high", "share_judged_high",
     "difference", "n_self_only_high", "n_judged_only_high", "test", "statistic", "p_value", "p_value_approx",
-    "n_left_out",
+    "n_left_out", "n_clusters", "clustered_test", "clustered_statistic", "clustered_p_value",
 ]
 TRAIT_LEVEL_COLUMNS = ["trait", "level", "n", "mean", "sd", "ci_low", "ci_high"]
 LEFT_OUT_COLUMNS = ["analysis", "level", "record_id", "participant_id", "reason"]
@@ -131,6 +132,117 @@ def pearson_row(x: np.ndarray, y: np.ndarray, alpha: float) -> dict:
     interval = result.confidence_interval(confidence_level=1 - alpha)
     r = float(result.statistic)
     return {"n": n, "r": r, "r2": r * r, "p_value": float(result.pvalue), "ci_low": float(interval.low), "ci_high": float(interval.high)}
+
+
+def cluster_bootstrap_pearson_ci(
+    x: np.ndarray, y: np.ndarray, clusters: np.ndarray, resamples: int, seed: int, alpha: float
+) -> dict:
+    """Percentile CI of Pearson's r from a bootstrap that resamples whole clusters.
+
+    Parameters
+    ----------
+    x, y : numpy.ndarray
+        Paired values, one per unit (conversation).
+    clusters : numpy.ndarray
+        The cluster (participant) of each unit.
+    resamples : int
+        Bootstrap resamples.
+    seed : int
+        Seed of :func:`numpy.random.default_rng`.
+    alpha : float
+        The interval is the ``alpha/2`` and ``1 - alpha/2`` quantiles of the resampled r.
+
+    Returns
+    -------
+    dict
+        ``n_clusters``, ``cluster_ci_low``, ``cluster_ci_high``, ``bootstrap_resamples``. With fewer
+        than three clusters or a constant vector the interval is NaN (not estimable).
+
+    Notes
+    -----
+    Vectorised: each resample draws K clusters with replacement (``rng.integers(K, size=(B, K))``);
+    a unit then enters the resample as often as its cluster was drawn, so r is a weighted Pearson
+    correlation with those counts as weights, computed for all B resamples with matrix products.
+    Resamples in which one variable is constant give no r and are dropped from the quantiles.
+    """
+    codes, uniques = pd.factorize(pd.Series(clusters), sort=True)
+    n_clusters = int(len(uniques))
+    result = {"n_clusters": n_clusters, "cluster_ci_low": np.nan, "cluster_ci_high": np.nan, "bootstrap_resamples": int(resamples)}
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if n_clusters < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return result
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(n_clusters, size=(resamples, n_clusters))
+    offsets = draws + n_clusters * np.arange(resamples)[:, None]
+    times_drawn = np.bincount(offsets.ravel(), minlength=resamples * n_clusters).reshape(resamples, n_clusters)
+    weights = times_drawn[:, codes].astype(float)
+    # centre first so the sums of squares do not cancel catastrophically
+    x = x - x.mean()
+    y = y - y.mean()
+    total = weights.sum(axis=1)
+    sx, sy = weights @ x, weights @ y
+    sxx, syy, sxy = weights @ (x * x), weights @ (y * y), weights @ (x * y)
+    vx = sxx - sx * sx / total
+    vy = syy - sy * sy / total
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (sxy - sx * sy / total) / np.sqrt(vx * vy)
+    r = r[np.isfinite(r) & (vx > 1e-12) & (vy > 1e-12)]
+    if len(r) == 0:
+        return result
+    low, high = np.quantile(r, [alpha / 2, 1 - alpha / 2])
+    result.update(cluster_ci_low=float(low), cluster_ci_high=float(high))
+    return result
+
+
+def clustered_mcnemar(first: np.ndarray, second: np.ndarray, clusters: np.ndarray) -> dict:
+    """Obuchowski's (1998) test of two paired proportions when units come in clusters.
+
+    Parameters
+    ----------
+    first, second : numpy.ndarray of bool
+        The two binary ratings of each unit (e.g. self-rated high, judged high).
+    clusters : numpy.ndarray
+        The cluster (participant) of each unit.
+
+    Returns
+    -------
+    dict
+        ``n_clusters``, ``clustered_test`` (``obuchowski``), ``clustered_statistic`` (chi-square, 1 df)
+        and ``clustered_p_value``. NaN when fewer than two clusters or no cluster differs.
+
+    Notes
+    -----
+    With K clusters, ``x_i`` and ``y_i`` the counts of positive first and second ratings in cluster
+    i, ``n_i`` its size and N the total, ``p1 = sum x_i / N`` and ``p2 = sum y_i / N``;
+    ``var(p1 - p2) = K / ((K - 1) N^2) * sum_i ((x_i - y_i) - n_i (p1 - p2))^2`` and
+    ``chi2 = (p1 - p2)^2 / var(p1 - p2)``. The ratio estimator's variance uses the cluster totals, so
+    the three conversations of one participant count as one independent unit, not three.
+    Durkalski et al. (2003) give the same test without centring and the K/(K-1) factor.
+
+    References
+    ----------
+    Obuchowski NA (1998). On the comparison of correlated proportions for clustered data.
+    Statistics in Medicine 17:1495-1507.
+    Durkalski VL, Palesch YY, Lipsitz SR, Rust PF (2003). Analysis of clustered matched-pair data.
+    Statistics in Medicine 22:2417-2428.
+    """
+    codes, uniques = pd.factorize(pd.Series(clusters), sort=True)
+    k = int(len(uniques))
+    result = {"n_clusters": k, "clustered_test": "obuchowski", "clustered_statistic": np.nan, "clustered_p_value": np.nan}
+    if k < 2:
+        return result
+    x = np.bincount(codes, weights=np.asarray(first, dtype=float), minlength=k)
+    y = np.bincount(codes, weights=np.asarray(second, dtype=float), minlength=k)
+    sizes = np.bincount(codes, minlength=k).astype(float)
+    total = sizes.sum()
+    difference = (x.sum() - y.sum()) / total
+    variance = k / ((k - 1) * total**2) * np.sum(((x - y) - sizes * difference) ** 2)
+    if variance <= 0:
+        return result
+    statistic = difference**2 / variance
+    result.update(clustered_statistic=float(statistic), clustered_p_value=float(stats.chi2.sf(statistic, 1)))
+    return result
 
 
 def participant_outcome(outcomes: pd.DataFrame, outcome: str) -> pd.DataFrame:
@@ -301,6 +413,9 @@ def paired_high_test(self_high: np.ndarray, judged_high: np.ndarray, test: str) 
     binomial p as ``p_value``, the chi2 p as ``p_value_approx``); with no discordant pair the test
     is undefined and gives NaN. ``paired_ttest``: pingouin's paired t-test of the 0/1 indicators.
     """
+    # pingouin imports matplotlib and seaborn: loaded here so that tables and figures need neither
+    import pingouin as pg
+
     n_self_only = int(np.sum(self_high & ~judged_high))
     n_judged_only = int(np.sum(~self_high & judged_high))
     result = {"n_self_only_high": n_self_only, "n_judged_only_high": n_judged_only, "test": test,
@@ -332,8 +447,15 @@ def self_judged_analysis(
     high_levels: Sequence[int],
     paired_test: str,
     alpha: float,
+    bootstrap_resamples: int = 2000,
+    seed: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Correlations, level distributions and the high-rating gap for every subset and pair.
+
+    Beside the naive conversation-level numbers (conversations treated as independent, as
+    published) every row carries inference that respects clustering by participant: a
+    participant-cluster bootstrap CI of r (:func:`cluster_bootstrap_pearson_ci`) and the clustered
+    McNemar test of the paired high shares (:func:`clustered_mcnemar`).
 
     Parameters
     ----------
@@ -351,6 +473,10 @@ def self_judged_analysis(
         See :func:`paired_high_test`.
     alpha : float
         Two-sided level of the CIs.
+    bootstrap_resamples : int
+        Resamples of the participant-cluster bootstrap.
+    seed : int
+        Seed of the bootstrap (every subset and pair starts from the same seed).
 
     Returns
     -------
@@ -369,7 +495,11 @@ def self_judged_analysis(
             self_values = complete[rating].to_numpy(dtype=float)
             judged_values = complete[judged].to_numpy(dtype=float)
             key = {"subset": subset, "self_rating": rating, "judged": judged}
-            correlations.append({**key, **pearson_row(self_values, judged_values, alpha), "n_left_out": n_left_out})
+            clusters = complete["participant_id"].to_numpy()
+            correlations.append({
+                **key, **pearson_row(self_values, judged_values, alpha), "n_left_out": n_left_out,
+                **cluster_bootstrap_pearson_ci(self_values, judged_values, clusters, bootstrap_resamples, seed, alpha),
+            })
             scale = composite_range(composite) if judged == composite["name"] else None
             self_levels = complete[rating].astype("int64")
             judged_level = judged_levels(complete[judged], scale)
@@ -392,6 +522,7 @@ def self_judged_analysis(
                     "share_judged_high": judged_high.mean() if n else np.nan,
                     "difference": (self_high.mean() - judged_high.mean()) if n else np.nan,
                     **paired_high_test(self_high, judged_high, paired_test), "n_left_out": n_left_out,
+                    **clustered_mcnemar(self_high, judged_high, clusters),
                 }
             )
     return (
@@ -430,9 +561,12 @@ def silent_empathy_analysis(
         participants, outcomes, settings["traits"], settings["outcome"], alpha
     )
     data, self_left = self_rated_conversations(outcomes, conversations, settings["self_vs_judged"])
+    clustered = settings.get("cluster_inference") or {}
+    resamples = int(clustered.get("bootstrap_resamples", 2000))
+    seed = int(clustered.get("seed", 20260305))
     self_judged, distributions, gap = self_judged_analysis(
         data, settings["self_vs_judged"], settings["subsets"], composite, settings["high_levels"],
-        settings["paired_test"], alpha,
+        settings["paired_test"], alpha, bootstrap_resamples=resamples, seed=seed,
     )
     left_out = pd.concat([trait_left, self_left], ignore_index=True)[LEFT_OUT_COLUMNS]
     execution = {
@@ -440,6 +574,7 @@ def silent_empathy_analysis(
         "outcomes": [settings["outcome"], *dict.fromkeys(pair["judged"] for pair in settings["self_vs_judged"])],
         "terms": [],
         "alpha": alpha,
+        "seed": seed,
         "sample": {
             "n_participants": int(len(table)),
             "n_conversations": int(len(outcomes)),
@@ -460,6 +595,10 @@ def silent_empathy_analysis(
                 "pingouin.chi2_mcnemar (continuity-corrected chi2; exact binomial p)"
                 if settings["paired_test"] == "mcnemar" else "pingouin.ttest(paired=True) of 0/1 indicators"
             ),
+            "cluster_inference": {
+                "bootstrap": f"participant-cluster bootstrap percentile CI of r, {resamples} resamples, numpy default_rng({seed})",
+                "paired_test": "clustered McNemar (Obuchowski 1998), chi-square 1 df, clusters = participants",
+            },
         },
     }
     return SilentEmpathyResults(
@@ -499,29 +638,34 @@ def silent_empathy_tables(
     for row in trait_correlations.itertuples():
         rows.append({"Measure": TRAIT_LABELS.get(row.trait, row.trait), "Compared with": "Mean composite (participant)",
                      "Conversations": "", "N": format_count(row.n), "r": format_number(row.r), "R2": format_number(row.r2, 4),
-                     "p": format_p_value(row.p_value), "Left out": format_count(row.n_left_out)})
+                     "p": format_p_value(row.p_value), "Clustered 95% CI": "", "Left out": format_count(row.n_left_out)})
     for row in self_judged.itertuples():
         rows.append({"Measure": SELF_RATING_LABELS.get(row.self_rating, row.self_rating), "Compared with": outcome_label(row.judged),
                      "Conversations": row.subset, "N": format_count(row.n), "r": format_number(row.r), "R2": format_number(row.r2, 4),
-                     "p": format_p_value(row.p_value), "Left out": format_count(row.n_left_out)})
+                     "p": format_p_value(row.p_value),
+                     "Clustered 95% CI": f"[{format_number(row.cluster_ci_low)}, {format_number(row.cluster_ci_high)}]",
+                     "Left out": format_count(row.n_left_out)})
     correlations = pd.DataFrame(rows, dtype=object)
     correlations.attrs["note"] = (
         "Pearson correlations. Traits: per participant, against the mean composite over their analysed conversations. "
         "Self-ratings: per conversation, against the judged score of that conversation (all analysed conversations, "
-        "or the first only). Left out: participants or conversations missing the trait items or the self-rating "
-        "(listed in silent_empathy/left_out.csv)."
+        "or the first only). p treats conversations as independent (as published); clustered 95% CI: percentile "
+        "interval of a bootstrap resampling participants (their conversations together). Left out: participants or "
+        "conversations missing the trait items or the self-rating (listed in silent_empathy/left_out.csv)."
     )
     gap_rows = []
     for row in gap.itertuples():
         gap_rows.append({"Self-rating": SELF_RATING_LABELS.get(row.self_rating, row.self_rating), "Judged": outcome_label(row.judged),
                          "Conversations": row.subset, "N": format_count(row.n), "Self high (%)": format_number(100 * row.share_self_high, 1),
                          "Judged high (%)": format_number(100 * row.share_judged_high, 1),
-                         "Difference (points)": format_number(100 * row.difference, 1), "p": format_p_value(row.p_value)})
+                         "Difference (points)": format_number(100 * row.difference, 1), "p": format_p_value(row.p_value),
+                         "Clustered p": format_p_value(row.clustered_p_value)})
     gap_table = pd.DataFrame(gap_rows, dtype=object)
     gap_table.attrs["note"] = (
         f"High: levels {_levels_text(settings['high_levels'])} on the 1-5 scale (4-5: 'quite a bit' or 'very much'); judged "
         "dimensions rounded half up, the composite mapped linearly from its range onto 1-5 and rounded. p: paired test of "
-        f"the two shares ({PAIRED_TEST_NOTES[settings['paired_test']]}; conversations treated as independent)."
+        f"the two shares ({PAIRED_TEST_NOTES[settings['paired_test']]}; conversations treated as independent, as published). "
+        "Clustered p: Obuchowski's (1998) clustered McNemar test, a participant's conversations as one cluster."
     )
     return {
         "silent_empathy_correlations": render_table(
@@ -550,6 +694,9 @@ def plot_trait_panel(
     fewer than :data:`MIN_LEVEL_N_FOR_CI` participants: an open circle, no CI), and R2, r, p and N
     in the upper-left corner.
     """
+    import matplotlib
+    from matplotlib.figure import Figure
+
     traits = list(correlations["trait"])
     mean_column = f"{outcome}_mean"
     rng = np.random.default_rng(0)
@@ -593,6 +740,9 @@ def plot_self_vs_judged(
     One column per registered pair and one row per subset; the share rated high by self and
     by the judge is printed in each panel.
     """
+    import matplotlib
+    from matplotlib.figure import Figure
+
     subsets = list(dict.fromkeys(distributions["subset"]))
     pairs = list(dict.fromkeys(zip(distributions["self_rating"], distributions["judged"], strict=True)))
     colours = {"self": "#E69F00", "judged": "#0072B2"}

@@ -571,7 +571,7 @@ def _discretised_moments(
     return mean, second - mean**2
 
 
-def _solve_location(target: float, scale: float) -> float:
+def solve_location(target: float, scale: float) -> float:
     """Latent location whose discretised mean equals ``target``."""
     span = 10.0 * scale + SCORE_MAX
     return brentq(
@@ -583,14 +583,14 @@ def _solve_location(target: float, scale: float) -> float:
 
 
 @lru_cache(maxsize=256)
-def _solve_dimension(
+def solve_dimension(
     targets: tuple[float, ...], weights: tuple[float, ...], residual_variance: float
 ) -> tuple[float, tuple[float, ...]]:
     """Scale and locations of one dimension (cached: pure in its arguments)."""
     weight = np.asarray(weights) / np.sum(weights)
 
     def locations(scale: float) -> np.ndarray:
-        return np.array([_solve_location(t, scale) for t in targets])
+        return np.array([solve_location(t, scale) for t in targets])
 
     def excess(scale: float) -> float:
         variance = _discretised_moments(locations(scale), scale)[1]
@@ -648,7 +648,7 @@ def solve_latent_parameters(
     for dimension in DIMENSIONS:
         mask = (cells["dimension"] == dimension).to_numpy()
         weights = degrees[mask] if degrees[mask].sum() > 0 else n_cell[mask]
-        scale, locations = _solve_dimension(
+        scale, locations = solve_dimension(
             tuple(cells.loc[mask, "mean"]),
             tuple(float(x) for x in weights),
             float(residual_se[dimension]) ** 2,

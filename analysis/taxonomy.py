@@ -51,6 +51,8 @@ from analysis.errors import AnalysisError, CohortValidationError, ValidationIssu
 from analysis.privacy import opaque_id, scrub_text, shown_items
 
 THEME_COLUMNS: tuple[str, ...] = ("conversation_id", "turn", "theme", "category")
+# Supporter messages per counting pass of the phrase miner's pruning (bounds its memory at any cohort size).
+PRUNING_CHUNK_MESSAGES = 100_000
 # The category a mined phrase takes from the dimension it marks (the paper's categories; motivational
 # expressions have no judged dimension of their own, so only theme codes can carry that category).
 DIMENSION_CATEGORY: dict[str, str] = {
@@ -181,6 +183,44 @@ def read_validated_themes(path: str | Path) -> pd.DataFrame:
         path, dtype={"conversation_id": "str", "theme": "str", "category": "str", "turn": "int64"},
         keep_default_na=False, na_values=[""],
     )
+
+
+def themes_at_level(themes: pd.DataFrame, level: str) -> pd.DataFrame:
+    """Theme codes at one level of a hierarchical coding.
+
+    Parameters
+    ----------
+    themes : pandas.DataFrame
+        Validated theme codes; a hierarchical coding (the authors' release) carries each theme's
+        parent in ``theme_level2``, with ``category`` shared by a parent's themes.
+    level : str
+        ``"theme"`` (the finest level: the codes as they are) or the column holding the parent level
+        to analyse (``"theme_level2"``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``conversation_id``, ``turn``, ``theme`` (the label at ``level``), ``category``: one row per
+        message and theme at that level (two codes of one message with the same parent count once),
+        sorted by conversation, turn and theme.
+
+    Raises
+    ------
+    AnalysisError
+        When ``level`` is not a column, has empty values, or gives one theme two categories.
+    """
+    if level == "theme":
+        return themes
+    if level not in themes.columns:
+        raise AnalysisError(f"themes have no column {level!r} to analyse at (columns: {list(themes.columns)})")
+    if themes[level].isna().any():
+        raise AnalysisError(f"{int(themes[level].isna().sum())} theme code(s) have no {level}")
+    coarse = themes[["conversation_id", "turn", level, "category"]].rename(columns={level: "theme"})
+    categories = coarse.groupby("theme")["category"].nunique()
+    if (categories > 1).any():
+        raise AnalysisError(f"{level} themes with more than one category: {sorted(categories.index[categories > 1])}")
+    coarse = coarse.drop_duplicates(["conversation_id", "turn", "theme"])
+    return coarse.sort_values(["conversation_id", "turn", "theme"], kind="stable").reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -321,6 +361,68 @@ def phrase_matrix(
     matrix.data = np.ones_like(matrix.data, dtype=np.int8)
     matrix = matrix.astype(np.int8)
     return matrix, vectorizer.get_feature_names_out().astype(object)
+
+
+def frequent_phrase_matrix(
+    texts: pd.Series,
+    text_settings: Mapping,
+    ngram_range: Sequence[int],
+    min_messages: int,
+    chunk_size: int = PRUNING_CHUNK_MESSAGES,
+) -> tuple[sparse.csr_matrix, np.ndarray, int]:
+    """:func:`phrase_matrix` restricted to the phrases found in at least ``min_messages`` texts.
+
+    Up to ``chunk_size`` texts are tokenised in one pass and the matrix pruned. More texts are read
+    in chunks twice: a first pass counts the texts each phrase is found in (each chunk's matrix is
+    dropped once counted), a second counts only the phrases found often enough. The matrix of every
+    distinct n-gram of all texts (millions at 100x the trial) is never built; the price is a second
+    tokenising pass for cohorts of more than ``chunk_size`` texts.
+
+    Parameters
+    ----------
+    texts : pandas.Series of str
+        Message texts (missing values count as empty).
+    text_settings, ngram_range
+        As for :func:`phrase_matrix`.
+    min_messages : int
+        Fewest texts a phrase must be found in.
+    chunk_size : int
+        Texts per tokenising pass (bounds the memory of the unpruned matrix).
+
+    Returns
+    -------
+    matrix : scipy.sparse.csr_matrix of int8
+        ``len(texts) x n_kept``, equal to the kept columns of
+        ``phrase_matrix(texts, ...)``.
+    phrases : numpy.ndarray of str
+        The kept phrases, alphabetical (the order of :func:`phrase_matrix`).
+    n_phrases : int
+        Number of distinct phrases found in any text.
+    """
+    starts = range(0, len(texts), chunk_size)
+    if len(starts) <= 1:
+        # One chunk: count and prune the one matrix (no second pass needed).
+        matrix, phrases = phrase_matrix(texts, text_settings, ngram_range)
+        frequent = matrix.getnnz(axis=0) >= min_messages
+        return matrix[:, frequent].tocsr(), phrases[frequent], int(len(phrases))
+    # First pass: messages per phrase, chunk by chunk; each chunk's matrix is dropped once counted.
+    totals = pd.Series(dtype=np.int64)
+    for start in starts:
+        piece, phrases = phrase_matrix(texts.iloc[start:start + chunk_size], text_settings, ngram_range)
+        counts = pd.Series(piece.getnnz(axis=0).astype(np.int64), index=phrases)
+        totals = counts if totals.empty else totals.add(counts, fill_value=0).astype(np.int64)
+    kept = np.array(sorted(totals.index[totals.to_numpy() >= min_messages]), dtype=object)
+    if len(kept) == 0:
+        return sparse.csr_matrix((len(texts), 0), dtype=np.int8), kept, int(len(totals))
+    # Second pass: only the frequent phrases are counted.
+    matrix = sparse.vstack(
+        [
+            phrase_matrix(texts.iloc[start:start + chunk_size], text_settings, ngram_range, vocabulary=kept)[0]
+            for start in starts
+        ],
+        format="csr",
+    ).astype(np.int8)
+    return matrix, kept, int(len(totals))
 
 
 def participant_support(matrix: sparse.csr_matrix, participants: pd.Series) -> np.ndarray:
@@ -530,14 +632,16 @@ def mine_phrases(
     k = int(settings["min_participants"])
     mining = settings["mining"]
     sample, left_out = supporter_sample(messages, outcomes)
-    matrix, phrases = phrase_matrix(sample["text"], settings["text"], settings["ngram_range"])
+    # A phrase k participants used is in at least k messages: pruning to those chunk by chunk keeps the
+    # tokeniser's vocabulary of every distinct n-gram (millions at 100x the trial) from being built whole.
+    matrix, phrases, n_found = frequent_phrase_matrix(sample["text"], settings["text"], settings["ngram_range"], min_messages=k)
     left = [left_out]
-    if matrix.shape[1] == 0:
+    if n_found == 0:
         raise AnalysisError("no supporter message of an analysed conversation contains a phrase of the registered length")
 
     participants = participant_support(matrix, sample["participant_id"])
     frequent = participants >= k
-    left.append(_count_row("phrases", f"used by fewer than {k} participants (not shown)", int((~frequent).sum())))
+    left.append(_count_row("phrases", f"used by fewer than {k} participants (not shown)", n_found - int(frequent.sum())))
     matrix, phrases, participants = matrix[:, frequent], phrases[frequent], participants[frequent]
     support = np.asarray(matrix.sum(axis=0)).ravel().astype(np.int64)
     if settings.get("drop_nested_share") is not None and len(phrases):

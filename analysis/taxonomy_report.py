@@ -11,20 +11,18 @@ hold only expressions used by at least k participants.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
+from analysis.constants import THEME_CATEGORIES, TROUBLE_TYPES
+from analysis.figures import _STYLE, _suptitle
+from analysis.privacy import scrub_text
+from analysis.tables import format_count, format_number, format_p_value, outcome_label, require_columns
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-
-from analysis.constants import THEME_CATEGORIES, TROUBLE_TYPES  # noqa: E402
-from analysis.figures import _STYLE, _suptitle  # noqa: E402
-from analysis.privacy import scrub_text  # noqa: E402
-from analysis.tables import format_count, format_number, format_p_value, outcome_label, require_columns  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # Okabe-Ito colours per category; mined phrases that mark no dimension are grey.
 CATEGORY_COLOURS: dict[str, str] = {
@@ -190,6 +188,10 @@ def plot_expression_change(
         treated-arm messages using it before -> after training. A panel
         without significant changes says so.
     """
+    import matplotlib
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
     require_columns(top, TOP_COLUMNS, "top")
     ordered = _ordered_top(top)
     troubles = [t for t in TROUBLE_TYPES if t in set(ordered["trouble_type"])] or list(TROUBLE_TYPES)

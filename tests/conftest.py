@@ -1,21 +1,110 @@
-"""Shared fixtures: a small valid cohort built by hand, and the registered plan."""
+"""Shared fixtures: a small valid cohort built by hand, the registered plan, and the pilot release.
+
+The pilot release is found the way the pipeline finds it (:func:`analysis.pilot_release.locate_release`):
+the local copy at the default config's path, else the pinned download cached under ``data/downloads/``
+(verified file by file), else the tests that need it skip with one line saying why. Where a local copy
+exists, or under CI (``CI=true``), such a skip is turned into a failure (:func:`pytest_runtest_makereport`),
+so a run with the data cannot silently leave the pilot's tests out.
+"""
 
 from __future__ import annotations
 
+import functools
+import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from analysis.cohort import CohortTables, write_native
 from analysis.constants import DIMENSIONS
 from analysis.outcomes import derive_outcomes
+from analysis.pilot_release import (
+    DEFAULT_BASE_URL,
+    ReleaseChecksumError,
+    ReleaseDownloadError,
+    download_release,
+    import_pilot_release,
+    locate_release,
+    manifest_inputs,
+    read_manifest,
+    verify_release,
+)
 from analysis.prereg import load_prereg
 from analysis.simulate import simulate_cohort
 
 REPO = Path(__file__).resolve().parent.parent
-PILOT_DIR = REPO.parent / "shared" / "data" / "lend_an_ear_pilot"
+# The default config's local copy, resolved against the repository as Snakemake resolves it.
+PILOT_DIR = (REPO / yaml.safe_load((REPO / "config" / "config.yaml").read_text(encoding="utf-8"))["cohorts"]["pilot"]["path"]).resolve()
+# Where `make reproduce` caches the download for the default cohort `pilot` (workflow/rules/common.smk).
+PILOT_DOWNLOADS = REPO / "data" / "downloads" / "pilot_release" / "pilot"
+PILOT_UNAVAILABLE = "pilot release unavailable"
+
+
+def running_in_ci() -> bool:
+    """CI services set ``CI=true``."""
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@dataclass(frozen=True)
+class PilotRelease:
+    """Where the tests read the pilot release from: ``root`` (upstream layout) or, when None, why not."""
+
+    root: Path | None
+    kind: str
+    reason: str
+
+
+@functools.cache
+def resolve_pilot_release(local: Path = PILOT_DIR, downloads: Path = PILOT_DOWNLOADS, base_url: str = DEFAULT_BASE_URL) -> PilotRelease:
+    """Find the pilot release (once per arguments): local copy, cached download (verified), new download, or none."""
+    manifest = read_manifest()
+    source = locate_release(str(local), downloads, base_url, manifest, cohort="pilot")
+    if source.kind == "local":
+        return PilotRelease(local, "local", "")
+    try:
+        if source.kind == "downloaded":
+            verify_release(manifest_inputs(manifest, downloads), manifest)
+            return PilotRelease(downloads, "downloaded", "")
+        if source.kind == "download":
+            download_release(base_url, downloads, manifest)
+            return PilotRelease(downloads, "downloaded", "")
+        # locate_release names the probe's failure in parentheses after the URL
+        failure = source.message.split(f"cannot be downloaded from {base_url} (", 1)[-1].split("). Its outputs", 1)[0]
+    except (ReleaseDownloadError, ReleaseChecksumError) as error:
+        failure = str(error).splitlines()[0]
+    return PilotRelease(None, "unavailable", f"{PILOT_UNAVAILABLE}: no copy at {local}, download failed: {failure}")
+
+
+@pytest.fixture(scope="session")
+def pilot_release_dir() -> Path:
+    """The pilot release's folder (upstream layout), or a skip saying why there is none."""
+    release = resolve_pilot_release()
+    if release.root is None:
+        pytest.skip(release.reason)
+    return release.root
+
+
+@pytest.fixture(scope="session")
+def pilot_import(pilot_release_dir):
+    """The pilot release imported once per session (read-only: tests must not modify its tables)."""
+    manifest = read_manifest()
+    return import_pilot_release(manifest_inputs(manifest, pilot_release_dir), manifest=manifest)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A pilot test skipped for want of the release fails instead where the release must be found:
+    under CI, or when the local copy exists."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and isinstance(report.longrepr, tuple) and PILOT_UNAVAILABLE in str(report.longrepr[2]):
+        if running_in_ci() or PILOT_DIR.is_dir():
+            report.outcome = "failed"
+            report.longrepr = f"skipped although the pilot release must be available here (CI or {PILOT_DIR} exists): {report.longrepr[2]}"
 
 
 def make_small_cohort(n_per_arm: int = 6, judges=("judge_a", "judge_b"), seed: int = 3) -> CohortTables:

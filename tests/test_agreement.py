@@ -1,10 +1,9 @@
-"""Agreement analysis: values against R (by hand), pingouin/krippendorff directly and the published table."""
+"""Agreement analysis: values against R (by hand), pingouin directly, a published worked example and the published table."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import krippendorff
 import matplotlib
 import numpy as np
 import pandas as pd
@@ -21,6 +20,7 @@ from analysis.agreement import (
     agreement_analysis,
     agreement_table,
     agreement_tables_text,
+    cluster_bootstrap_kappa_se,
     expert_consensus,
     expert_reliability,
     pair_agreement,
@@ -31,17 +31,15 @@ from analysis.agreement import (
 )
 from analysis.constants import DIMENSIONS
 from analysis.errors import AnalysisError
-from analysis.pilot_release import import_pilot_release, manifest_inputs, read_manifest
 from analysis.prereg import load_prereg
-from tests.conftest import PILOT_DIR, REPO
+from tests.conftest import REPO
 
 PUBLISHED = REPO / "analysis" / "reference" / "published_pilot_agreement.csv"
 
 
 @pytest.fixture(scope="module")
-def pilot():
-    manifest = read_manifest()
-    return import_pilot_release(manifest_inputs(manifest, PILOT_DIR), manifest=manifest)
+def pilot(pilot_import):
+    return pilot_import
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +54,11 @@ def registered(pilot, settings):
 
 @pytest.fixture(scope="module")
 def companion(pilot, settings):
-    """The companion study's choices: categories observed in each pair, crowd means as hundredths."""
+    """The companion study's choices: categories observed in each pair, crowd means as hundredths, z from the
+    SE of the estimate."""
     return agreement_analysis(
-        pilot.scores, pilot.crowd_annotations, {**settings, "kappa_categories": "observed", "rounding": "hundredths"}, DIMENSIONS
+        pilot.scores, pilot.crowd_annotations,
+        {**settings, "kappa_categories": "observed", "rounding": "hundredths", "kappa_z_variance": "estimate"}, DIMENSIONS,
     )
 
 
@@ -81,12 +81,12 @@ def test_kappa_and_its_standard_errors_match_r_by_hand(pilot):
     for (dimension, categories), (kappa, se, se0) in r_reference.items():
         a, b = rating_codes(_wide(pilot, "expert1", dimension), "nearest_integer"), rating_codes(_wide(pilot, "expert2", dimension), "nearest_integer")
         labels = np.arange(1, 6) if categories == "full" else np.union1d(a, b)
-        result = weighted_kappa(a, b, labels)
+        result = weighted_kappa(a, b, labels, z_variance="estimate")
         assert result["kappa"] == pytest.approx(kappa, abs=1e-12)
-        assert result["kappa_se"] == pytest.approx(se, abs=1e-12)
-        assert result["kappa_se0"] == pytest.approx(se0, abs=1e-12)
+        assert result["kappa_se_estimate"] == pytest.approx(se, abs=1e-12)
+        assert result["kappa_se_null"] == pytest.approx(se0, abs=1e-12)
         assert result["kappa_z"] == pytest.approx(kappa / se, abs=1e-9)
-        null = weighted_kappa(a, b, labels, z_variance="under_null")
+        null = weighted_kappa(a, b, labels)   # the registered default: the test of kappa = 0
         assert null["kappa_z"] == pytest.approx(kappa / se0, abs=1e-9)
         assert null["kappa_p"] == pytest.approx(2 * stats.norm.sf(kappa / se0), abs=1e-12)
 
@@ -215,10 +215,29 @@ def test_expert_reliability_matches_pingouin_krippendorff_and_r(pilot):
     direct = pingouin.intraclass_corr(rated, targets="conversation_id", raters="judge", ratings="score").set_index("Type")
     assert row["icc2_1_ci_low"] == pytest.approx(direct.loc["ICC(A,1)", "CI95"][0], abs=0.005)   # pingouin shows 2 decimals
     assert row["icc2_1_ci_low"] != round(row["icc2_1_ci_low"], 2)                                  # we keep full precision
-    matrix = rated.pivot(index="judge", columns="conversation_id", values="score").to_numpy()
-    assert row["krippendorff_alpha_ordinal"] == pytest.approx(
-        krippendorff.alpha(reliability_data=matrix, level_of_measurement="ordinal", value_domain=[1, 2, 3, 4, 5]), abs=1e-12
+    assert 0 < row["krippendorff_alpha_ordinal"] < 1
+
+
+def test_krippendorff_alpha_reproduces_the_published_worked_example():
+    """Krippendorff (2011), "Computing Krippendorff's alpha-reliability", the example of 4 observers
+    and 12 units with missing values: ordinal alpha = 0.815 (printed to three decimals). R's
+    irr::kripp.alpha is not packaged for Debian bookworm (no r-cran-irr), so the published value is
+    the reference."""
+    missing = np.nan
+    observers = {
+        "A": [1, 2, 3, 3, 2, 1, 4, 1, 2, missing, missing, missing],
+        "B": [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, missing, 3],
+        "C": [missing, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, missing],
+        "D": [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, missing],
+    }
+    scores = pd.DataFrame(
+        [(f"u{unit:02d}", observer, "validating_emotions", value)
+         for observer, values in observers.items() for unit, value in enumerate(values) if not np.isnan(value)],
+        columns=["conversation_id", "judge", "dimension", "score"],
     )
+    table, excluded = expert_reliability(scores, list(observers), ["validating_emotions"])
+    assert table.loc[0, "krippendorff_alpha_ordinal"] == pytest.approx(0.815, abs=0.0005)
+    assert table.loc[0, "n_conversations"] == 8 and len(excluded) == 4   # the ICC needs every observer
 
 
 def test_crowd_workers_against_the_consensus(registered, pilot):
@@ -263,3 +282,63 @@ def test_published_reference_file_names_its_source():
     assert published["source"].str.contains("all_annotator_pairs_spearman_kappa.csv").all()
     assert set(published["rater_b"]) == {"expert2", "expert3", "expert1", "crowd", "gemini"}
     assert Path(PUBLISHED).is_file()
+
+
+def test_the_registered_kappa_z_is_the_test_under_the_null_variance(registered, companion):
+    """The registered default divides by the SE under kappa = 0; the companion option by the SE of the
+    estimate. Near kappa = 1 the estimate's SE is far smaller, so the companion z is larger."""
+    ours = registered.pairwise
+    assert (ours["kappa_z_variance"] == "under_null").all()
+    defined = ours.dropna(subset=["kappa"])
+    np.testing.assert_allclose(defined["kappa_z"], defined["kappa"] / defined["kappa_se_null"], rtol=1e-12)
+    theirs = companion.pairwise.dropna(subset=["kappa"])
+    assert (theirs["kappa_z_variance"] == "estimate").all()
+    np.testing.assert_allclose(theirs["kappa_z"], theirs["kappa"] / theirs["kappa_se_estimate"], rtol=1e-12)
+    high = defined[defined["kappa"] > 0.8]
+    assert len(high) and (high["kappa_se_estimate"] < high["kappa_se_null"]).all()
+    assert "SE under kappa = 0" in agreement_table(ours).attrs["note"]
+    assert "overstate" in agreement_table(companion.pairwise).attrs["note"]
+
+
+def test_bonett_wright_interval_of_spearmans_rho():
+    """Bonett & Wright (2000): SE of atanh(rho_s) = sqrt((1 + rho^2 / 2) / (n - 3)); checked by hand
+    for rho and n from scipy, and against the Fisher interval it widens."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=40)
+    y = x + rng.normal(size=40)
+    rho = stats.spearmanr(x, y).statistic
+    wide = spearman_with_ci(x, y, alpha=0.05, se="bonett_wright")
+    half = 1.959963984540054 * np.sqrt((1 + rho**2 / 2) / 37)
+    assert wide["rho_ci_low"] == pytest.approx(np.tanh(np.arctanh(rho) - half), abs=1e-12)
+    assert wide["rho_ci_high"] == pytest.approx(np.tanh(np.arctanh(rho) + half), abs=1e-12)
+    narrow = spearman_with_ci(x, y, alpha=0.05)
+    assert wide["rho_ci_low"] < narrow["rho_ci_low"] and narrow["rho_ci_high"] < wide["rho_ci_high"]
+    with pytest.raises(AnalysisError, match="spearman_ci_se 'kendall'"):
+        spearman_with_ci(x, y, se="kendall")
+
+
+def test_crowd_kappa_cluster_bootstrap_equals_a_loop_over_resampled_conversations():
+    """Second formulation: the same draws, each resample rebuilt row by row and scored by scikit-learn."""
+    rng = np.random.default_rng(8)
+    conversations = np.repeat([f"c{k:02d}" for k in range(25)], rng.integers(1, 5, 25))
+    truth = dict(zip(sorted(set(conversations)), rng.integers(1, 6, 25)))
+    consensus = np.array([truth[c] for c in conversations], dtype=float)
+    worker = np.clip(consensus + rng.integers(-1, 2, len(consensus)), 1, 5)
+    ours = cluster_bootstrap_kappa_se(worker, consensus, conversations, resamples=200, seed=3)
+    draws = np.random.default_rng(3).integers(25, size=(200, 25))
+    members = [np.flatnonzero(conversations == name) for name in sorted(set(conversations))]
+    kappas = []
+    for row in draws:
+        rows = np.concatenate([members[k] for k in row])
+        kappas.append(cohen_kappa_score(worker[rows].astype(int), consensus[rows].astype(int), labels=np.arange(1, 6), weights="quadratic"))
+    assert ours == pytest.approx(np.std(kappas, ddof=1), rel=1e-10)
+
+
+def test_pooled_crowd_rows_carry_the_cluster_bootstrap_se(registered, settings):
+    pooled = registered.crowd_workers[registered.crowd_workers["worker_id"] == ALL_WORKERS]
+    assert (pooled["kappa_se_cluster_bootstrap"] > 0).all()
+    assert (pooled["bootstrap_resamples"] == settings["crowd_bootstrap"]["resamples"]).all()
+    assert (pooled["n_conversations"] <= 50).all() and (pooled["n"] > pooled["n_conversations"]).all()
+    single = registered.crowd_workers[registered.crowd_workers["worker_id"] != ALL_WORKERS]
+    assert single["kappa_se_cluster_bootstrap"].isna().all()
+    assert registered.execution["seed"] == settings["crowd_bootstrap"]["seed"]

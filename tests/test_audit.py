@@ -45,14 +45,16 @@ def base(plan):
                                foundation["judge_aggregation"], foundation["design"]["post_conversations"])
     primary = foundation["primary_analysis"]
     results = primary_analysis(outcomes, primary["outcomes"], arms, foundation["design"]["reference_arm"], primary["alpha"],
-                               primary["contrasts"]["method"])
+                               primary["contrasts"]["method"], hypotheses=foundation["hypotheses"],
+                               composite=foundation["outcomes"]["composite"]["name"])
     record = spec_record(analysis_id=primary["id"], family="primary", cohort="c", confirmatory=True,
                          exclusions=[rule["id"] for rule in foundation["exclusions"]],
                          judge_aggregation=dict(foundation["judge_aggregation"]), **results.execution)
-    return {"plan": foundation, "record": record, "flow": excluded.flow, "coefficients": results.coefficients}
+    return {"plan": foundation, "record": record, "flow": excluded.flow, "coefficients": results.coefficients,
+            "hypothesis_tests": results.hypotheses}
 
 
-def audit(base, plan=None, records=None, coefficients=None, lock=None, declared=(), not_applicable=None):
+def audit(base, plan=None, records=None, hypothesis_tests=None, lock=None, declared=(), not_applicable=None):
     plan = plan or base["plan"]
     return run_audit(
         plan,
@@ -61,7 +63,7 @@ def audit(base, plan=None, records=None, coefficients=None, lock=None, declared=
         lock=lock or lock_status(plan, None),
         declared=declared,
         flow=base["flow"],
-        coefficients=base["coefficients"] if coefficients is None else coefficients,
+        hypothesis_tests=base["hypothesis_tests"] if hypothesis_tests is None else hypothesis_tests,
         not_applicable=not_applicable,
     )
 
@@ -81,19 +83,42 @@ def test_the_registered_primary_analysis_passes(base):
     assert all(check["matches"] for check in primary["records"][0]["checks"])
 
 
-def test_hypotheses_are_tested_by_the_primary_coefficients(base):
+def test_hypotheses_report_the_registered_decisions(base):
     result = audit(base)
     rows = base["coefficients"].set_index(["outcome", "term"])
+    decisions = base["hypothesis_tests"]
     h1 = next(h for h in result["hypotheses"] if h["id"] == "H1")
     assert h1["run_as_registered"] and h1["status"] == "tested" and len(h1["tests"]) == 6
+    assert (h1["correction"], h1["sided"], h1["rule"]) == ("holm", "two-sided", "all")
     for test in h1["tests"]:
         row = rows.loc[(test["outcome"], "coach:post")]
         assert test["estimate"] == row["estimate"] and test["p_value"] == row["p_value"] and test["ci_low"] == row["ci_low"]
+        assert test["p_adjusted"] >= test["p_value"]
         assert test["observed_direction"] == ("increase" if row["estimate"] > 0 else "decrease")
         assert test["direction_as_registered"] == (test["observed_direction"] == test["registered_direction"])
-        assert test["significant"] == (row["p_value"] < 0.05)
-    support = [t["direction_as_registered"] and t["significant"] for t in h1["tests"]]
-    assert h1["verdict"] == ("supported" if all(support) else "partly supported" if any(support) else "not supported")
+        assert test["significant"] == (test["p_adjusted"] < 0.05)
+    verdicts = decisions[decisions["row"] == "verdict"].set_index("hypothesis")["verdict"]
+    assert {h["id"]: h["verdict"] for h in result["hypotheses"]} == verdicts.to_dict()
+    h4 = next(h for h in result["hypotheses"] if h["id"] == "H4")
+    assert h4["rule"] == "composite_only" and [t["outcome"] for t in h4["tests"] if t["decides"]] == ["overall_empathy"]
+    text = render_markdown(result)
+    assert "holm correction within the outcome family" in text and "no (supporting)" in text
+
+
+def test_a_csv_round_trip_of_the_decisions_gives_the_same_audit(base, tmp_path):
+    import pandas as pd
+
+    path = tmp_path / "hypothesis_tests.csv"
+    base["hypothesis_tests"].to_csv(path, index=False)
+    read = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    assert audit(base, hypothesis_tests=read)["hypotheses"] == audit(base)["hypotheses"]
+
+
+def test_the_plan_amendments_are_listed_with_their_reasons(base):
+    amendment = {"date": "2026-11-29", "sections": ["hypotheses"], "reason": "registered how each hypothesis is decided"}
+    result = audit(base, plan=_plan_with(base["plan"], amendments=[amendment]))
+    assert result["plan"]["amendments"] == [amendment] and result["summary"]["passed"]
+    assert "| 2026-11-29 | hypotheses | registered how each hypothesis is decided |" in render_markdown(result)
 
 
 def _with(record, **changes):
@@ -125,8 +150,8 @@ CASES = {
                                "records": {RECORD_PATH: _with(b["record"], seed=2)}},
     "sampler_changed": lambda b: {"plan": _plan_with(b["plan"], primary_analysis={**b["plan"]["primary_analysis"], "sampler": {"draws": 1000, "thin": 4}}),
                                   "records": {RECORD_PATH: _with(b["record"], details={"sampler": {"draws": 1000, "thin": 1}})}},
-    "hypothesis_not_tested": lambda b: {"coefficients": b["coefficients"][~((b["coefficients"]["term"] == "coach:post")
-                                                                           & (b["coefficients"]["outcome"] == "self_oriented"))]},
+    "hypothesis_not_tested": lambda b: {"hypothesis_tests": b["hypothesis_tests"][~((b["hypothesis_tests"]["hypothesis"] == "H1")
+                                                                                   & (b["hypothesis_tests"]["outcome"] == "self_oriented"))]},
     "unregistered_confirmatory": lambda b: {"records": {RECORD_PATH: b["record"],
                                                         "results/c/post_hoc/spec.json": _with(b["record"], analysis_id="post_hoc", family="post_hoc")}},
     "plan_amended": lambda b: {"lock": {"status": "amended", "sha256": "a" * 64, "locked_sha256": "b" * 64, "locked_on": "2026-01-01"}},

@@ -1,11 +1,18 @@
 """The Bayesian models: likelihood, model structure, derived quantities, gates, summaries, recovery.
 
 Structural tests build the models and draw from the prior only. The sampling tests fit small
-simulated cohorts once per session (2 chains x 300 draws): the ordinal model on data simulated
+simulated cohorts once per module (2 chains x 300 draws) with ``policy: warn`` (a gate never decides
+whether a test passes): the ordinal model on data simulated
 directly from its generative process (numpy, independent of the model code) and the composite
 model, whose posterior means are also compared with statsmodels' MixedLM (REML) estimates. A
 single-dimension ordinal fit with weak priors is compared with R's ``ordinal::clmm`` (values stored
 in tests/reference/ordinal_clmm_recovery.csv by tests/reference/ordinal_clmm.R).
+
+The data sets are fixed (numpy seeds), but the MCMC trajectory differs between CPUs, so every bound
+on a sampled quantity was checked over 20 sampler seeds (0-19) with
+``PYTHONPATH=. .venv/bin/python benchmarks/stochastic_margins.py --seeds 20``; the worst value over those
+seeds, the seed-to-seed SD and the distance of the bound from the median in those SDs are written
+beside each bound.
 """
 
 from __future__ import annotations
@@ -537,21 +544,26 @@ def ordinal_fit(registered):
 
 
 def test_ordinal_model_recovers_the_true_effects(ordinal_fit):
+    """Every true effect lies within 2.5 posterior SDs of its posterior mean. (In this data set one true value
+    lies 1.9 posterior SDs from the estimate, on the edge of its 95% HDI: a 95%-HDI check failed for 9 of 20
+    sampler seeds, so the distance is bounded instead.)"""
     _, fit = ordinal_fit
     posterior = fit.idata.posterior
     errors = []
     for name in ("arm_baseline", "post", "arm_post"):
         draws = posterior[name].stack(sample=("chain", "draw")).transpose("sample", ...).to_numpy()
         truth = TRUTH[name].reshape(draws.shape[1:])
-        low, high = np.moveaxis(az.hdi(draws[None], hdi_prob=0.95), -1, 0)
-        assert ((low <= truth) & (truth <= high)).all(), (name, low, truth, high)
         z = np.abs(draws.mean(axis=0) - truth) / draws.std(axis=0)
+        # largest |z| over 20 seeds: 1.69-2.14 (median 1.91, SD 0.12): bound 4.9 SDs above the median
         assert (z < 2.5).all(), (name, z)
         errors.extend(np.abs(draws.mean(axis=0) - truth).ravel())
+    # 20 seeds: 0.254-0.281 (median 0.265, SD 0.006): bound 5.8 SDs above the median
     assert np.mean(errors) < 0.3
     cutpoints = posterior["cutpoints"].mean(("chain", "draw")).to_numpy()
+    # largest error over 20 seeds: 0.29-0.35 (SD 0.015)
     np.testing.assert_allclose(cutpoints, TRUTH["cutpoints"], atol=0.6)
     sds = posterior["participant_sd"].mean(("chain", "draw")).to_numpy()
+    # largest error over 20 seeds: 0.20-0.25 (SD 0.014)
     np.testing.assert_allclose(sds, TRUTH["participant_sd"], atol=0.4)
 
 
@@ -577,6 +589,7 @@ def test_posterior_predictive_shares_cover_the_observed_ones(ordinal_fit):
     _, fit = ordinal_fit
     table = ppc_category_proportions(fit.idata, RECOVERY_ARMS, interval_prob=0.95)
     inside = (table["observed_share"] >= table["predicted_low"] - 1e-12) & (table["observed_share"] <= table["predicted_high"] + 1e-12)
+    # 20 seeds: 0.944-0.989 (median 0.967, SD 0.013): bound 9 SDs below the median
     assert inside.mean() > 0.85
 
 
@@ -628,25 +641,28 @@ def _reference_draws(posterior: xr.Dataset, quantity: str, element: str) -> np.n
 
 def test_single_dimension_ordinal_model_agrees_with_ordinal_clmm(clmm_comparison):
     """With weak priors the posterior of a one-dimension fit sits on clmm's maximum likelihood fit: every
-    cutpoint, effect and scenario effect within 0.3 posterior SD of the clmm estimate, posterior SDs within
-    10-20% of clmm's standard errors (measured: |z| <= 0.18, SD/SE 1.01-1.09). The participant SD's
-    posterior median lies above its ML estimate (0.99 vs 0.91), as a variance component's ML estimate is
-    biased low; within 0.5 posterior SD."""
+    cutpoint, effect and scenario effect within 0.35 posterior SD of the clmm estimate, posterior SDs within
+    20% of clmm's standard errors. The participant SD's posterior median lies above its ML estimate (0.99 vs
+    0.91), as a variance component's ML estimate is biased low; within 0.65 posterior SD.
+
+    Over 20 sampler seeds: largest |mean - estimate| / SD 0.11-0.25 (median 0.17, SD 0.03; bound 6.5 SDs above
+    the median); SD/SE 0.91-1.11 (median about 1.0, SD 0.03; bounds 5.7 and 4.9 SDs away); participant SD
+    (median - estimate) / SD 0.19-0.44 (median 0.32, SD 0.065; bounds 4.9 and 5.1 SDs away)."""
     reference, posterior = clmm_comparison
     for row in reference.itertuples():
         draws = _reference_draws(posterior, row.quantity, row.element)
         estimate, spread = float(row.estimate), draws.std()
         label = f"{row.quantity}[{row.element}]"
         if row.quantity == "participant_sd":
-            assert 0 < np.median(draws) - estimate < 0.5 * spread, label
+            assert 0 < np.median(draws) - estimate < 0.65 * spread, label
             continue
-        assert abs(draws.mean() - estimate) < 0.3 * spread, label
+        assert abs(draws.mean() - estimate) < 0.35 * spread, label
         if row.std_error:
-            assert 0.9 < spread / float(row.std_error) < 1.2, label
+            assert 0.8 < spread / float(row.std_error) < 1.2, label
 
 
-@pytest.fixture(scope="module")
-def composite_data():
+def make_composite_data() -> pd.DataFrame:
+    """A composite outcome drawn from a linear mixed model with known effects (numpy only)."""
     rng = np.random.default_rng(99)
     n_per_arm = 40
     arms = np.repeat(ARMS, n_per_arm)
@@ -673,14 +689,24 @@ def composite_data():
 
 
 @pytest.fixture(scope="module")
+def composite_data():
+    return make_composite_data()
+
+
+@pytest.fixture(scope="module")
 def composite_fit(composite_data, registered):
     gates = {**GATES, "min_ess_bulk": 100, "min_ess_tail": 100, "max_r_hat": 1.05, "policy": "warn"}
     return fit_composite_model(composite_data, "overall_empathy", ARMS, "control", registered["composite"], RECOVERY_SAMPLER, gates, cores=2)
 
 
 def test_composite_model_agrees_with_statsmodels_mixedlm(composite_data, composite_fit):
-    """Weak priors: posterior means of the fixed effects within a quarter of a posterior SD of the
-    REML estimates (Monte Carlo error and shrinkage are smaller), every true effect inside its 95% HDI."""
+    """Weak priors: posterior means of the fixed effects within half a posterior SD of the REML estimates,
+    every true effect inside its 95% HDI.
+
+    Over 20 sampler seeds: largest |mean - REML| / SD 0.11-0.32 (median 0.22, SD 0.06; a quarter-SD bound
+    failed for 7 of 20 seeds; this bound is 4.7 SDs above the median); smallest distance of a true effect
+    inside its HDI 0.42-1.03 posterior SDs (median 0.82, SD 0.14; 5.8 SDs from 0); participant and residual
+    SD within 1.2% and 0.8% of REML (bounds 10% and 5%)."""
     reference = smf.mixedlm(
         "overall_empathy ~ C(arm, Treatment('control'), levels=['control', 'video', 'coach', 'combined']) * post",
         composite_data, groups=composite_data["participant_id"],
@@ -689,24 +715,17 @@ def test_composite_model_agrees_with_statsmodels_mixedlm(composite_data, composi
     prefix = "C(arm, Treatment('control'), levels=['control', 'video', 'coach', 'combined'])"
     for arm, truth in {"video": 1.5, "coach": 2.8, "combined": 3.5}.items():
         draws = posterior["arm_post"].sel(arm=arm).to_numpy().ravel()
-        assert draws.mean() == pytest.approx(reference.params[f"{prefix}[T.{arm}]:post"], abs=0.25 * draws.std())
+        assert draws.mean() == pytest.approx(reference.params[f"{prefix}[T.{arm}]:post"], abs=0.5 * draws.std())
         low, high = az.hdi(draws, hdi_prob=0.95)
         assert low <= truth <= high
-    assert float(posterior["post"].mean()) == pytest.approx(reference.params["post"], abs=0.25 * float(posterior["post"].std()))
-    assert float(posterior["intercept"].mean()) == pytest.approx(reference.params["Intercept"], abs=0.25 * float(posterior["intercept"].std()))
+    assert float(posterior["post"].mean()) == pytest.approx(reference.params["post"], abs=0.5 * float(posterior["post"].std()))
+    assert float(posterior["intercept"].mean()) == pytest.approx(reference.params["Intercept"], abs=0.5 * float(posterior["intercept"].std()))
     assert float(posterior["participant_sd"].mean()) == pytest.approx(np.sqrt(reference.cov_re.iloc[0, 0]), rel=0.1)
     assert float(posterior["residual_sd"].mean()) == pytest.approx(np.sqrt(reference.scale), rel=0.05)
     for name in COMPOSITE_QUANTITIES:
         assert name in posterior
     assert "participant_z" not in posterior
     assert composite_fit.idata.observed_data["overall_empathy"].dims == ("conversation",)
-
-
-def test_same_seed_gives_identical_draws(composite_data, composite_fit, registered):
-    gates = {**GATES, "min_ess_bulk": 100, "min_ess_tail": 100, "max_r_hat": 1.05, "policy": "warn"}
-    again = fit_composite_model(composite_data, "overall_empathy", ARMS, "control", registered["composite"], RECOVERY_SAMPLER, gates, cores=2)
-    np.testing.assert_array_equal(again.idata.posterior["arm_post"].to_numpy(), composite_fit.idata.posterior["arm_post"].to_numpy())
-    pd.testing.assert_frame_equal(again.diagnostics, composite_fit.diagnostics)
 
 
 def test_thinning_keeps_every_thin_th_draw_and_counts_every_divergence(composite_data, registered):
@@ -741,9 +760,11 @@ def test_divergences_dropped_by_thinning_still_break_the_gate():
     assert gate_problems(table, GATES) == ["composite: 3 divergent transition(s) after tuning (at most 0 allowed)"]
 
 
-def test_registered_models_are_fitted_by_name(composite_data, composite_fit, registered):
+def test_registered_models_are_fitted_by_name_and_the_same_seed_gives_identical_draws(composite_data, composite_fit, registered):
+    """One refit checks both: dispatch by name reaches fit_composite_model, and the same seed repeats every draw."""
     gates = {**GATES, "min_ess_bulk": 100, "min_ess_tail": 100, "max_r_hat": 1.05, "policy": "warn"}
     by_name = fit_registered_model("composite", composite_data, [], ARMS, "control", registered["composite"], RECOVERY_SAMPLER, gates, cores=2)
+    np.testing.assert_array_equal(by_name.idata.posterior["arm_post"].to_numpy(), composite_fit.idata.posterior["arm_post"].to_numpy())
     pd.testing.assert_frame_equal(by_name.diagnostics, composite_fit.diagnostics)
     with pytest.raises(ConfigError, match="'hurdle' is not one of ordinal, composite"):
         fit_registered_model("hurdle", composite_data, [], ARMS, "control", registered["composite"], RECOVERY_SAMPLER, gates)

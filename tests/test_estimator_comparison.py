@@ -22,9 +22,13 @@ OUTCOMES = ["validating_emotions", "advice_giving", "overall_empathy"]
 
 
 @pytest.fixture(scope="module")
-def ols_effects():
-    data = simulated_outcomes(n_per_arm=20, seed=3)
-    return primary_analysis(data, OUTCOMES, ARMS, "control").effects_sd
+def outcome_data():
+    return simulated_outcomes(n_per_arm=20, seed=3)
+
+
+@pytest.fixture(scope="module")
+def ols_effects(outcome_data):
+    return primary_analysis(outcome_data, OUTCOMES, ARMS, "control").effects_sd
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +60,7 @@ def bayes_effects():
     return pd.DataFrame(rows, columns=EFFECT_COLUMNS)
 
 
-def test_every_estimator_is_put_in_the_primary_sd_units(ols_effects, lmm_coefficients, bayes_effects):
+def test_every_estimator_is_put_in_the_primary_sd_units(ols_effects, lmm_coefficients, bayes_effects, outcome_data):
     table = compare_estimators(ols_effects, lmm_coefficients, bayes_effects, ARMS, "control")
     assert list(table.columns) == COMPARISON_COLUMNS
     counts = table.groupby("outcome")["estimator"].value_counts()
@@ -64,11 +68,17 @@ def test_every_estimator_is_put_in_the_primary_sd_units(ols_effects, lmm_coeffic
     assert counts.loc[("overall_empathy", "bayes_linear")] == 4 and ("overall_empathy", "bayes_ordinal") not in counts.index
     assert len(table) == 3 * 4 * 3
     ols = ols_effects.set_index(["outcome", "arm"])
+    # the divisor recomputed from the analysed conversations themselves (sum of squares by hand, n - 1)
+    raw_sd = {}
+    for outcome in OUTCOMES:
+        values = outcome_data[outcome].to_numpy(dtype=float)
+        raw_sd[outcome] = float(np.sqrt(((values - values.sum() / len(values)) ** 2).sum() / (len(values) - 1)))
     for row in table.itertuples():
-        sd = ols.loc[(row.outcome, row.arm), "outcome_sd"]
-        assert row.outcome_sd == sd
-        assert row.estimate_sd == pytest.approx(row.estimate / sd)
-        assert row.ci_low_sd == pytest.approx(row.ci_low / sd) and row.ci_high_sd == pytest.approx(row.ci_high / sd)
+        assert row.outcome_sd == pytest.approx(raw_sd[row.outcome], rel=1e-12)
+    # a fixture value known in advance: the LMM's coach:post of advice_giving is 0.2 + 0.01 * 6 (position 6)
+    known = table.query("estimator == 'lmm_reml' and outcome == 'advice_giving' and arm == 'coach'").iloc[0]
+    assert known.estimate_sd == pytest.approx(0.26 / raw_sd["advice_giving"], rel=1e-12)
+    assert known.ci_low_sd == pytest.approx((0.26 - 0.098) / raw_sd["advice_giving"], rel=1e-12)
     ours = table.query("estimator == 'ols_cluster'").set_index(["outcome", "arm"])
     np.testing.assert_allclose(ours["estimate_sd"], ols.loc[ours.index, "estimate_sd"], rtol=1e-14)
     lmm = table.query("estimator == 'lmm_reml' and outcome == 'advice_giving' and arm == 'coach'").iloc[0]
@@ -97,6 +107,15 @@ def test_missing_rows_and_columns_are_named(ols_effects, lmm_coefficients, bayes
     partial = bayes_effects.query("not (outcome == 'validating_emotions' and arm == 'coach')")
     with pytest.raises(AnalysisError, match=r"bayes/effects.csv has no row for outcome 'validating_emotions', term 'coach:post'"):
         compare_estimators(ols_effects, lmm_coefficients, partial, ARMS, "control")
+
+
+@pytest.mark.parametrize("value", [0.0, np.nan, -1.0])
+def test_an_outcome_sd_that_is_zero_or_missing_is_refused_not_turned_into_infinities(ols_effects, lmm_coefficients, bayes_effects, value):
+    degenerate = ols_effects.copy()
+    degenerate.loc[degenerate["outcome"] == "advice_giving", "outcome_sd"] = value
+    with pytest.raises(AnalysisError, match=r"outcome 'advice_giving': not estimable in SD units, its outcome_sd in "
+                                            r"primary/effects_sd.csv is"):
+        compare_estimators(degenerate, lmm_coefficients, bayes_effects, ARMS, "control")
 
 
 def test_figure_has_one_panel_per_outcome_and_a_legend(ols_effects, lmm_coefficients, bayes_effects):

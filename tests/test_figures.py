@@ -84,7 +84,8 @@ def suptitle_text(fig: Figure) -> str:
     return fig.get_suptitle()
 
 
-def test_backend_is_agg() -> None:
+def test_saving_uses_the_agg_backend(effects: pd.DataFrame, tmp_path) -> None:
+    save_figure(plot_effects_sd(effects, ARMS), tmp_path / "f.png", tmp_path / "f.pdf", dpi=50)
     assert matplotlib.get_backend().lower() == "agg"
 
 

@@ -247,3 +247,51 @@ def test_tables_and_figure(results, settings):
     figure = plot_improvement(results.arm_summary, results.coefficients, ARMS, "control", settings["standardiser"], synthetic=False)
     assert isinstance(figure, Figure) and len(figure.axes) == 2
     assert len(figure.axes[0].patches) == len(ARMS)
+
+
+def _run(outcomes, participants, settings, plan):
+    return improvement_analysis(outcomes, participants, settings, ARMS, "control", plan["design"]["post_conversations"],
+                                plan["outcomes"]["dimensions"])
+
+
+@pytest.mark.parametrize("covariate", ["standardised", "raw"])
+def test_a_constant_baseline_is_refused_naming_the_outcome(data, settings, plan, covariate):
+    """A baseline SD of 0 would make the standardised baseline 0/0 (and the raw one collinear with the intercept)."""
+    outcomes, participants = data
+    flat = outcomes.copy()
+    flat.loc[flat["conversation_number"] == 1, "overall_empathy"] = 3.0
+    with pytest.raises(AnalysisError, match=r"'overall_empathy': not estimable, every participant has the same baseline"):
+        _run(flat, participants, {**settings, "baseline_covariate": covariate}, plan)
+
+
+def test_a_zero_registered_standardiser_is_refused_naming_outcome_and_standardiser(data, settings, plan):
+    """Every control participant improves by 0.1: control_change_sd is 0 but for rounding (about 1e-16), and
+    dividing by it would give effects of about 1e15 SD."""
+    outcomes, participants = data
+    shifted = outcomes.copy()
+    control = shifted["arm"] == "control"
+    baseline = shifted[control & (shifted["conversation_number"] == 1)].set_index("participant_id")["overall_empathy"]
+    post = control & (shifted["conversation_number"] != 1) & shifted["participant_id"].isin(baseline.index)
+    shifted.loc[post, "overall_empathy"] = shifted.loc[post, "participant_id"].map(baseline).to_numpy() + 0.1
+    with pytest.raises(AnalysisError, match=r"'overall_empathy': not estimable, the registered standardiser control_change_sd"):
+        _run(shifted, participants, settings, plan)
+    # the other standardiser still has spread, and the participants are all there
+    result = _run(shifted, participants, {**settings, "standardiser": "all_change_sd"}, plan)
+    assert np.isfinite(result.participants["improvement_sd"]).all()
+
+
+def test_a_constant_baseline_dimension_gets_a_not_estimable_row(data, settings, plan, results):
+    outcomes, participants = data
+    flat = outcomes.copy()
+    flat.loc[flat["conversation_number"] == 1, "advice_giving"] = 2.0
+    result = _run(flat, participants, settings, plan)
+    assert (results.heterogeneity["note"] == "").all()
+    rows = result.heterogeneity[result.heterogeneity["outcome"] == "advice_giving"]
+    assert len(rows) == 1 and rows["term"].iloc[0] == "" and rows["estimate"].isna().all() and rows["p_value"].isna().all()
+    assert rows["note"].iloc[0].startswith("not estimable: every baseline conversation has the same advice_giving (2)")
+    others = result.heterogeneity[result.heterogeneity["outcome"] != "advice_giving"]
+    assert (others["note"] == "").all() and np.isfinite(others["std_error"]).all()
+    pd.testing.assert_frame_equal(result.coefficients, results.coefficients)
+    rendered = improvement_tables(result.coefficients, result.wald, result.heterogeneity, result.standardisers, settings, "demo",
+                                  synthetic=False)["baseline_heterogeneity"]["md"]
+    assert "not estimable" in rendered and "nan" not in rendered.lower()

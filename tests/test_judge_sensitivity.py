@@ -109,3 +109,31 @@ def test_rendered_table_shows_primary_and_each_judge(plan, two_judges):
     assert list(table.columns) == ["Outcome", "Arm x post", "Primary (mean of judges)", "judge_a", "judge_b", "Largest |difference|"]
     assert len(table) == 7 * 3
     assert "SYNTHETIC DATA" in judge_sensitivity_text(result.effects, primary.coefficients, plan["judge_aggregation"], "s", True)["csv"]
+
+
+def test_a_judge_with_a_constant_dimension_gets_not_estimable_rows(plan, two_judges):
+    """judge_b gives every conversation 3 on advice_giving: that outcome has an SD of 0 in judge_b's run only."""
+    cohort, reference, _ = two_judges
+    scores = cohort.scores.copy()
+    flat = (scores["judge"] == "judge_b") & (scores["dimension"] == "advice_giving")
+    scores.loc[flat, "score"] = 3
+    cohort = cohort.__class__(cohort.participants, cohort.conversations, cohort.messages, scores)
+    result, primary = _run(cohort, plan)
+    assert list(result.effects.columns) == SENSITIVITY_COLUMNS
+    bad = result.effects[(result.effects["judge"] == "judge_b") & (result.effects["outcome"] == "advice_giving")]
+    assert len(bad) == 3 and bad[["estimate", "std_error", "p_value", "difference"]].isna().all().all()
+    assert bad["note"].str.contains(r"judge 'judge_b': outcome 'advice_giving': not estimable, every analysed conversation "
+                                    r"has the same value").all()
+    assert bad["primary_estimate"].notna().all() and (bad["n_obs"] == 120).all()
+    good = result.effects.drop(bad.index)
+    assert (good["note"] == "").all() and np.isfinite(good[["estimate", "std_error", "p_value"]].to_numpy()).all()
+    # the other runs are untouched by the degenerate outcome
+    unchanged = reference.effects.set_index(["judge", "outcome", "term"])
+    ours = good.set_index(["judge", "outcome", "term"])
+    judge_a = ours.xs("judge_a", level="judge", drop_level=False).index
+    np.testing.assert_allclose(ours.loc[judge_a, "estimate"], unchanged.loc[judge_a, "estimate"], atol=1e-12)
+    listed = result.execution["details"]["not_estimable"]
+    assert [(entry["judge"], entry["outcome"]) for entry in listed] == [("judge_b", "advice_giving")]
+    table = judge_sensitivity_table(result.effects, primary.coefficients, "Primary (mean of judges)")
+    assert (table["judge_b"] == "not estimable").sum() == 3 and (table["judge_a"] != "not estimable").all()
+    assert "not estimable" in table.attrs["note"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import numpy as np
+import pandas as pd
 import pytest
 
 from analysis.errors import ConfigError
@@ -36,19 +36,48 @@ def test_mean_of_judges_and_composite(small_cohort, plan):
     assert row["overall_empathy"] == pytest.approx(expected, abs=1e-12)
     assert row["post"] == 1 and row["n_judges"] == 2 and row["arm"] == "control"
     assert table.set_index("conversation_id").loc["p005-1", "post"] == 0
-    assert list(table.columns[:8]) == [
+    assert list(table.columns[:9]) == [
         "conversation_id", "participant_id", "arm", "conversation_number", "post", "scenario", "trouble_type", "n_judges",
+        "judges",
     ]
+    assert row["judges"] == "judge_a;judge_b"
 
 
-def test_median_and_single_judge(small_cohort, plan):
+def test_median_of_three_judges_with_distinct_scores(small_cohort, plan):
+    """Three judges scoring 1, 2 and 5: the median (2) differs from the mean (8/3), so the two cannot be confused."""
+    scores = small_cohort.scores
+    third = scores[scores["judge"] == "judge_a"].assign(judge="judge_c")
+    three = pd.concat([scores, third], ignore_index=True)
+    given = {"judge_a": 1.0, "judge_b": 2.0, "judge_c": 5.0}
+    three["score"] = three["judge"].map(given)
+    median = aggregate_judges(three, "median", "all").set_index("conversation_id")
+    mean = aggregate_judges(three, "mean", "all").set_index("conversation_id")
+    assert (median["validating_emotions"] == 2.0).all()
+    assert mean["validating_emotions"].to_numpy() == pytest.approx(8.0 / 3.0, abs=1e-12)
+    assert (median["n_judges"] == 3).all() and (median["judges"] == "judge_a;judge_b;judge_c").all()
+
+
+def test_only_the_judges_the_exclusion_step_kept_make_a_row(small_cohort, plan):
     scores = small_cohort.scores.copy()
     scores.loc[scores["judge"] == "judge_b", "score"] = 5.0
-    median = aggregate_judges(scores, "median", "all")
+    included = small_cohort.conversations[["conversation_id", "participant_id"]].assign(judges="judge_a;judge_b")
+    included.loc[included["conversation_id"] == "p002-2", "judges"] = "judge_a"
+    table = derive_outcomes(
+        small_cohort.participants, small_cohort.conversations, scores, included, plan["outcomes"]["dimensions"],
+        plan["outcomes"]["composite"], {"method": "mean", "judges": "all"}, plan["design"]["post_conversations"],
+    ).set_index("conversation_id")
+    judge_a = scores[(scores["conversation_id"] == "p002-2") & (scores["judge"] == "judge_a")].set_index("dimension")["score"]
+    assert table.loc["p002-2", "judges"] == "judge_a" and table.loc["p002-2", "n_judges"] == 1
+    assert table.loc["p002-2", "self_oriented"] == judge_a["self_oriented"]
+    assert table.loc["p002-1", "n_judges"] == 2
+
+
+def test_single_judge(small_cohort, plan):
+    scores = small_cohort.scores.copy()
+    scores.loc[scores["judge"] == "judge_b", "score"] = 5.0
     single = aggregate_judges(scores, "single", "all", judge="judge_b")
     assert (single["validating_emotions"] == 5.0).all() and (single["n_judges"] == 1).all()
-    judge_a = scores[(scores["judge"] == "judge_a") & (scores["dimension"] == "self_oriented")].set_index("conversation_id")["score"]
-    np.testing.assert_allclose(median.set_index("conversation_id")["self_oriented"], (judge_a + 5.0) / 2)
+    assert (single["judges"] == "judge_b").all()
 
 
 def test_analysed_conversation_without_scores_is_an_error(small_cohort, plan):

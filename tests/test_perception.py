@@ -332,3 +332,27 @@ def test_predicted_curve_is_the_average_over_the_scenario_mix(results):
 def test_choice_table_requires_the_outcome(perception, analysed):
     with pytest.raises(AnalysisError, match="warmth"):
         choice_table(perception, analysed, "warmth")
+
+
+def test_a_single_scenario_drops_the_scenario_term_with_a_note(perception, analysed, settings, results, elo):
+    """One scenario makes the registered dummies constant: the fit is |gap| alone, and it says so."""
+    assert results.logit_fit["note"].iloc[0] == "" and results.execution["details"]["scenario_term"] == "fitted"
+    scenario = perception["scenario"].value_counts().index[0]
+    single = perception[perception["scenario"] == scenario].reset_index(drop=True)
+    out = perception_analysis(single, analysed, settings)
+    note = out.logit_fit["note"].iloc[0]
+    assert "scenario term dropped" in note and f"only one scenario ({scenario})" in note
+    assert out.execution["details"]["scenario_term"] == note and out.execution["details"]["scenario_reference"] is None
+    assert list(out.logit["term"]) == ["intercept", "abs_gap"]
+    used = out.choices[out.choices["higher_side"] != "tie"].astype({"chose_higher": float})
+    reference = smf.logit("chose_higher ~ abs_gap", used).fit(
+        disp=0, cov_type="cluster", cov_kwds={"groups": pd.factorize(used["rater_id"], sort=True)[0]}
+    )
+    ours = out.logit.set_index("term")
+    assert ours.loc["abs_gap", "estimate"] == pytest.approx(reference.params["abs_gap"], abs=1e-8)
+    assert ours.loc["abs_gap", "std_error"] == pytest.approx(reference.bse["abs_gap"], abs=1e-8)
+    rendered = perception_tables(out.logit, out.logit_fit, out.rank_correlations, "demo", synthetic=False)["perception"]["md"]
+    assert "Scenario term dropped: only one scenario" in rendered and "first scenario in sorted order" not in rendered
+    agreement = elo_analysis(out.choices, results.strengths, elo, settings)
+    assert "scenario term dropped" in agreement.logit_fit["note"].iloc[0]
+    assert not agreement.logit["term"].str.startswith("scenario").any()

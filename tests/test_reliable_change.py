@@ -193,3 +193,23 @@ def test_spec_record_describes_the_run():
     assert record["sample"]["n_participants"] == 116 and record["sample"]["n_participants_excluded"] == 4
     assert record["details"]["baseline_conversations"] == [1] and record["details"]["post_conversations"] == [2, 3]
     assert record["details"]["reliability_model"] == "overall_empathy ~ post + (1 | participant_id)"
+
+
+def test_a_constant_outcome_in_the_reliability_arm_is_refused_with_the_reason():
+    data = small_cohort_outcomes()
+    flat = data.copy()
+    flat.loc[flat["arm"] == "control", "overall_empathy"] = 3
+    with pytest.raises(AnalysisError, match=r"'overall_empathy': reliability not estimable, every conversation in arm 'control' "
+                                            r"has the same score \(3\): its SD is 0"):
+        analyse(flat)
+
+
+def test_no_within_participant_variation_is_refused_rather_than_a_zero_se_d():
+    """Each control participant's scores are their own level plus the same post shift: sigma2_e = 0, SE_d = 0."""
+    data = small_cohort_outcomes()
+    exact = data.copy()
+    control = exact["arm"] == "control"
+    level = exact.loc[control, "participant_id"].str[1:].astype(int) % 5
+    exact.loc[control, "overall_empathy"] = level + 2 * exact.loc[control, "post"]
+    with pytest.raises(AnalysisError, match=r"reliable change not estimable, in arm 'control'.*SE_d are 0"):
+        analyse(exact)

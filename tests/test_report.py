@@ -96,7 +96,8 @@ def workspace(tmp_path, monkeypatch, plan):
     files += ["results/c/mixed/lmm_coefficients.csv", "results/c/bayes/ordinal.nc"]
 
     participants = pd.DataFrame({"participant_id": ["p1", "p2"], "arm": ["control", "coach"]})
-    conversations = pd.DataFrame({"participant_id": ["p1", "p1", "p1", "p2", "p2", "p2"]})
+    conversations = pd.DataFrame({"conversation_id": [f"{p}-C{n}" for p in ("p1", "p2") for n in (1, 2, 3)],
+                                  "participant_id": ["p1", "p1", "p1", "p2", "p2", "p2"]})
     empty = pd.DataFrame(columns=["level", "record_id", "participant_id", "arm", "rule", "reason"])
     flow = consort_flow(participants, conversations, empty, [rule["id"] for rule in plan["exclusions"]], plan["design"]["arms"])
     Path("results/c/qc").mkdir(parents=True)
@@ -170,3 +171,97 @@ def test_package_versions_come_from_the_lock():
     by_name = {row["name"].lower(): row for row in rows}
     assert "pandas" in by_name and by_name["pandas"]["installed"] == pd.__version__
     assert all("pinned" in row and "installed" in row for row in rows)
+
+
+class _Headings(HTMLParser):
+    """Text of every h1/h2/h3 and of every section introduction."""
+
+    def __init__(self):
+        super().__init__()
+        self.headings, self.intros, self._into = [], [], None
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("h1", "h2", "h3") or (tag == "p" and ("class", "intro") in attrs):
+            self._into = self.intros if tag == "p" else self.headings
+            self._into.append("")
+
+    def handle_endtag(self, tag):
+        if tag in ("h1", "h2", "h3", "p"):
+            self._into = None
+
+    def handle_data(self, data):
+        if self._into is not None:
+            self._into[-1] += data
+
+
+def test_every_title_is_words_and_every_section_says_what_it_shows(workspace):
+    root, inputs, config = workspace
+    Path("results/c/qc/exclusions.csv").write_text("level,record_id,participant_id,arm,rule,reason\n", encoding="utf-8")
+    inputs.files.append("results/c/qc/exclusions.csv")
+    parsed = _Headings()
+    parsed.feed(build_report(inputs, config, synthetic=True))
+    assert parsed.headings and parsed.intros
+    for heading in parsed.headings:
+        assert "/" not in heading and not heading.strip().endswith((".csv", ".json", ".md")), heading
+    for intro in parsed.intros:
+        assert intro.strip().endswith(".") and "results/" not in intro and "reports/" not in intro, intro
+    assert "Mixed: lmm coefficients" in parsed.headings  # a result file without a registered title: folder and name
+    assert "Excluded records" in parsed.headings  # an empty result file: its title and a sentence, no empty table
+
+
+def test_an_empty_result_is_said_in_words(workspace):
+    root, inputs, config = workspace
+    Path("results/c/qc/exclusions.csv").write_text("level,record_id,participant_id,arm,rule,reason\n", encoding="utf-8")
+    inputs.files.append("results/c/qc/exclusions.csv")
+    html = build_report(inputs, config, synthetic=True)
+    assert "No record met a registered exclusion rule: every participant and conversation was analysed." in html
+    assert "No rows." not in html
+
+
+@pytest.mark.parametrize(("spec", "expected", "unexpected"), [
+    ({"format": "pilot_release", "path": "x"}, "Lend an Ear pilot rating release", "trial"),
+    ({"format": "simulated", "simulation": {"seed": 5}}, "Simulated cohort c", "authors"),
+    ({"format": "paper_release"}, "(Lend an Ear trial): the authors' released data", "Simulated"),
+    ({"format": "native", "path": "x"}, "Cohort c: Practicing with Language Models", "Simulated"),
+])
+def test_each_report_is_titled_for_what_its_cohort_is(workspace, spec, expected, unexpected):
+    root, inputs, config = workspace
+    config["cohorts"]["c"] = spec
+    parsed = _Headings()
+    parsed.feed(build_report(inputs, config, synthetic=spec["format"] == "simulated"))
+    title = parsed.headings[0]
+    assert expected in title and unexpected not in title, title
+
+
+def test_a_cohort_without_a_consort_flow_has_a_data_section_not_a_flow(workspace):
+    root, inputs, config = workspace
+    Path("results/c/import").mkdir(parents=True)
+    Path("results/c/import/parse_issues.csv").write_text("file,row,column,value,reason\n", encoding="utf-8")
+    inputs.files.append("results/c/import/parse_issues.csv")
+    inputs.flow = None
+    config["cohorts"]["c"] = {"format": "pilot_release", "path": "x"}
+    parsed = _Headings()
+    parsed.feed(build_report(inputs, config, synthetic=False))
+    assert "The data" in parsed.headings and "Design, data and CONSORT flow" not in parsed.headings
+    html = build_report(inputs, config, synthetic=False)
+    assert "Every record of the release was read; none was set aside." in html
+    assert "REAL DATA: the Lend an Ear pilot rating release" in html
+
+
+def test_the_plan_amendments_and_the_registered_decisions_are_shown(workspace):
+    root, inputs, config = workspace
+    audit = json.loads(Path(inputs.audit).read_text(encoding="utf-8"))
+    audit["plan"]["amendments"] = [{"date": "2026-11-29", "sections": ["hypotheses"], "reason": "registered how H1 is decided"}]
+    audit["hypotheses"] = [{
+        "id": "H1", "description": "Coaching helps.", "term": "coach:post", "confirmatory": True, "analysis_id": "primary_did",
+        "correction": "holm", "sided": "two-sided", "rule": "all", "status": "tested", "verdict": "partly supported",
+        "run_as_registered": True, "alpha": 0.05,
+        "tests": [{"outcome": "validating_emotions", "registered_direction": "increase", "tested": True, "decides": True,
+                   "family": "H1", "estimate": 0.4, "std_error": 0.1, "ci_low": 0.2, "ci_high": 0.6, "p_value": 0.001,
+                   "p_adjusted": 0.006, "observed_direction": "increase", "direction_as_registered": True, "significant": True}],
+    }]
+    Path(inputs.audit).write_text(json.dumps(audit), encoding="utf-8")
+    html = build_report(inputs, config, synthetic=True)
+    assert "Registered amendments to the plan" in html and "registered how H1 is decided" in html
+    assert "H1 (partly supported)" in html and "H1: two-sided, holm within its outcomes, rule all" in html
+    assert "0.006" in html  # the adjusted p-value

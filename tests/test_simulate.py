@@ -380,11 +380,12 @@ def test_invalid_arguments_raise():
 
 
 def test_generation_is_fast():
-    start = time.perf_counter()
+    # CPU time of this process, not wall time: other jobs on the machine do not count against it
+    start = time.process_time()
     tables = simulate_cohort(
         DEFAULT_ARM_SIZES, seed=2, first_scenario_counts=DEFAULT_FIRST_SCENARIO_COUNTS
     )
-    assert time.perf_counter() - start < 5.0
+    assert time.process_time() - start < 5.0
     assert len(tables.messages) == pytest.approx(2904 * 11.7, rel=0.02)
 
 

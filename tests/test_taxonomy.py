@@ -31,6 +31,7 @@ from analysis.taxonomy import (
     TAXONOMY_COLUMNS,
     did_of_proportions,
     expression_change,
+    frequent_phrase_matrix,
     informative_prior,
     mine_phrases,
     monroe_log_odds,
@@ -74,30 +75,35 @@ def simulated(plan):
 @pytest.fixture(scope="module")
 def mined(simulated, settings):
     cohort, outcomes = simulated
-    start = time.perf_counter()
+    # CPU time of this process, not wall time: other jobs on the machine do not count against it
+    start = time.process_time()
     results = mine_phrases(cohort.messages, outcomes, DIMENSIONS, settings)
-    return results, time.perf_counter() - start
+    return results, time.process_time() - start
 
 
 # ------------------------------------------------------------------------------------------------
 # The weighted log-odds of Monroe, Colaresi and Quinn (2008)
 
 
-def test_monroe_log_odds_matches_hand_computation():
-    # Counts y_a = (10, 5, 1), y_b = (2, 6, 8), prior alpha = (1.2, 1.1, 0.9): n_a = n_b = 16, alpha_0 = 3.2,
-    # so n + alpha_0 = 19.2 and, per phrase, delta = log((y_a + a) / (19.2 - y_a - a)) - log((y_b + a) / (19.2 - y_b - a)).
-    result = monroe_log_odds(np.array([10, 5, 1]), np.array([2, 6, 8]), np.array([1.2, 1.1, 0.9]))
-    delta = [
-        math.log(11.2 / 8.0) - math.log(3.2 / 16.0),  # = log(1.4 / 0.2) = log 7
-        math.log(6.1 / 13.1) - math.log(7.1 / 12.1),
-        math.log(1.9 / 17.3) - math.log(8.9 / 10.3),
-    ]
-    variance = [1 / 11.2 + 1 / 3.2, 1 / 6.1 + 1 / 7.1, 1 / 1.9 + 1 / 8.9]
-    np.testing.assert_allclose(result["log_odds"], delta, rtol=1e-12)
+def test_monroe_log_odds_equals_the_log_odds_ratio_of_the_smoothed_two_by_two_table():
+    """A second formulation: Monroe et al.'s delta_w is the log odds ratio of the 2 x 2 table
+    [[y_a + a, n_a + a_0 - y_a - a], [y_b + a, n_b + a_0 - y_b - a]], computed here by statsmodels'
+    Table2x2; their variance keeps only the two in-phrase cells of Woolf's variance (eq. 18-19), i.e.
+    Table2x2's log_oddsratio_se^2 minus the two out-of-phrase cells."""
+    from statsmodels.stats.contingency_tables import Table2x2
+
+    y_a, y_b, prior = np.array([10, 5, 1]), np.array([2, 6, 8]), np.array([1.2, 1.1, 0.9])
+    result = monroe_log_odds(y_a, y_b, prior)
+    n_a, n_b, prior_total = y_a.sum(), y_b.sum(), prior.sum()
+    for phrase in range(3):
+        inside_a, inside_b = y_a[phrase] + prior[phrase], y_b[phrase] + prior[phrase]
+        table = Table2x2(np.array([[inside_a, n_a + prior_total - inside_a], [inside_b, n_b + prior_total - inside_b]]))
+        assert result["log_odds"][phrase] == pytest.approx(table.log_oddsratio, rel=1e-12)
+        outside = 1 / (n_a + prior_total - inside_a) + 1 / (n_b + prior_total - inside_b)
+        assert result["variance"][phrase] == pytest.approx(table.log_oddsratio_se**2 - outside, rel=1e-12)
+    # the first phrase: odds 11.2 / 8 against 3.2 / 16, a ratio of exactly 7
     assert result["log_odds"][0] == pytest.approx(math.log(7), rel=1e-12)
-    np.testing.assert_allclose(result["variance"], variance, rtol=1e-12)
-    np.testing.assert_allclose(result["z"], np.array(delta) / np.sqrt(variance), rtol=1e-12)
-    assert result["z"][0] == pytest.approx(3.0699, abs=1e-4)  # log 7 / sqrt(0.4017857)
+    assert result["z"][0] == pytest.approx(math.log(7) / math.sqrt(1 / 11.2 + 1 / 3.2), rel=1e-12)
 
 
 def test_monroe_log_odds_is_antisymmetric_and_zero_for_equal_groups():
@@ -149,6 +155,18 @@ def test_phrase_matrix_with_vocabulary_keeps_its_order(settings):
                                     vocabulary=["i am here for you", "tell me more", "not there"])
     assert list(phrases) == ["i am here for you", "tell me more", "not there"]
     assert matrix.toarray().tolist() == [[0, 1, 0], [1, 0, 0]]
+
+
+@pytest.mark.parametrize("chunk_size", [2, 3, 100])
+def test_frequent_phrase_matrix_equals_the_pruned_full_matrix(settings, chunk_size):
+    # One pass (chunk_size 100) or two chunked passes: the same columns as pruning the full matrix.
+    texts = pd.Series(["tell me more", "Tell me more. I hear you", "i hear you", None, "tell me more please", "okay"])
+    full, every = phrase_matrix(texts, settings["text"], (2, 3))
+    keep = full.getnnz(axis=0) >= 2
+    matrix, phrases, n_found = frequent_phrase_matrix(texts, settings["text"], (2, 3), min_messages=2, chunk_size=chunk_size)
+    assert list(phrases) == list(every[keep]) == ["hear you", "i hear", "i hear you", "me more", "tell me", "tell me more"]
+    assert matrix.dtype == np.int8 and matrix.toarray().tolist() == full[:, keep].toarray().tolist()
+    assert n_found == len(every)
 
 
 def test_phrase_matrix_without_any_phrase_is_empty(settings):
@@ -210,7 +228,7 @@ def test_miner_outputs_and_privacy(mined, simulated, settings):
     assert (taxonomy.loc[~taxonomy["marks"], "category"] == "unassigned").all()
     texts = set(simulated[0].messages["text"].str.lower())
     assert not texts & set(taxonomy["phrase"]), "a whole message is shown as a phrase"
-    assert seconds < 20, f"mining ~34k messages took {seconds:.1f} s"
+    assert seconds < 20, f"mining ~34k messages took {seconds:.1f} s of CPU"
 
 
 def test_miner_ranks_planted_phrases_of_each_dimension_above_chance(mined, settings):

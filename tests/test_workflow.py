@@ -38,7 +38,8 @@ def snakemake(workdir: Path, cohorts: dict, *arguments: str) -> subprocess.Compl
         "--cores", "2",
         *arguments,
     ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=600)
+    # a guard against a hung run only: on a shared, loaded machine a whole run may take several minutes
+    return subprocess.run(command, capture_output=True, text=True, timeout=1800)
 
 
 # The foundation's final outputs (issue 2). The other families have end-to-end tests of their own, and
@@ -50,6 +51,10 @@ FOUNDATION_TARGETS = [
     for name in ("effects_sd", "composite_by_conversation")
     for extension in ("png", "pdf")
 ] + ["results/tiny/primary/spec.json", "results/tiny/qc/flow.csv"]
+
+
+# The rerun for byte-identity compares CSV and JSON files only: figures are left out of it.
+DATA_TARGETS = [target for target in FOUNDATION_TARGETS if "/figures/" not in target]
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +105,7 @@ def test_rerun_is_a_no_op(simulated_run):
 
 
 def test_same_inputs_give_byte_identical_tables(simulated_run, tmp_path):
-    process = snakemake(tmp_path, {"tiny": {"format": "simulated", "simulation": SMALL_SIMULATION}}, *FOUNDATION_TARGETS)
+    process = snakemake(tmp_path, {"tiny": {"format": "simulated", "simulation": SMALL_SIMULATION}}, *DATA_TARGETS)
     assert process.returncode == 0, process.stderr[-4000:]
     patterns = ("data/simulated/tiny/*.csv", "results/tiny/**/*.csv", "results/tiny/**/*.json", "reports/tiny/**/*.csv")
     first = sorted(p.relative_to(simulated_run) for pattern in patterns for p in simulated_run.glob(pattern))
@@ -112,13 +117,27 @@ def test_same_inputs_give_byte_identical_tables(simulated_run, tmp_path):
 
 
 def test_native_cohort_runs_and_is_not_labelled_synthetic(tmp_path):
-    write_native(make_small_cohort(n_per_arm=8), tmp_path / "input")
-    process = snakemake(tmp_path, {"mine": {"format": "native", "path": str(tmp_path / "input")}}, "reports/mine/tables/primary_did.md")
+    cohort = make_small_cohort(n_per_arm=8)
+    # partial judging: judge_b left one dimension of p003-2 unscored; judge_a's complete set keeps the conversation
+    scores = cohort.scores
+    partial = (scores["conversation_id"] == "p003-2") & (scores["judge"] == "judge_b") & (scores["dimension"] == "self_oriented")
+    write_native(type(cohort)(cohort.participants, cohort.conversations, cohort.messages, scores[~partial]), tmp_path / "input")
+    process = snakemake(tmp_path, {"mine": {"format": "native", "path": str(tmp_path / "input")}}, "reports/mine/tables/primary_did.md",
+                        "results/mine/primary/hypothesis_tests.csv")
     assert process.returncode == 0, process.stderr[-4000:]
     text = (tmp_path / "reports/mine/tables/primary_did.md").read_text(encoding="utf-8")
     assert "SYNTHETIC" not in text
     assert "N = 96 conversations" in text
     assert not (tmp_path / "data/simulated").exists()
+    exclusions = pd.read_csv(tmp_path / "results/mine/qc/exclusions.csv", keep_default_na=False)
+    assert exclusions[["level", "record_id", "rule"]].values.tolist() == [["judge_scores", "p003-2/judge_b", "incomplete_judge_scores"]]
+    flow = pd.read_csv(tmp_path / "results/mine/qc/flow.csv", keep_default_na=False).set_index(["arm", "stage", "rule"])
+    assert flow.loc[("all", "excluded", "incomplete_judge_scores"), "n_judge_sets"] == 1
+    assert flow.loc[("all", "analysed", ""), "n_judge_sets"] == 2 * 96 - 1
+    outcomes = pd.read_csv(tmp_path / "results/mine/outcomes/conversation_scores.csv", keep_default_na=False).set_index("conversation_id")
+    assert outcomes.loc["p003-2", "judges"] == "judge_a" and outcomes.loc["p003-1", "judges"] == "judge_a;judge_b"
+    decisions = pd.read_csv(tmp_path / "results/mine/primary/hypothesis_tests.csv", keep_default_na=False)
+    assert decisions.loc[decisions["row"] == "verdict", "hypothesis"].tolist() == ["H1", "H2", "H3", "H4"]
 
 
 def test_bad_input_stops_the_run_with_a_clear_message_and_no_outputs(tmp_path):

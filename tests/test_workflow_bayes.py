@@ -1,10 +1,16 @@
 """End to end: the Bayesian rules and the estimator comparison in a temporary folder.
 
 A tiny simulated cohort and a copy of the registered plan with few draws (2 chains x 150, thinned from 300) keep the
-runs short; the gates of the copy are lowered to what so few draws can reach.
+run short. These tests check structure, not sampling quality: an MCMC trajectory differs between CPUs, so a gate
+that a tiny fit clears on one machine may be missed on the next. The shared run's plan therefore sets a gate no fit
+can meet (bulk ESS of 10^9) with ``policy: warn`` (the fits are kept, the broken gates logged), and the test of a
+failing gate reruns only the composite fit, in a copy of that run, with the same impossible gate and ``policy: fail``.
+Sampling quality is checked in tests/test_bayes.py with margins measured over many seeds.
 """
 
 from __future__ import annotations
+
+import shutil
 
 import arviz as az
 import pandas as pd
@@ -38,16 +44,23 @@ TARGETS = [
 ]
 
 
-def quick_plan(directory, **diagnostics) -> str:
-    """A copy of the registered plan with few draws, gating what so few draws can pass."""
+# A bulk ESS no fit reaches: the gate breaks on any CPU and for any seed.
+IMPOSSIBLE_ESS = 10**9
+
+
+def quick_plan(directory, name: str = "prereg_quick.yaml", **diagnostics) -> str:
+    """A copy of the registered plan with few draws, a gate no fit can meet (``policy: warn`` unless given) and a
+    small power grid."""
     plan = yaml.safe_load((REPO / "config" / "prereg.yaml").read_text(encoding="utf-8"))
     bayes = plan["bayesian_models"]
     bayes["sampler"].update({"chains": 2, "draws": 150, "thin": 2, "tune": 300})
     bayes["ordinal"]["posterior_predictive_draws"] = 40
-    # so few draws do not mix the 6 x 6 correlation well enough: only the effects are gated here
     bayes["ordinal"]["gated"] = ["post", "arm_post", "expected_score_post", "expected_score_did"]
-    bayes["diagnostics"].update({"min_ess_bulk": 100, "min_ess_tail": 100, "max_r_hat": 1.05, **diagnostics})
-    path = directory / "prereg_quick.yaml"
+    bayes["diagnostics"].update({"min_ess_bulk": IMPOSSIBLE_ESS, "min_ess_tail": 100, "max_r_hat": 1.05, "policy": "warn", **diagnostics})
+    # The planning family's registered grid (9 sizes x 1,000 simulated trials) is a minute of CPU; two
+    # sizes x 40 trials exercise the same code.
+    plan["power_analysis"].update({"n_per_arm": [20, 40], "simulations": 40, "mde": {"power": 0.8, "effect_grid_sd": [0.2, 0.5]}})
+    path = directory / name
     path.write_text(yaml.safe_dump(plan, sort_keys=False), encoding="utf-8")
     return str(path)
 
@@ -70,9 +83,12 @@ def test_bayes_outputs_have_their_columns_and_rows(bayes_run):
     assert list(pd.read_csv(results / "contrasts.csv").columns) == CONTRAST_COLUMNS
     diagnostics = pd.read_csv(results / "diagnostics.csv")
     assert list(diagnostics.columns) == DIAGNOSTIC_COLUMNS
-    assert diagnostics["passed"].all() and set(diagnostics["model"]) == {"ordinal", "composite"}
+    assert set(diagnostics["model"]) == {"ordinal", "composite"}
     gated = diagnostics.query("model == 'ordinal' and gated")["quantity"].unique().tolist()
     assert gated == ["post", "arm_post", "expected_score_post", "expected_score_did"]
+    # every gated row misses the impossible bulk-ESS gate; ungated rows are reported and never fail
+    assert not diagnostics.query("gated")["passed"].any() and diagnostics.query("not gated")["passed"].all()
+    assert (diagnostics["ess_bulk"] < IMPOSSIBLE_ESS).all() and (diagnostics["ess_bulk"] > 0).all()
     assert (diagnostics["chains"] == 2).all() and (diagnostics["draws"] == 150).all() and (diagnostics["thin"] == 2).all()
     ppc = pd.read_csv(results / "ppc_proportions.csv")
     assert list(ppc.columns) == PPC_COLUMNS and len(ppc) == 6 * 4 * 3 * 5
@@ -97,7 +113,7 @@ def test_spec_records_describe_the_fits(bayes_run):
         assert spec_record(**record) == record
         assert (record["analysis_id"], record["family"], record["estimator"]) == (analysis_id, "bayes", "pymc_nutpie_nuts")
         assert record["details"]["sampler"]["draws"] == 150 and record["details"]["sampler"]["thin"] == 2
-        assert record["diagnostics"]["passed"] is True
+        assert record["diagnostics"]["passed"] is False and record["diagnostics"]["policy"] == "warn"
     comparison = read_spec_record(bayes_run / "results/tiny/models/spec.json")
     assert comparison["analysis_id"] == "estimator_comparison"
 
@@ -138,25 +154,26 @@ def test_the_slurm_profile_schedules_the_fits_with_resources_scaled_to_the_cohor
         assert f"threads: {sampler['chains']}" in jobs[rule]
 
 
-def test_a_broken_gate_fails_the_rule_naming_the_parameters(tmp_path):
-    plan = quick_plan(tmp_path, min_ess_bulk=10**9)
+def test_a_broken_gate_fails_the_rule_naming_the_parameters(bayes_run, tmp_path):
+    """In a copy of the shared run (timestamps kept), only the composite fit reruns: its gate policy changed."""
+    workdir = tmp_path / "copy"
+    shutil.copytree(bayes_run, workdir, symlinks=True)
+    plan = quick_plan(workdir, name="prereg_failing.yaml", policy="fail")
     process = snakemake(
-        tmp_path, {"tiny": {"format": "simulated", "simulation": TINY}}, "results/tiny/bayes/composite.nc", "--config", f"prereg={plan}"
+        workdir, {"tiny": {"format": "simulated", "simulation": TINY}}, "results/tiny/bayes/composite.nc", "--config", f"prereg={plan}"
     )
     assert process.returncode != 0
     assert "bayes_composite broke its registered diagnostic gates" in process.stderr
     assert "bulk ESS below 1000000000: intercept (" in process.stderr and "arm_post[video]" in process.stderr
-    assert not (tmp_path / "results/tiny/bayes/composite.nc").exists()
-    kept = pd.read_csv(tmp_path / "logs/fit_bayes_composite/tiny.diagnostics.csv")
+    assert "simulate_cohort" not in process.stdout + process.stderr
+    assert not (workdir / "results/tiny/bayes/composite.nc").exists()
+    kept = pd.read_csv(workdir / "logs/fit_bayes_composite/tiny.diagnostics.csv")
     assert not kept["passed"].any()
 
 
-def test_warn_policy_keeps_the_fit_and_logs_the_problems(tmp_path):
-    plan = quick_plan(tmp_path, min_ess_bulk=10**9, policy="warn")
-    process = snakemake(
-        tmp_path, {"tiny": {"format": "simulated", "simulation": TINY}}, "results/tiny/bayes/composite.spec.json", "--config", f"prereg={plan}"
-    )
-    assert process.returncode == 0, process.stderr[-4000:]
-    record = read_spec_record(tmp_path / "results/tiny/bayes/composite.spec.json")
+def test_warn_policy_keeps_the_fit_and_logs_the_problems(bayes_run):
+    record = read_spec_record(bayes_run / "results/tiny/bayes/composite.spec.json")
     assert record["diagnostics"]["passed"] is False and record["diagnostics"]["policy"] == "warn"
-    assert "broke its registered diagnostic gates" in (tmp_path / "logs/fit_bayes_composite/tiny.log").read_text(encoding="utf-8")
+    assert (bayes_run / "results/tiny/bayes/composite.nc").is_file()
+    log = (bayes_run / "logs/fit_bayes_composite/tiny.log").read_text(encoding="utf-8")
+    assert "broke its registered diagnostic gates" in log and f"bulk ESS below {IMPOSSIBLE_ESS}" in log

@@ -54,7 +54,7 @@ def test_every_output_is_made_and_logged(mixed_run):
         assert (mixed_run / path).stat().st_size > 0, path
     for rule in RULES:
         assert (mixed_run / "logs" / rule / "tiny.log").is_file(), rule
-    assert "converged with bfgs" in (mixed_run / "logs/fit_mixed_models/tiny.log").read_text(encoding="utf-8")
+    assert "converged with profiled_bounded" in (mixed_run / "logs/fit_mixed_models/tiny.log").read_text(encoding="utf-8")
 
 
 def test_outputs_equal_the_registered_analysis_run_directly(mixed_run, plan):
@@ -117,7 +117,7 @@ def test_rerunning_the_rules_gives_byte_identical_outputs(mixed_run):
 
 def test_nonconvergence_fails_the_rule_with_a_clear_message(tmp_path):
     plan = yaml.safe_load((REPO / "config" / "prereg.yaml").read_text(encoding="utf-8"))
-    plan["mixed_models"]["optimizers"] = [{"method": "bfgs", "maxiter": 1}]
+    plan["mixed_models"]["optimizers"] = [{"method": "profiled_bounded", "maxiter": 1}]
     prereg = tmp_path / "prereg_one_iteration.yaml"
     prereg.write_text(yaml.safe_dump(plan, sort_keys=False), encoding="utf-8")
     overlay = tmp_path / "overlay_one_iteration.yaml"

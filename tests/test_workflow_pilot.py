@@ -15,7 +15,7 @@ from analysis.agreement import CROWD_WORKER_COLUMNS, EXPERT_COLUMNS, PAIRWISE_CO
 from analysis.judge_sensitivity import SENSITIVITY_COLUMNS
 from analysis.pilot_release import read_manifest
 from analysis.specs import SCHEMA_PATH
-from tests.conftest import PILOT_DIR
+from tests.conftest import resolve_pilot_release
 from tests.test_workflow import snakemake
 
 pytestmark = pytest.mark.e2e
@@ -38,12 +38,14 @@ TRIAL_TARGETS = ["results/tiny/primary/judge_sensitivity.csv", "reports/tiny/tab
 
 @pytest.fixture(scope="module")
 def pilot_run(tmp_path_factory):
+    """One run for the pilot cohort and the two-judge trial cohort; without the release, the trial cohort alone."""
     workdir = tmp_path_factory.mktemp("pilot")
-    cohorts = {
-        "pilot": {"format": "pilot_release", "path": str(PILOT_DIR)},
-        "tiny": {"format": "simulated", "simulation": TWO_JUDGES},
-    }
-    process = snakemake(workdir, cohorts, *PILOT_TARGETS, *TRIAL_TARGETS)
+    cohorts, targets = {"tiny": {"format": "simulated", "simulation": TWO_JUDGES}}, list(TRIAL_TARGETS)
+    release = resolve_pilot_release()
+    if release.root is not None:
+        cohorts["pilot"] = {"format": "pilot_release", "path": str(release.root)}
+        targets += PILOT_TARGETS
+    process = snakemake(workdir, cohorts, *targets)
     assert process.returncode == 0, process.stderr[-4000:]
     return workdir
 
@@ -52,7 +54,7 @@ def _spec_schema() -> dict:
     return yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
 
 
-def test_pilot_outputs_hold_the_registered_agreement(pilot_run):
+def test_pilot_outputs_hold_the_registered_agreement(pilot_run, pilot_release_dir):
     pairwise = pd.read_csv(pilot_run / "results/pilot/reliability/pairwise.csv")
     assert list(pairwise.columns) == PAIRWISE_COLUMNS
     assert len(pairwise) == 60 and set(pairwise["kappa_categories"]) == {"full"}
@@ -70,6 +72,10 @@ def test_pilot_outputs_hold_the_registered_agreement(pilot_run):
     assert summary["sha256"] == dict(zip(read_manifest()["path"], read_manifest()["sha256"], strict=True))
     table = (pilot_run / "reports/pilot/tables/agreement.md").read_text(encoding="utf-8")
     assert "SYNTHETIC" not in table and "0.86***" in table
+    assert (pairwise["kappa_z_variance"] == "under_null").all() and "SE under kappa = 0" in table
+    crowd = pd.read_csv(pilot_run / "results/pilot/reliability/crowd_workers.csv")
+    assert (crowd.loc[crowd["worker_id"] == "all_workers", "kappa_se_cluster_bootstrap"] > 0).all()
+    assert record["seed"] == 20260306
     assert not (pilot_run / "data/downloads").exists()
 
 
@@ -86,14 +92,14 @@ def test_trial_cohort_gets_the_per_judge_rerun(pilot_run):
     assert "SYNTHETIC DATA" in (pilot_run / "reports/tiny/tables/judge_sensitivity.md").read_text(encoding="utf-8")
 
 
-def test_release_is_downloaded_and_verified_when_no_local_copy_exists(tmp_path):
-    cohorts = {"pilot": {"format": "pilot_release", "path": str(tmp_path / "absent"), "download_url": PILOT_DIR.as_uri() + "/"}}
+def test_release_is_downloaded_and_verified_when_no_local_copy_exists(tmp_path, pilot_release_dir):
+    cohorts = {"pilot": {"format": "pilot_release", "path": str(tmp_path / "absent"), "download_url": pilot_release_dir.as_uri() + "/"}}
     process = snakemake(tmp_path, cohorts, "results/pilot/import/parse_issues.csv")
     assert process.returncode == 0, process.stderr[-4000:]
     assert "the pinned release will be downloaded from file://" in process.stdout + process.stderr
     downloaded = tmp_path / "data/downloads/pilot_release/pilot"
     for path in read_manifest()["path"]:
-        assert (downloaded / path).read_bytes() == (PILOT_DIR / path).read_bytes(), path
+        assert (downloaded / path).read_bytes() == (pilot_release_dir / path).read_bytes(), path
     summary = json.loads((tmp_path / "results/pilot/import/import.json").read_text(encoding="utf-8"))
     assert all(path.startswith("data/downloads/pilot_release/pilot/") for path in summary["read_from"].values())
 
@@ -111,11 +117,11 @@ def test_no_copy_and_no_network_skips_the_pilot_clearly_and_plans_the_rest(tmp_p
     assert "fit_primary_did" in output and "fit_judge_sensitivity" in output
 
 
-def test_a_changed_local_copy_stops_the_import_naming_the_file(tmp_path):
+def test_a_changed_local_copy_stops_the_import_naming_the_file(tmp_path, pilot_release_dir):
     copy = tmp_path / "release"
     for path in read_manifest()["path"]:
         (copy / path).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(PILOT_DIR / path, copy / path)
+        shutil.copyfile(pilot_release_dir / path, copy / path)
     target = copy / "annotations/lend_an_ear/expert3_ratings.csv"
     target.write_bytes(target.read_bytes() + b"\n")
     process = snakemake(tmp_path, {"pilot": {"format": "pilot_release", "path": str(copy)}}, "results/pilot/import/parse_issues.csv")

@@ -102,6 +102,12 @@ def test_pipeline_numbers_equal_direct_fits(run):
     mean = outcomes.groupby("participant_id")["overall_empathy"].mean()
     jordan = participants[[f"empathy_item_{k}" for k in range(1, 8)]].sum(axis=1).loc[mean.index]
     assert traits.loc["jordan", "r"] == pytest.approx(np.corrcoef(jordan, mean)[0, 1], abs=1e-12)
+    # beside the naive conversation-level numbers: the participant-clustered ones
+    correlations = pd.read_csv(run / "results/tiny/silent_empathy/self_judged_correlations.csv")
+    assert (correlations["bootstrap_resamples"] == 2000).all() and correlations["n_clusters"].between(2, 80).all()
+    assert (correlations["cluster_ci_low"] <= correlations["cluster_ci_high"]).all()
+    gap = pd.read_csv(run / "results/tiny/silent_empathy/high_rating_gap.csv")
+    assert (gap["clustered_test"] == "obuchowski").all() and gap["clustered_p_value"].between(0, 1).all()
 
 
 def test_same_inputs_give_byte_identical_csvs(run, tmp_path):

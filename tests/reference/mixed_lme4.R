@@ -1,5 +1,8 @@
 # Reference values of tests/test_mixed.py and tests/test_reliable_change.py, computed with R's lme4.
 # R is not available in CI: the tests read the CSV this script writes (tests/reference/mixed_lme4_*.csv).
+# The data: tests/reference/mixed_small_cohort.csv; paper_sim and paper_sim at 10x the trial, written by
+#   PYTHONPATH=. python -c 'from tests.test_mixed import paper_sim_outcomes as o; o(10).to_csv("paper_sim_10x_conversation_scores.csv", index=False)'
+# (o() for paper_sim); the fingerprint is tests.test_mixed.fingerprint() of the same frame.
 #
 #   Rscript tests/reference/mixed_lme4.R <conversation_scores.csv> <output.csv> <data fingerprint>
 #

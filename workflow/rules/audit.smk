@@ -5,7 +5,7 @@ register_targets(["reports/{cohort}/prereg_audit.md", "reports/{cohort}/prereg_a
 rule audit_prereg:
     input:
         unpack(audit_inputs),
-        code=code("audit", "prereg", "prereg_lock", "specs"),
+        code=code("audit_prereg"),
     output:
         md=report(
             "reports/{cohort}/prereg_audit.md",
@@ -16,8 +16,11 @@ rule audit_prereg:
     params:
         deviations=config.get("deviations", []),
         not_applicable=audit_not_applicable,
+        input_unavailable=audit_input_unavailable,
     log:
         "logs/audit_prereg/{cohort}.log",
+    benchmark:
+        "logs/audit_prereg/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:

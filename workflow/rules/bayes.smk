@@ -34,7 +34,7 @@ for bayes_model, effects_per_participant in (("ordinal", len(DIMENSIONS)), ("com
             f"fit_bayes_{bayes_model}"
         input:
             outcomes="results/{cohort}/outcomes/conversation_scores.csv",
-            code=code("bayes", "cohort", "did", "exclusions", "outcomes", "runlog", "specs"),
+            code=code("fit_bayes_model"),
         output:
             idata=f"results/{{cohort}}/bayes/{bayes_model}.nc",
             spec=f"results/{{cohort}}/bayes/{bayes_model}.spec.json",
@@ -52,7 +52,7 @@ for bayes_model, effects_per_participant in (("ordinal", len(DIMENSIONS)), ("com
             gates=BAYES["diagnostics"],
         threads: BAYES["sampler"]["chains"]
         resources:
-            mem_mb=bayes_memory(effects_per_participant),
+            mem_mb=bayes_memory(f"fit_bayes_{bayes_model}", effects_per_participant),
             runtime=BAYES_RUNTIME_MINUTES,
         log:
             log=f"logs/fit_bayes_{bayes_model}/{{cohort}}.log",
@@ -69,7 +69,7 @@ rule summarise_bayes_models:
     input:
         ordinal="results/{cohort}/bayes/ordinal.nc",
         composite="results/{cohort}/bayes/composite.nc",
-        code=code("bayes", "cohort", "did", "runlog"),
+        code=code("summarise_bayes_models"),
     output:
         effects="results/{cohort}/bayes/effects.csv",
         contrasts="results/{cohort}/bayes/contrasts.csv",
@@ -86,6 +86,8 @@ rule summarise_bayes_models:
         hdi_prob=BAYES["hdi_prob"],
     log:
         "logs/summarise_bayes_models/{cohort}.log",
+    benchmark:
+        "logs/summarise_bayes_models/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -95,7 +97,7 @@ rule summarise_bayes_models:
 rule plot_bayes_effects:
     input:
         effects="results/{cohort}/bayes/effects.csv",
-        code=code("bayes", "bayes_report", "did", "figures", "tables"),
+        code=code("plot_bayes_effects"),
     output:
         png=report(
             "reports/{cohort}/figures/bayes_effects.png",
@@ -109,6 +111,8 @@ rule plot_bayes_effects:
         synthetic=is_synthetic,
     log:
         "logs/plot_bayes_effects/{cohort}.log",
+    benchmark:
+        "logs/plot_bayes_effects/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -118,7 +122,7 @@ rule plot_bayes_effects:
 rule plot_bayes_ppc:
     input:
         ppc="results/{cohort}/bayes/ppc_proportions.csv",
-        code=code("bayes", "bayes_report", "did", "figures", "tables"),
+        code=code("plot_bayes_ppc"),
     output:
         png=report(
             "reports/{cohort}/figures/bayes_ppc.png",
@@ -131,6 +135,8 @@ rule plot_bayes_ppc:
         synthetic=is_synthetic,
     log:
         "logs/plot_bayes_ppc/{cohort}.log",
+    benchmark:
+        "logs/plot_bayes_ppc/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -141,7 +147,7 @@ rule render_bayes_tables:
     input:
         effects="results/{cohort}/bayes/effects.csv",
         diagnostics="results/{cohort}/bayes/diagnostics.csv",
-        code=code("bayes", "bayes_report", "did", "figures", "tables"),
+        code=code("render_bayes_tables"),
     output:
         **{
             f"{name}_{ext}": f"reports/{{cohort}}/tables/{name}.{ext}"
@@ -155,6 +161,8 @@ rule render_bayes_tables:
         synthetic=is_synthetic,
     log:
         "logs/render_bayes_tables/{cohort}.log",
+    benchmark:
+        "logs/render_bayes_tables/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:

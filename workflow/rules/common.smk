@@ -1,4 +1,6 @@
 # Shared set-up: validated config and plan, cohort lookup, input functions.
+import csv
+import json
 import os
 from pathlib import Path
 
@@ -20,9 +22,21 @@ wildcard_constraints:
     cohort="[A-Za-z0-9][A-Za-z0-9_-]*",
 
 
-def code(*modules):
-    """The analysis modules a rule runs, declared as inputs so an edit reruns the rule."""
-    return [str(PACKAGE / f"{module}.py") for module in ("__init__", "constants", "errors", *modules)]
+# The import graph of workflow/scripts and the analysis package, parsed once per Snakemake run.
+from analysis.code_inputs import ImportGraph
+
+SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
+CODE_GRAPH = ImportGraph(PACKAGE, data_dirs=[PACKAGE / "reference", Path(workflow.basedir) / "workflow" / "schemas"])
+
+
+def code(script):
+    """Input list of the code a step runs, so that editing any of it reruns the step: its script
+    (`workflow/scripts/<script>.py`, the file its `script` directive names), every analysis module the
+    script reaches through its imports, and the reference and schema files those modules name."""
+    path = SCRIPTS / f"{script}.py"
+    if not path.is_file():
+        raise ValueError(f"code({script!r}): no script {path}; code() takes the name of the rule's script")
+    return [str(file) for file in CODE_GRAPH.closure(path)]
 
 
 def cohort_spec(wildcards):
@@ -107,23 +121,60 @@ def cohort_spec_records(cohort):
 
 
 def inapplicable_analyses(cohort):
-    """Registered analysis IDs the workflow does not run for this cohort, with the reason."""
+    """Registered analysis IDs the workflow does not run for this cohort, with the reason (those whose
+    input the cohort was meant to have but could not be had are in unavailable_analyses instead)."""
     applied = {i for _, kinds, requires, ids in SPEC_RECORDS if spec_records_apply(cohort, kinds, requires) for i in ids}
+    unavailable = unavailable_analyses(cohort)
     reasons = {}
     for _, kinds, requires, ids in SPEC_RECORDS:
         if not spec_records_apply(cohort, kinds, requires):
             kind = COHORT_KINDS[COHORTS[cohort]["format"]]
-            why = f"runs for {'/'.join(kinds)} cohorts only" if kind not in kinds else f"needs {OPTIONAL_FILES[requires]}"
-            reasons.update({i: why for i in ids if i not in applied})
+            why = f"runs for {'/'.join(kinds)} cohorts only" if kind not in kinds else f"needs {OPTIONAL_FILES.get(requires, requires)}"
+            reasons.update({i: why for i in ids if i not in applied and i not in unavailable})
     return reasons
 
 
+def unavailable_analyses(cohort):
+    """Registered analysis IDs not run for this cohort because an optional file it needs could not be
+    imported (paper_release cohorts), with the reason: the audit reports them as "not run: input
+    unavailable", not as a deviation."""
+    missing = unavailable_optional_files(cohort)
+    applied = {i for _, kinds, requires, ids in SPEC_RECORDS if spec_records_apply(cohort, kinds, requires) for i in ids}
+    return {
+        i: f"{OPTIONAL_FILES[requires]} unavailable: {missing[requires]}"
+        for _, kinds, requires, ids in SPEC_RECORDS
+        if requires in missing
+        for i in ids
+        if i not in applied
+    }
+
+
+def unavailable_optional_files(cohort):
+    """paper_release cohorts: optional file -> why it could not be imported, read from the import record
+    once the import checkpoint has run (release.smk); empty for other formats."""
+    if COHORTS[cohort]["format"] != "paper_release":
+        return {}
+    record = checkpoints.import_paper_release.get(cohort=cohort).output.record
+    with open(record, encoding="utf-8") as handle:
+        status = json.load(handle).get("optional", {})
+    return {name: entry["reason"] for name, entry in status.items() if not entry["available"]}
+
+
 def has_optional_file(cohort, name):
-    """Simulated and paper_release cohorts always provide every optional file (their rules write them);
-    a native cohort has one when it lies in its directory."""
+    """Whether the cohort has the optional file `name` (a key of OPTIONAL_FILES, or `theme_levels`: a
+    themes.csv with the parent level theme_level2). Simulated cohorts provide every optional file but
+    theme levels; paper_release cohorts those their import could map (known after the import
+    checkpoint); a native cohort has one when it lies in its directory."""
     spec = COHORTS[cohort]
-    if spec["format"] in ("simulated", "paper_release"):
+    if name == "theme_levels":
+        if spec["format"] == "native" and has_optional_file(cohort, "themes"):
+            with open(os.path.join(spec["path"], OPTIONAL_FILES["themes"]), encoding="utf-8-sig") as handle:
+                return "theme_level2" in next(csv.reader(handle), [])
+        return spec["format"] == "paper_release" and has_optional_file(cohort, "themes")
+    if spec["format"] == "simulated":
         return True
+    if spec["format"] == "paper_release":
+        return name not in unavailable_optional_files(cohort)
     if spec["format"] == "native":
         return os.path.isfile(os.path.join(spec["path"], OPTIONAL_FILES[name]))
     return False
@@ -211,6 +262,7 @@ import csv
 
 from analysis.paper_release import RELEASE_COMMIT as PAPER_RELEASE_COMMIT
 from analysis.paper_release import RELEASE_FILES as PAPER_RELEASE_FILES
+from analysis.paper_release import result_requirement
 
 PAPER_RELEASE_DOWNLOADS = f"data/downloads/paper_release/{PAPER_RELEASE_COMMIT}"
 PAPER_RELEASE_MANIFEST = str(PACKAGE / "reference" / "paper_release_manifest.csv")
@@ -233,7 +285,9 @@ def audit_inputs(wildcards):
     files = {"specs": cohort_spec_records(cohort), "prereg": config["prereg"], "lock": prereg_lock_file()}
     if cohort_kind(cohort) == "trial":
         files["flow"] = f"results/{cohort}/qc/flow.csv"
-        files["coefficients"] = f"results/{cohort}/primary/did_coefficients.csv"
+        files["hypothesis_tests"] = f"results/{cohort}/primary/hypothesis_tests.csv"
+    if COHORTS[cohort]["format"] == "paper_release":
+        files["import_record"] = f"data/imported/paper_release/{cohort}/import_record.json"
     return files
 
 
@@ -241,9 +295,23 @@ def audit_not_applicable(wildcards):
     return inapplicable_analyses(wildcards.cohort)
 
 
+def audit_input_unavailable(wildcards):
+    return unavailable_analyses(wildcards.cohort)
+
+
 def paper_release_files(wildcards):
-    """The release files of a paper_release cohort: from its `path` (laid out as upstream, with or
-    without the `data/` folder) or from the download of the pinned commit."""
+    """The release files of a paper_release cohort that exist: from its `path` (laid out as upstream,
+    with or without the `data/` folder) or from the download of the pinned commit."""
+    paths = paper_release_paths(wildcards)
+    if "path" not in cohort_spec(wildcards):
+        return paths  # the download rule makes them
+    # an optional file missing from a local copy makes its families unavailable (the import says so);
+    # experiment_1.csv stays required
+    return {role: path for role, path in paths.items() if role == "experiment_1" or os.path.isfile(path)}
+
+
+def paper_release_paths(wildcards):
+    """Where each release file of a paper_release cohort is expected (whether or not it exists)."""
     spec = cohort_spec(wildcards)
     if spec["format"] != "paper_release":
         raise ValueError(f"cohort '{wildcards.cohort}' has format {spec['format']}, not paper_release")
@@ -259,11 +327,22 @@ def paper_release_files(wildcards):
 def published_comparison_inputs(wildcards):
     with open(PUBLISHED_COMPARISONS, encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
+    unavailable = unavailable_results(wildcards)
     return {
         "comparisons": str(PUBLISHED_COMPARISONS),
         "published": sorted({str(PACKAGE / "reference" / row["published_file"]) for row in rows}),
-        "results": sorted({f"results/{wildcards.cohort}/{row['result_file']}" for row in rows}),
+        "results": sorted({f"results/{wildcards.cohort}/{row['result_file']}" for row in rows if row["result_file"] not in unavailable}),
     }
+
+
+def unavailable_results(wildcards):
+    """Result files (relative to results/NAME/) of the published comparison that a paper_release cohort
+    cannot have because an optional file they need could not be imported, with why."""
+    with open(PUBLISHED_COMPARISONS, encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    missing = unavailable_optional_files(wildcards.cohort)
+    needs = {row["result_file"]: result_requirement(row["result_file"]) for row in rows}
+    return {file: f"{OPTIONAL_FILES[need]} unavailable: {missing[need]}" for file, need in needs.items() if need in missing}
 
 
 def report_inputs(wildcards):
@@ -289,11 +368,50 @@ def report_inputs(wildcards):
 
 
 # Cluster resources (README, "Running on a cluster"): requests estimated from the cohort.
-from analysis.resources import bayes_memory_mb, count_participants
+from functools import cache
+
+from analysis.resources import bayes_memory_mb, check_fits_a_node, count_participants, slurm_nodes
 
 
-def bayes_memory(n_effects_per_participant):
+@cache
+def submission_nodes():
+    """The nodes of the SLURM cluster when this run submits its jobs to SLURM (the profile
+    workflow/profiles/slurm), else None (local runs, dry runs, and the jobs themselves)."""
+    plugin = workflow.executor_plugin
+    return slurm_nodes() if plugin is not None and plugin.name == "slurm" else None
+
+
+def bayes_memory(rule_name, n_effects_per_participant):
     """Memory request (MB) of a Bayesian fit, from the cohort's participants and the registered
-    sampler (analysis.resources.bayes_memory_mb); evaluated when the job is scheduled."""
+    sampler (analysis.resources.bayes_memory_mb); evaluated when the job is scheduled. Under SLURM,
+    a request no node can hold stops the run before the job is submitted (it would pend for ever)."""
     sampler = PREREG["bayesian_models"]["sampler"]
-    return lambda wildcards, input: bayes_memory_mb(count_participants(input.outcomes), n_effects_per_participant, sampler)
+
+    def memory_mb(wildcards, input, threads):
+        request = bayes_memory_mb(count_participants(input.outcomes), n_effects_per_participant, sampler)
+        nodes = submission_nodes()
+        if nodes:
+            check_fits_a_node(rule_name, threads, request, nodes, wildcards=f"cohort={wildcards.cohort}")
+        return request
+
+    return memory_mb
+
+
+# Planning the next cohort (docs/power.md): the registered settings of `power_analysis` with a planner's
+# `power_overrides` from the run config, checked against the plan schema's `power_analysis`.
+import jsonschema
+import yaml
+
+
+def power_settings(registered, overrides):
+    fixed = sorted(set(overrides) & {"id", "confirmatory"})
+    if fixed:
+        raise ValueError(f"power_overrides: {fixed} cannot be overridden (they identify the registered analysis)")
+    settings = {**registered, **overrides}
+    with open(Path(workflow.basedir) / "workflow" / "schemas" / "prereg.schema.yaml", encoding="utf-8") as handle:
+        plan_schema = yaml.safe_load(handle)
+    schema = {**plan_schema["properties"]["power_analysis"], "definitions": plan_schema["definitions"]}
+    problems = sorted(jsonschema.Draft202012Validator(schema).iter_errors(settings), key=str)
+    if problems:
+        raise ValueError("power_overrides: " + "; ".join(f"{p.json_path}: {p.message}" for p in problems))
+    return settings

@@ -5,13 +5,15 @@ rule simulate_cohort:
     output:
         **{name: f"data/simulated/{{cohort}}/{filename}" for name, filename in NATIVE_FILES.items()},
     input:
-        code=code("cohort", "simulate"),
+        code=code("simulate_cohort"),
     params:
         simulation=simulation_params,
         arms=DESIGN["arms"],
         reference_arm=DESIGN["reference_arm"],
     log:
         "logs/simulate_cohort/{cohort}.log",
+    benchmark:
+        "logs/simulate_cohort/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -21,7 +23,7 @@ rule simulate_cohort:
 rule validate_cohort:
     input:
         unpack(raw_cohort_files),
-        code=code("cohort", "contract"),
+        code=code("validate_cohort"),
     output:
         **{name: validated(name) for name in NATIVE_FILES},
         summary="results/{cohort}/validated/validation.json",
@@ -31,6 +33,8 @@ rule validate_cohort:
         conversations_per_participant=DESIGN["conversations_per_participant"],
     log:
         "logs/validate_cohort/{cohort}.log",
+    benchmark:
+        "logs/validate_cohort/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:

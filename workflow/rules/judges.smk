@@ -25,7 +25,7 @@ rule assess_agreement:
     input:
         scores=f"{NATIVE_DIRECTORIES['pilot_release']}/scores.csv",
         crowd_annotations=f"{NATIVE_DIRECTORIES['pilot_release']}/crowd_annotations.csv",
-        code=code("cohort", "contract", "pilot_release", "agreement", "specs", "tables", "figures"),
+        code=code("assess_agreement"),
     output:
         pairwise="results/{cohort}/reliability/pairwise.csv",
         experts="results/{cohort}/reliability/experts.csv",
@@ -37,6 +37,8 @@ rule assess_agreement:
         dimensions=DIMENSIONS,
     log:
         "logs/assess_agreement/{cohort}.log",
+    benchmark:
+        "logs/assess_agreement/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -47,7 +49,7 @@ rule render_agreement_tables:
     input:
         pairwise="results/{cohort}/reliability/pairwise.csv",
         experts="results/{cohort}/reliability/experts.csv",
-        code=code("agreement", "tables", "figures"),
+        code=code("render_agreement_tables"),
     output:
         **{
             f"{name}_{ext}": f"reports/{{cohort}}/tables/{name}.{ext}"
@@ -59,6 +61,8 @@ rule render_agreement_tables:
         synthetic=is_synthetic,
     log:
         "logs/render_agreement_tables/{cohort}.log",
+    benchmark:
+        "logs/render_agreement_tables/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -68,7 +72,7 @@ rule render_agreement_tables:
 rule plot_agreement_heatmap:
     input:
         pairwise="results/{cohort}/reliability/pairwise.csv",
-        code=code("agreement", "tables", "figures"),
+        code=code("plot_agreement_heatmap"),
     output:
         png=report(
             "reports/{cohort}/figures/agreement_heatmap.png",
@@ -81,6 +85,8 @@ rule plot_agreement_heatmap:
         synthetic=is_synthetic,
     log:
         "logs/plot_agreement_heatmap/{cohort}.log",
+    benchmark:
+        "logs/plot_agreement_heatmap/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -94,7 +100,7 @@ rule fit_judge_sensitivity:
         messages=validated("messages"),
         scores=validated("scores"),
         primary="results/{cohort}/primary/did_coefficients.csv",
-        code=code("cohort", "contract", "exclusions", "outcomes", "did", "judge_sensitivity", "specs", "tables"),
+        code=code("fit_judge_sensitivity"),
     output:
         effects="results/{cohort}/primary/judge_sensitivity.csv",
         exclusions="results/{cohort}/primary/judge_sensitivity_exclusions.csv",
@@ -114,6 +120,8 @@ rule fit_judge_sensitivity:
         judge_aggregation=PREREG["judge_aggregation"],
     log:
         "logs/fit_judge_sensitivity/{cohort}.log",
+    benchmark:
+        "logs/fit_judge_sensitivity/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -124,7 +132,7 @@ rule render_judge_sensitivity:
     input:
         effects="results/{cohort}/primary/judge_sensitivity.csv",
         primary="results/{cohort}/primary/did_coefficients.csv",
-        code=code("judge_sensitivity", "tables"),
+        code=code("render_judge_sensitivity"),
     output:
         **{f"judge_sensitivity_{ext}": f"reports/{{cohort}}/tables/judge_sensitivity.{ext}" for ext in ("csv", "tex", "md")},
     params:
@@ -132,6 +140,8 @@ rule render_judge_sensitivity:
         synthetic=is_synthetic,
     log:
         "logs/render_judge_sensitivity/{cohort}.log",
+    benchmark:
+        "logs/render_judge_sensitivity/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:

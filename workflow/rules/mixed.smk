@@ -26,7 +26,7 @@ register_targets(
 rule fit_mixed_models:
     input:
         outcomes="results/{cohort}/outcomes/conversation_scores.csv",
-        code=code("cohort", "did", "exclusions", "mixed", "outcomes", "runlog", "specs"),
+        code=code("fit_mixed_models"),
     output:
         coefficients="results/{cohort}/mixed/lmm_coefficients.csv",
         convergence="results/{cohort}/mixed/convergence.csv",
@@ -46,6 +46,8 @@ rule fit_mixed_models:
         alpha=MIXED["alpha"],
     log:
         "logs/fit_mixed_models/{cohort}.log",
+    benchmark:
+        "logs/fit_mixed_models/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -55,7 +57,7 @@ rule fit_mixed_models:
 rule estimate_reliable_change:
     input:
         outcomes="results/{cohort}/outcomes/conversation_scores.csv",
-        code=code("cohort", "did", "exclusions", "mixed", "outcomes", "reliable_change", "runlog", "specs"),
+        code=code("estimate_reliable_change"),
     output:
         reliability="results/{cohort}/mixed/reliability.csv",
         responders="results/{cohort}/mixed/responders.csv",
@@ -72,6 +74,8 @@ rule estimate_reliable_change:
         judge_aggregation=PREREG["judge_aggregation"],
     log:
         "logs/estimate_reliable_change/{cohort}.log",
+    benchmark:
+        "logs/estimate_reliable_change/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -83,7 +87,7 @@ rule plot_responders:
         participants="results/{cohort}/mixed/participant_change.csv",
         responders="results/{cohort}/mixed/responders.csv",
         reliability="results/{cohort}/mixed/reliability.csv",
-        code=code("did", "figures", "mixed", "mixed_report", "reliable_change", "runlog", "tables"),
+        code=code("plot_responders"),
     output:
         png=report(
             "reports/{cohort}/figures/responders.png",
@@ -96,6 +100,8 @@ rule plot_responders:
         synthetic=is_synthetic,
     log:
         "logs/plot_responders/{cohort}.log",
+    benchmark:
+        "logs/plot_responders/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -109,7 +115,7 @@ rule render_mixed_tables:
         spec="results/{cohort}/mixed/spec.json",
         responders="results/{cohort}/mixed/responders.csv",
         reliability="results/{cohort}/mixed/reliability.csv",
-        code=code("did", "figures", "mixed", "mixed_report", "reliable_change", "runlog", "specs", "tables"),
+        code=code("render_mixed_tables"),
     output:
         **{
             f"{name}_{ext}": f"reports/{{cohort}}/tables/{name}.{ext}"
@@ -122,6 +128,8 @@ rule render_mixed_tables:
         synthetic=is_synthetic,
     log:
         "logs/render_mixed_tables/{cohort}.log",
+    benchmark:
+        "logs/render_mixed_tables/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:

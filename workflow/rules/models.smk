@@ -21,7 +21,7 @@ rule compare_estimators:
         ols="results/{cohort}/primary/effects_sd.csv",
         lmm="results/{cohort}/mixed/lmm_coefficients.csv",
         bayes="results/{cohort}/bayes/effects.csv",
-        code=code("cohort", "estimator_comparison", "figures", "runlog", "specs", "tables"),
+        code=code("compare_estimators"),
     output:
         comparison="results/{cohort}/models/estimator_comparison.csv",
         spec="results/{cohort}/models/spec.json",
@@ -36,6 +36,8 @@ rule compare_estimators:
         alpha=PREREG["primary_analysis"]["alpha"],
     log:
         "logs/compare_estimators/{cohort}.log",
+    benchmark:
+        "logs/compare_estimators/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -45,7 +47,7 @@ rule compare_estimators:
 rule plot_estimator_comparison:
     input:
         comparison="results/{cohort}/models/estimator_comparison.csv",
-        code=code("estimator_comparison", "figures", "tables"),
+        code=code("plot_estimator_comparison"),
     output:
         png=report(
             "reports/{cohort}/figures/estimator_comparison.png",
@@ -58,6 +60,8 @@ rule plot_estimator_comparison:
         synthetic=is_synthetic,
     log:
         "logs/plot_estimator_comparison/{cohort}.log",
+    benchmark:
+        "logs/plot_estimator_comparison/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:

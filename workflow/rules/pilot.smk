@@ -10,11 +10,14 @@ rule download_pilot_release:
         **pilot_download_outputs(),
     input:
         manifest=PILOT_MANIFEST,
-        code=code("contract", "pilot_release"),
+        # the download is pinned by the manifest's checksums: editing the adapter must not re-download
+        code=ancient(code("download_pilot_release")),
     params:
         base_url=pilot_download_url,
     log:
         "logs/download_pilot_release/{cohort}.log",
+    benchmark:
+        "logs/download_pilot_release/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -26,7 +29,7 @@ rule import_pilot_release:
         unpack(pilot_release_files),
         manifest=PILOT_MANIFEST,
         scenarios=str(PACKAGE / "reference" / "pilot_scenarios.csv"),
-        code=code("cohort", "contract", "pilot_release"),
+        code=code("import_pilot_release"),
     output:
         **{name: f"{NATIVE_DIRECTORIES['pilot_release']}/{filename}" for name, filename in PILOT_OUTPUT_FILES.items()},
         issues="results/{cohort}/import/parse_issues.csv",
@@ -35,6 +38,8 @@ rule import_pilot_release:
         dimensions=DIMENSIONS,
     log:
         "logs/import_pilot_release/{cohort}.log",
+    benchmark:
+        "logs/import_pilot_release/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:

@@ -5,12 +5,13 @@ register_spec_records(["results/{cohort}/primary/spec.json"], analysis_ids=[PRER
 rule fit_primary_did:
     input:
         outcomes="results/{cohort}/outcomes/conversation_scores.csv",
-        code=code("cohort", "did", "specs"),
+        code=code("fit_primary_did"),
     output:
         coefficients="results/{cohort}/primary/did_coefficients.csv",
         fit="results/{cohort}/primary/model_fit.csv",
         contrasts="results/{cohort}/primary/arm_contrasts.csv",
         effects_sd="results/{cohort}/primary/effects_sd.csv",
+        hypotheses="results/{cohort}/primary/hypothesis_tests.csv",
         spec="results/{cohort}/primary/spec.json",
     params:
         analysis_id=PREREG["primary_analysis"]["id"],
@@ -22,8 +23,12 @@ rule fit_primary_did:
         reference_arm=DESIGN["reference_arm"],
         alpha=PREREG["primary_analysis"]["alpha"],
         contrast_method=PREREG["primary_analysis"]["contrasts"]["method"],
+        hypotheses=PREREG.get("hypotheses", []),
+        composite=PREREG["outcomes"]["composite"]["name"],
     log:
         "logs/fit_primary_did/{cohort}.log",
+    benchmark:
+        "logs/fit_primary_did/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:

@@ -7,7 +7,7 @@ rule apply_exclusions:
         conversations=validated("conversations"),
         messages=validated("messages"),
         scores=validated("scores"),
-        code=code("cohort", "contract", "exclusions"),
+        code=code("apply_exclusions"),
     output:
         included="results/{cohort}/qc/included_conversations.csv",
         exclusions="results/{cohort}/qc/exclusions.csv",
@@ -20,6 +20,8 @@ rule apply_exclusions:
         arms=DESIGN["arms"],
     log:
         "logs/apply_exclusions/{cohort}.log",
+    benchmark:
+        "logs/apply_exclusions/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -32,7 +34,7 @@ rule derive_outcomes:
         conversations=validated("conversations"),
         scores=validated("scores"),
         included="results/{cohort}/qc/included_conversations.csv",
-        code=code("cohort", "contract", "exclusions", "outcomes"),
+        code=code("derive_outcomes"),
     output:
         outcomes="results/{cohort}/outcomes/conversation_scores.csv",
     params:
@@ -42,6 +44,8 @@ rule derive_outcomes:
         post_conversations=DESIGN["post_conversations"],
     log:
         "logs/derive_outcomes/{cohort}.log",
+    benchmark:
+        "logs/derive_outcomes/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:

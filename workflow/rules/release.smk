@@ -10,19 +10,25 @@ rule download_paper_release:
     input:
         manifest=PAPER_RELEASE_MANIFEST,
         # the download is pinned by commit and verified by checksum: editing the adapter must not re-download
-        code=ancient(code("paper_release")),
+        code=ancient(code("download_paper_release")),
     log:
         f"logs/download_paper_release/{PAPER_RELEASE_COMMIT}.log",
+    benchmark:
+        f"logs/download_paper_release/{PAPER_RELEASE_COMMIT}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:
         "../scripts/download_paper_release.py"
 
 
-rule import_paper_release:
+# A checkpoint: which optional files could be mapped is known only once the release is read, and the
+# families that need an unavailable one are then left out of the cohort's targets (common.smk,
+# has_optional_file) instead of failing the cohort.
+checkpoint import_paper_release:
     input:
         unpack(paper_release_files),
-        code=code("cohort", "paper_release"),
+        manifest=PAPER_RELEASE_MANIFEST,
+        code=code("import_paper_release"),
     output:
         **{name: f"data/imported/paper_release/{{cohort}}/{filename}" for name, filename in NATIVE_FILES.items()},
         **{name: f"data/imported/paper_release/{{cohort}}/{filename}" for name, filename in OPTIONAL_FILES.items()},
@@ -30,8 +36,14 @@ rule import_paper_release:
         issues="data/imported/paper_release/{cohort}/import_issues.csv",
     params:
         arms=DESIGN["arms"],
+        theme_categories=config.get("paper_release", {}).get("theme_categories", {}),
+        junk_levels=config.get("paper_release", {}).get("junk_levels", []),
+        verify_checksums=lambda wildcards: cohort_spec(wildcards).get("verify_checksums", True),
+        expected_paths=paper_release_paths,
     log:
         "logs/import_paper_release/{cohort}.log",
+    benchmark:
+        "logs/import_paper_release/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -41,15 +53,19 @@ rule import_paper_release:
 rule compare_published_numbers:
     input:
         unpack(published_comparison_inputs),
-        code=code("paper_release"),
+        code=code("compare_published_numbers"),
     output:
         comparison=report(
             "results/{cohort}/release/published_vs_reproduced.csv",
             caption="../report/published_vs_reproduced.rst",
             category="Published versus reproduced",
         ),
+    params:
+        unavailable=unavailable_results,
     log:
         "logs/compare_published_numbers/{cohort}.log",
+    benchmark:
+        "logs/compare_published_numbers/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:

@@ -20,7 +20,7 @@ rule render_primary_tables:
         coefficients="results/{cohort}/primary/did_coefficients.csv",
         fit="results/{cohort}/primary/model_fit.csv",
         contrasts="results/{cohort}/primary/arm_contrasts.csv",
-        code=code("render", "tables"),
+        code=code("render_primary_tables"),
     output:
         **{
             f"{name}_{ext}": f"reports/{{cohort}}/tables/{name}.{ext}"
@@ -34,6 +34,8 @@ rule render_primary_tables:
         synthetic=is_synthetic,
     log:
         "logs/render_primary_tables/{cohort}.log",
+    benchmark:
+        "logs/render_primary_tables/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -43,7 +45,7 @@ rule render_primary_tables:
 rule plot_effects_sd:
     input:
         effects_sd="results/{cohort}/primary/effects_sd.csv",
-        code=code("figures"),
+        code=code("plot_effects_sd"),
     output:
         png=report(
             "reports/{cohort}/figures/effects_sd.png",
@@ -57,6 +59,8 @@ rule plot_effects_sd:
         synthetic=is_synthetic,
     log:
         "logs/plot_effects_sd/{cohort}.log",
+    benchmark:
+        "logs/plot_effects_sd/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -66,7 +70,7 @@ rule plot_effects_sd:
 rule plot_composite_by_conversation:
     input:
         outcomes="results/{cohort}/outcomes/conversation_scores.csv",
-        code=code("figures", "outcomes"),
+        code=code("plot_composite_by_conversation"),
     output:
         png=report(
             "reports/{cohort}/figures/composite_by_conversation.png",
@@ -79,6 +83,8 @@ rule plot_composite_by_conversation:
         synthetic=is_synthetic,
     log:
         "logs/plot_composite_by_conversation/{cohort}.log",
+    benchmark:
+        "logs/plot_composite_by_conversation/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:

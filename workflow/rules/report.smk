@@ -5,7 +5,7 @@ register_targets(["reports/{cohort}/report.html"], kinds=("trial", "ratings"))
 rule render_report:
     input:
         unpack(report_inputs),
-        code=code("report", "tables"),
+        code=code("render_report"),
     output:
         html=report(
             "reports/{cohort}/report.html",
@@ -17,6 +17,8 @@ rule render_report:
         synthetic=is_synthetic,
     log:
         "logs/render_report/{cohort}.log",
+    benchmark:
+        "logs/render_report/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:

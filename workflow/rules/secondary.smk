@@ -50,7 +50,7 @@ rule simulate_perception:
     input:
         conversations="data/simulated/{cohort}/conversations.csv",
         scores="data/simulated/{cohort}/scores.csv",
-        code=code("cohort", "contract", "exclusions", "outcomes", "runlog", "simulate_perception"),
+        code=code("simulate_perception"),
     output:
         perception="data/simulated/{cohort}/perception.csv",
         elo="data/simulated/{cohort}/elo.csv",
@@ -60,6 +60,8 @@ rule simulate_perception:
         aggregation=PREREG["judge_aggregation"],
     log:
         "logs/simulate_perception/{cohort}.log",
+    benchmark:
+        "logs/simulate_perception/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -71,7 +73,7 @@ rule analyse_silent_empathy:
         participants=validated("participants"),
         conversations=validated("conversations"),
         outcomes="results/{cohort}/outcomes/conversation_scores.csv",
-        code=code("cohort", "contract", "outcomes", "runlog", "specs", "tables", "figures", "silent_empathy"),
+        code=code("analyse_silent_empathy"),
     output:
         trait_correlations="results/{cohort}/silent_empathy/trait_correlations.csv",
         trait_levels="results/{cohort}/silent_empathy/trait_levels.csv",
@@ -88,6 +90,8 @@ rule analyse_silent_empathy:
         judge_aggregation=PREREG["judge_aggregation"],
     log:
         "logs/analyse_silent_empathy/{cohort}.log",
+    benchmark:
+        "logs/analyse_silent_empathy/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -99,7 +103,7 @@ rule analyse_perception:
         perception=optional_cohort_file("perception"),
         conversations=validated("conversations"),
         outcomes="results/{cohort}/outcomes/conversation_scores.csv",
-        code=code("cohort", "contract", "outcomes", "runlog", "specs", "tables", "figures", "perception"),
+        code=code("analyse_perception"),
     output:
         choices="results/{cohort}/perception/choices.csv",
         logit="results/{cohort}/perception/logit.csv",
@@ -116,6 +120,8 @@ rule analyse_perception:
         judge_aggregation=PREREG["judge_aggregation"],
     log:
         "logs/analyse_perception/{cohort}.log",
+    benchmark:
+        "logs/analyse_perception/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -128,7 +134,7 @@ rule analyse_perception_elo:
         conversations=validated("conversations"),
         choices="results/{cohort}/perception/choices.csv",
         strengths="results/{cohort}/perception/bt_strengths.csv",
-        code=code("cohort", "contract", "runlog", "specs", "tables", "figures", "perception"),
+        code=code("analyse_perception_elo"),
     output:
         logit="results/{cohort}/perception/elo_logit.csv",
         logit_fit="results/{cohort}/perception/elo_logit_fit.csv",
@@ -141,6 +147,8 @@ rule analyse_perception_elo:
         judge_aggregation=PREREG["judge_aggregation"],
     log:
         "logs/analyse_perception_elo/{cohort}.log",
+    benchmark:
+        "logs/analyse_perception_elo/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -151,7 +159,7 @@ rule analyse_improvement:
     input:
         outcomes="results/{cohort}/outcomes/conversation_scores.csv",
         participants=validated("participants"),
-        code=code("cohort", "contract", "outcomes", "runlog", "specs", "tables", "figures", "improvement"),
+        code=code("analyse_improvement"),
     output:
         participants="results/{cohort}/improvement/participants.csv",
         standardisers="results/{cohort}/improvement/standardisers.csv",
@@ -172,6 +180,8 @@ rule analyse_improvement:
         judge_aggregation=PREREG["judge_aggregation"],
     log:
         "logs/analyse_improvement/{cohort}.log",
+    benchmark:
+        "logs/analyse_improvement/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -185,7 +195,7 @@ rule plot_silent_empathy:
         trait_levels="results/{cohort}/silent_empathy/trait_levels.csv",
         distributions="results/{cohort}/silent_empathy/rating_distributions.csv",
         high_rating_gap="results/{cohort}/silent_empathy/high_rating_gap.csv",
-        code=code("figures", "runlog", "tables", "silent_empathy"),
+        code=code("plot_silent_empathy"),
     output:
         traits_png=report(
             "reports/{cohort}/figures/silent_empathy_traits.png",
@@ -205,6 +215,8 @@ rule plot_silent_empathy:
         synthetic=is_synthetic,
     log:
         "logs/plot_silent_empathy/{cohort}.log",
+    benchmark:
+        "logs/plot_silent_empathy/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -217,7 +229,7 @@ rule plot_perception:
         curve="results/{cohort}/perception/predicted_curve.csv",
         logit_fit="results/{cohort}/perception/logit_fit.csv",
         logit="results/{cohort}/perception/logit.csv",
-        code=code("figures", "runlog", "tables", "perception"),
+        code=code("plot_perception"),
     output:
         png=report(
             "reports/{cohort}/figures/perception_gap_bins.png",
@@ -229,6 +241,8 @@ rule plot_perception:
         synthetic=is_synthetic,
     log:
         "logs/plot_perception/{cohort}.log",
+    benchmark:
+        "logs/plot_perception/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -239,7 +253,7 @@ rule plot_improvement:
     input:
         arm_summary="results/{cohort}/improvement/arm_summary.csv",
         coefficients="results/{cohort}/improvement/coefficients.csv",
-        code=code("figures", "runlog", "tables", "improvement"),
+        code=code("plot_improvement"),
     output:
         png=report(
             "reports/{cohort}/figures/improvement_by_arm.png",
@@ -254,6 +268,8 @@ rule plot_improvement:
         synthetic=is_synthetic,
     log:
         "logs/plot_improvement/{cohort}.log",
+    benchmark:
+        "logs/plot_improvement/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -265,7 +281,7 @@ rule render_silent_empathy_tables:
         trait_correlations="results/{cohort}/silent_empathy/trait_correlations.csv",
         self_judged="results/{cohort}/silent_empathy/self_judged_correlations.csv",
         high_rating_gap="results/{cohort}/silent_empathy/high_rating_gap.csv",
-        code=code("figures", "runlog", "tables", "silent_empathy"),
+        code=code("render_silent_empathy_tables"),
     output:
         **{
             f"{name}_{ext}": f"reports/{{cohort}}/tables/{name}.{ext}"
@@ -277,6 +293,8 @@ rule render_silent_empathy_tables:
         synthetic=is_synthetic,
     log:
         "logs/render_silent_empathy_tables/{cohort}.log",
+    benchmark:
+        "logs/render_silent_empathy_tables/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -288,13 +306,15 @@ rule render_perception_tables:
         logit="results/{cohort}/perception/logit.csv",
         logit_fit="results/{cohort}/perception/logit_fit.csv",
         rank_correlations="results/{cohort}/perception/rank_correlations.csv",
-        code=code("figures", "runlog", "tables", "perception"),
+        code=code("render_perception_tables"),
     output:
         **{f"perception_{ext}": f"reports/{{cohort}}/tables/perception.{ext}" for ext in ("csv", "tex", "md")},
     params:
         synthetic=is_synthetic,
     log:
         "logs/render_perception_tables/{cohort}.log",
+    benchmark:
+        "logs/render_perception_tables/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -306,7 +326,7 @@ rule render_perception_elo_table:
         logit="results/{cohort}/perception/elo_logit.csv",
         logit_fit="results/{cohort}/perception/elo_logit_fit.csv",
         rank_correlations="results/{cohort}/perception/elo_rank_correlations.csv",
-        code=code("figures", "runlog", "tables", "perception"),
+        code=code("render_perception_elo_table"),
     output:
         **{f"perception_elo_{ext}": f"reports/{{cohort}}/tables/perception_elo.{ext}" for ext in ("csv", "tex", "md")},
     params:
@@ -314,6 +334,8 @@ rule render_perception_elo_table:
         synthetic=is_synthetic,
     log:
         "logs/render_perception_elo_table/{cohort}.log",
+    benchmark:
+        "logs/render_perception_elo_table/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -326,7 +348,7 @@ rule render_improvement_tables:
         wald="results/{cohort}/improvement/wald_tests.csv",
         heterogeneity="results/{cohort}/improvement/baseline_heterogeneity.csv",
         standardisers="results/{cohort}/improvement/standardisers.csv",
-        code=code("figures", "runlog", "tables", "improvement"),
+        code=code("render_improvement_tables"),
     output:
         **{
             f"{name}_{ext}": f"reports/{{cohort}}/tables/{name}.{ext}"
@@ -338,6 +360,8 @@ rule render_improvement_tables:
         synthetic=is_synthetic,
     log:
         "logs/render_improvement_tables/{cohort}.log",
+    benchmark:
+        "logs/render_improvement_tables/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:

@@ -39,6 +39,17 @@ register_spec_records(
     kinds=("trial",),
     analysis_ids=[TAXONOMY["mining"]["id"], TAXONOMY["change"]["phrases"]["id"]],
 )
+register_targets(
+    [f"results/{{cohort}}/taxonomy/theme_level2_{name}" for name in EXPRESSION_CHANGE_FILES.values()],
+    kinds=("trial",),
+    requires="theme_levels",
+)
+register_spec_records(
+    ["results/{cohort}/taxonomy/theme_level2_change.spec.json"],
+    kinds=("trial",),
+    requires="theme_levels",
+    analysis_ids=[TAXONOMY["change"]["themes"]["id"]],
+)
 register_spec_records(
     ["results/{cohort}/taxonomy/theme_change.spec.json"],
     kinds=("trial",),
@@ -50,11 +61,13 @@ register_spec_records(
 rule simulate_themes:
     input:
         messages="data/simulated/{cohort}/messages.csv",
-        code=code("cohort", "contract", "simulate"),
+        code=code("simulate_themes"),
     output:
         themes="data/simulated/{cohort}/themes.csv",
     log:
         "logs/simulate_themes/{cohort}.log",
+    benchmark:
+        "logs/simulate_themes/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -65,11 +78,13 @@ rule validate_themes:
     input:
         themes=optional_cohort_file("themes"),
         messages=validated("messages"),
-        code=code("cohort", "contract", "privacy", "taxonomy"),
+        code=code("validate_themes"),
     output:
         themes="results/{cohort}/taxonomy/themes_validated.csv",
     log:
         "logs/validate_themes/{cohort}.log",
+    benchmark:
+        "logs/validate_themes/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -80,7 +95,7 @@ rule mine_phrases:
     input:
         messages=validated("messages"),
         outcomes="results/{cohort}/outcomes/conversation_scores.csv",
-        code=code("cohort", "contract", "exclusions", "outcomes", "privacy", "specs", "taxonomy"),
+        code=code("mine_phrases"),
     output:
         phrase_scores="results/{cohort}/taxonomy/phrase_scores.csv",
         taxonomy="results/{cohort}/taxonomy/taxonomy.csv",
@@ -95,6 +110,8 @@ rule mine_phrases:
         judge_aggregation=PREREG["judge_aggregation"],
     log:
         "logs/mine_phrases/{cohort}.log",
+    benchmark:
+        "logs/mine_phrases/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -106,7 +123,7 @@ rule estimate_phrase_change:
         messages=validated("messages"),
         outcomes="results/{cohort}/outcomes/conversation_scores.csv",
         taxonomy="results/{cohort}/taxonomy/taxonomy.csv",
-        code=code("cohort", "contract", "exclusions", "outcomes", "privacy", "specs", "taxonomy"),
+        code=code("estimate_phrase_change"),
     output:
         **{name: f"results/{{cohort}}/taxonomy/phrase_{file}" for name, file in EXPRESSION_CHANGE_FILES.items()},
     params:
@@ -119,6 +136,8 @@ rule estimate_phrase_change:
         judge_aggregation=PREREG["judge_aggregation"],
     log:
         "logs/estimate_phrase_change/{cohort}.log",
+    benchmark:
+        "logs/estimate_phrase_change/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -130,7 +149,7 @@ rule estimate_theme_change:
         themes="results/{cohort}/taxonomy/themes_validated.csv",
         messages=validated("messages"),
         outcomes="results/{cohort}/outcomes/conversation_scores.csv",
-        code=code("cohort", "contract", "exclusions", "outcomes", "privacy", "specs", "taxonomy"),
+        code=code("estimate_theme_change"),
     output:
         **{name: f"results/{{cohort}}/taxonomy/theme_{file}" for name, file in EXPRESSION_CHANGE_FILES.items()},
     params:
@@ -141,8 +160,40 @@ rule estimate_theme_change:
         reference_arm=DESIGN["reference_arm"],
         exclusions=[rule["id"] for rule in PREREG["exclusions"]],
         judge_aggregation=PREREG["judge_aggregation"],
+        level="theme",
     log:
         "logs/estimate_theme_change/{cohort}.log",
+    benchmark:
+        "logs/estimate_theme_change/{cohort}.benchmark.tsv"
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/estimate_theme_change.py"
+
+
+# The same analysis at the parent level of a hierarchical coding (the authors' release: Level 2 above
+# the Level 3 interpretations), for cohorts whose themes.csv has theme_level2.
+rule estimate_theme_level2_change:
+    input:
+        themes="results/{cohort}/taxonomy/themes_validated.csv",
+        messages=validated("messages"),
+        outcomes="results/{cohort}/outcomes/conversation_scores.csv",
+        code=code("estimate_theme_change"),
+    output:
+        **{name: f"results/{{cohort}}/taxonomy/theme_level2_{file}" for name, file in EXPRESSION_CHANGE_FILES.items()},
+    params:
+        analysis_id=TAXONOMY["change"]["themes"]["id"],
+        confirmatory=TAXONOMY["confirmatory"],
+        settings=TAXONOMY,
+        arms=DESIGN["arms"],
+        reference_arm=DESIGN["reference_arm"],
+        exclusions=[rule["id"] for rule in PREREG["exclusions"]],
+        judge_aggregation=PREREG["judge_aggregation"],
+        level="theme_level2",
+    log:
+        "logs/estimate_theme_level2_change/{cohort}.log",
+    benchmark:
+        "logs/estimate_theme_level2_change/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -152,7 +203,7 @@ rule estimate_theme_change:
 rule plot_phrase_change:
     input:
         top="results/{cohort}/taxonomy/phrase_change_top.csv",
-        code=code("figures", "privacy", "tables", "taxonomy_report"),
+        code=code("plot_phrase_change"),
     output:
         png=report(
             "reports/{cohort}/figures/phrase_change.png",
@@ -166,6 +217,8 @@ rule plot_phrase_change:
         synthetic=is_synthetic,
     log:
         "logs/plot_phrase_change/{cohort}.log",
+    benchmark:
+        "logs/plot_phrase_change/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -175,7 +228,7 @@ rule plot_phrase_change:
 rule plot_theme_change:
     input:
         top="results/{cohort}/taxonomy/theme_change_top.csv",
-        code=code("figures", "privacy", "tables", "taxonomy_report"),
+        code=code("plot_theme_change"),
     output:
         png=report(
             "reports/{cohort}/figures/theme_change.png",
@@ -189,6 +242,8 @@ rule plot_theme_change:
         synthetic=is_synthetic,
     log:
         "logs/plot_theme_change/{cohort}.log",
+    benchmark:
+        "logs/plot_theme_change/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -199,7 +254,7 @@ rule render_taxonomy_tables:
     input:
         taxonomy="results/{cohort}/taxonomy/taxonomy.csv",
         top="results/{cohort}/taxonomy/phrase_change_top.csv",
-        code=code("figures", "privacy", "tables", "taxonomy_report"),
+        code=code("render_taxonomy_tables"),
     output:
         **{
             f"{name}_{ext}": f"reports/{{cohort}}/tables/{name}.{ext}"
@@ -212,6 +267,8 @@ rule render_taxonomy_tables:
         synthetic=is_synthetic,
     log:
         "logs/render_taxonomy_tables/{cohort}.log",
+    benchmark:
+        "logs/render_taxonomy_tables/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -221,13 +278,15 @@ rule render_taxonomy_tables:
 rule render_theme_tables:
     input:
         top="results/{cohort}/taxonomy/theme_change_top.csv",
-        code=code("figures", "privacy", "tables", "taxonomy_report"),
+        code=code("render_theme_tables"),
     output:
         **{ext: f"reports/{{cohort}}/tables/theme_change.{ext}" for ext in ("csv", "tex", "md")},
     params:
         synthetic=is_synthetic,
     log:
         "logs/render_theme_tables/{cohort}.log",
+    benchmark:
+        "logs/render_theme_tables/{cohort}.benchmark.tsv"
     conda:
         "../../environment.yml"
     script:

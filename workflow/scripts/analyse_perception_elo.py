@@ -27,3 +27,7 @@ with logged_step(snakemake.log[0], "analyse_perception_elo") as log:
     )
     write_spec_record(record, snakemake.output.spec)
     log.info("sample: %s", results.execution["sample"])
+    # a fit that departs from the registered model (scenario term dropped) must be visible in the log
+    for note in results.logit_fit["note"]:
+        if note:
+            log.warning("%s", note)

@@ -1,6 +1,7 @@
 """Rule audit_prereg: compare the cohort's spec records with the registered plan and its lock."""
 
 import json
+from pathlib import Path
 
 import pandas as pd
 
@@ -20,8 +21,12 @@ with logged_step(snakemake.log[0], "audit_prereg") as log:
         lock=lock_status(plan, lock),
         declared=snakemake.params.deviations,
         flow=pd.read_csv(snakemake.input.flow, keep_default_na=False) if snakemake.input.get("flow") else None,
-        coefficients=pd.read_csv(snakemake.input.coefficients) if snakemake.input.get("coefficients") else None,
+        hypothesis_tests=pd.read_csv(snakemake.input.hypothesis_tests, keep_default_na=False, na_values=[""])
+        if snakemake.input.get("hypothesis_tests") else None,
         not_applicable=dict(snakemake.params.not_applicable),
+        input_unavailable=dict(snakemake.params.input_unavailable),
+        unverified_files=json.loads(Path(snakemake.input.import_record).read_text(encoding="utf-8"))["verification"]["unverified_files"]
+        if snakemake.input.get("import_record") else None,
     )
     markdown = render_markdown(audit)
     with open(snakemake.output.md, "w", encoding="utf-8", newline="\n") as handle:

@@ -14,6 +14,7 @@ with logged_step(snakemake.log[0], "compare_published_numbers") as log:
         read_comparisons(snakemake.input.comparisons),
         published={Path(path).name: read_text_csv(path) for path in snakemake.input.published},
         results={path.removeprefix(prefix): pd.read_csv(path, keep_default_na=False) for path in snakemake.input.results},
+        unavailable=dict(snakemake.params.unavailable),
     )
     write_csv(comparison, snakemake.output.comparison)
     log.info("%s of %s published numbers agree at the published precision", int(comparison["agrees"].sum()), len(comparison))

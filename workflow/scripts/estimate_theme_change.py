@@ -1,15 +1,16 @@
-"""Rule estimate_theme_change: how training changed the use of the coded themes (DiD of proportions)."""
+"""Rules estimate_theme_change and estimate_theme_level2_change: how training changed the use of the coded themes
+(DiD of proportions), at the finest level and at the parent level of a hierarchical coding."""
 
 from analysis.cohort import write_csv
 from analysis.contract import read_validated
 from analysis.outcomes import read_outcomes
 from analysis.runlog import logged_step
 from analysis.specs import write_rule_spec_record
-from analysis.taxonomy import read_validated_themes, theme_change
+from analysis.taxonomy import read_validated_themes, theme_change, themes_at_level
 
 with logged_step(snakemake.log[0], "estimate_theme_change") as log:
     results = theme_change(
-        read_validated_themes(snakemake.input.themes),
+        themes_at_level(read_validated_themes(snakemake.input.themes), snakemake.params.level),
         read_validated(snakemake.input.messages, "messages"),
         read_outcomes(snakemake.input.outcomes),
         arms=snakemake.params.arms,

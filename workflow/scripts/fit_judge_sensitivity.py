@@ -39,3 +39,5 @@ with logged_step(snakemake.log[0], "fit_judge_sensitivity") as log:
     )
     write_spec_record(record, snakemake.output.spec)
     log.info("%s", results.execution["details"]["note"])
+    for entry in results.execution["details"]["not_estimable"]:
+        log.warning("not estimable: %s", entry["reason"])

@@ -14,11 +14,14 @@ with logged_step(snakemake.log[0], "fit_primary_did") as log:
         reference_arm=snakemake.params.reference_arm,
         alpha=snakemake.params.alpha,
         contrast_method=snakemake.params.contrast_method,
+        hypotheses=snakemake.params.hypotheses,
+        composite=snakemake.params.composite,
     )
     write_csv(results.coefficients, snakemake.output.coefficients)
     write_csv(results.fit, snakemake.output.fit)
     write_csv(results.contrasts, snakemake.output.contrasts)
     write_csv(results.effects_sd, snakemake.output.effects_sd)
+    write_csv(results.hypotheses, snakemake.output.hypotheses)
     write_rule_spec_record(
         snakemake.params, snakemake.wildcards.cohort, "primary", results.execution, snakemake.output.spec
     )

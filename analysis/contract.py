@@ -34,6 +34,11 @@ CONTRACT_VERSION = 1
 _IDENTIFIER = r"^\S(.*\S)?$"
 
 
+# C0 controls but tab, newline and carriage return, and DEL: a NUL or an escape sequence in a message
+# would be copied into every table and report that shows the text.
+CONTROL_CHARACTERS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+
+
 def _likert(name: str) -> pa.Column:
     return pa.Column(
         "Int64",
@@ -95,7 +100,15 @@ def table_schemas(
         "conversation_id": pa.Column(str, identifier),
         "turn": pa.Column(int, pa.Check.ge(1, error="an integer turn number of at least 1"), coerce=True),
         "role": pa.Column(str, pa.Check.isin(list(ROLES), error=f"one of {list(ROLES)}")),
-        "text": pa.Column(str, nullable=True),
+        "text": pa.Column(
+            str,
+            pa.Check(
+                lambda text: ~text.str.contains(CONTROL_CHARACTERS, regex=True, na=False),
+                element_wise=False,
+                error="text without control characters (tab, newline and carriage return are allowed)",
+            ),
+            nullable=True,
+        ),
     }
     score_columns = {
         "conversation_id": pa.Column(str, identifier),

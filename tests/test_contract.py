@@ -163,3 +163,18 @@ def test_every_problem_is_reported_at_once(cohort_dir, plan):
     edit(cohort_dir, "scores", lambda f: f.assign(score=f["score"].where(f.index != 0, "0")))
     error = single_issue(cohort_dir, plan)
     assert {issue.file.rsplit("/", 1)[-1] for issue in error.issues} == {"participants.csv", "scores.csv"}
+
+
+@pytest.mark.parametrize("character", ["\x00", "\x1b", "\x7f"])
+def test_control_character_in_a_message_is_rejected_naming_row_and_column(cohort_dir, plan, character):
+    edit(cohort_dir, "messages", lambda f: f.assign(text=f["text"].where(f.index != 2, f"fine{character}then")))
+    error = single_issue(cohort_dir, plan)
+    assert f"messages.csv, row 3, column 'text': value {f'fine{character}then'!r}" in str(error)
+    assert "expected text without control characters" in str(error)
+
+
+def test_tab_newline_and_carriage_return_in_a_message_are_kept(cohort_dir, plan):
+    text = "one\ttwo\r\nthree\nfour"
+    edit(cohort_dir, "messages", lambda f: f.assign(text=f["text"].where(f.index != 2, text)))
+    tables, _ = validate(cohort_dir, plan)
+    assert text in set(tables.messages["text"])

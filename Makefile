@@ -64,7 +64,7 @@ COHORT ?= paper_sim
 POWER_CONFIG ?=
 .PHONY: power
 power: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES) results/$(COHORT)/design/power.csv results/$(COHORT)/design/sample_size.csv \
+	@$(SNAKEMAKE_RUN) results/$(COHORT)/design/power.csv results/$(COHORT)/design/sample_size.csv \
 	  results/$(COHORT)/design/mde.csv reports/$(COHORT)/figures/power_curves.png \
 	  --configfile config/config.yaml $(POWER_CONFIG)
 

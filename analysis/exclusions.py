@@ -83,10 +83,14 @@ def _unscored(conversations: pd.DataFrame, scores: pd.DataFrame, dimensions: Seq
         .astype(bool)
     )
     missing = ~present
-    lacking = missing.any(axis=1)
-    labels = pd.Index([f"{dimension}, " for dimension in missing.columns], dtype=object)
-    names = missing[lacking].astype(object).dot(labels).str.removesuffix(", ")
+    names = _missing_dimension_names(missing[missing.any(axis=1)])
     return ("no score from " + judges_label + " on: " + names).rename("reason")
+
+
+def _missing_dimension_names(missing: pd.DataFrame) -> pd.Series:
+    """Per row of a boolean row-by-dimension frame, the names of the dimensions marked True, comma-separated."""
+    labels = pd.Index([f"{dimension}, " for dimension in missing.columns], dtype=object)
+    return missing.astype(object).dot(labels).str.removesuffix(", ")
 
 
 def _partial_judge_sets(conversations: pd.DataFrame, scores: pd.DataFrame, dimensions: Sequence[str]) -> pd.DataFrame:
@@ -108,8 +112,7 @@ def _partial_judge_sets(conversations: pd.DataFrame, scores: pd.DataFrame, dimen
     )
     missing = ~present
     partial = missing.any(axis=1)
-    labels = pd.Index([f"{dimension}, " for dimension in missing.columns], dtype=object)
-    names = missing[partial].astype(object).dot(labels).str.removesuffix(", ")
+    names = _missing_dimension_names(missing[partial])
     counts = present[partial].sum(axis=1).astype(str)
     table = names.rename("missing").reset_index()
     table["reason"] = (

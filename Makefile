@@ -11,7 +11,11 @@ CORES ?= all
 # analysis/console.py, found on PYTHONPATH); VERBOSE=1 prints Snakemake's full output instead.
 VERBOSE ?=
 SNAKEMAKE_OUTPUT := $(if $(VERBOSE),--printshellcmds,--logger=steps)
-SNAKEMAKE_RUN := PYTHONPATH="$(CURDIR)/workflow/plugins$(if $(PYTHONPATH),:$(PYTHONPATH))" $(BIN)/snakemake --cores $(CORES) $(SNAKEMAKE_OUTPUT)
+# A run killed half-way (README, "If a run is interrupted"): analysis/run_guard.py removes the lock it left
+# when no Snakemake process works here any more (a live run's lock stays), then becomes Snakemake;
+# --rerun-incomplete rebuilds the outputs of the steps that were killed.
+SNAKEMAKE_RUN := PYTHONPATH="$(CURDIR)/workflow/plugins$(if $(PYTHONPATH),:$(PYTHONPATH))" $(BIN)/python -m analysis.run_guard \
+  $(BIN)/snakemake --cores $(CORES) --rerun-incomplete $(SNAKEMAKE_OUTPUT)
 
 .PHONY: reproduce test lint dryrun bench lock clean
 
@@ -35,11 +39,22 @@ TARGETS ?=
 run: $(STAMP)
 	@$(SNAKEMAKE_RUN) $(TARGETS) --configfile config/config.yaml $(CONFIG)
 
-# The suite runs on every core: one test module per worker, so each module's shared end-to-end run is
-# made once (TEST_WORKERS=0 runs it in this process).
+# The suite runs on every core: each test module goes to one worker as a whole (modules sharing a run
+# together: tests/conftest.py), so each end-to-end run is made once; the end-to-end modules are queued
+# first, in the order tests/conftest.py gives (TEST_WORKERS=0 runs the suite in this process).
 TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
+
+# The property-based tests of the contract and the release adapters with many examples (README, "Development";
+# tests/hypothesis_profiles.py): FUZZ_EXAMPLES per property from a fresh random seed, spread over FUZZ_WORKERS,
+# with Hypothesis' statistics. `make test` runs the same tests with 6 fixed examples each.
+FUZZ_EXAMPLES ?= 1000
+FUZZ_WORKERS ?= auto
+.PHONY: fuzz
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz HYPOTHESIS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -n $(FUZZ_WORKERS) --dist load \
+	  --hypothesis-show-statistics tests/test_contract_properties.py tests/test_adapter_properties.py
 
 # The DAG through workflow/profiles/slurm on a running SLURM cluster (tools/local_slurm.sh start);
 # `make test` leaves these out, and without a cluster they skip and say why.
@@ -72,6 +87,12 @@ power: $(STAMP)
 .PHONY: prereg-lock
 prereg-lock: $(STAMP)
 	$(BIN)/python -m analysis.prereg_lock --prereg config/prereg.yaml --lock config/prereg.lock
+
+# Remove Snakemake's lock by hand: needed only when a run started on another machine sharing this folder was
+# killed (make reproduce removes a lock a killed run left on this machine by itself).
+.PHONY: unlock
+unlock: $(STAMP)
+	$(BIN)/snakemake --unlock
 
 # Re-resolve the pins from requirements.in in a throw-away venv.
 lock:

@@ -43,17 +43,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import krippendorff
 import numpy as np
 import pandas as pd
-from scipy import stats
-from sklearn.metrics import cohen_kappa_score, confusion_matrix
-from statsmodels.stats.inter_rater import cohens_kappa
 
 from analysis.constants import SCORE_MAX, SCORE_MIN
 from analysis.errors import AnalysisError
 from analysis.figures import SYNTHETIC_TITLE
+from analysis.lazy_imports import lazy_module
 from analysis.tables import format_number, outcome_label, render_table, significance_stars
+
+krippendorff = lazy_module("krippendorff")
+stats = lazy_module("scipy.stats")
+sk_metrics = lazy_module("sklearn.metrics")
+inter_rater = lazy_module("statsmodels.stats.inter_rater")
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -185,11 +187,11 @@ def weighted_kappa(codes_a: np.ndarray, codes_b: np.ndarray, labels: np.ndarray,
     undefined = dict.fromkeys(KAPPA_KEYS, float("nan"))
     if len(codes_a) < 2 or np.union1d(codes_a, codes_b).size < 2:
         return undefined
-    table = confusion_matrix(codes_a, codes_b, labels=labels)
+    table = sk_metrics.confusion_matrix(codes_a, codes_b, labels=labels)
     with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
-        kappa = float(cohen_kappa_score(codes_a, codes_b, labels=labels, weights=weights))
-        result = cohens_kappa(table, wt=weights, weights=np.arange(len(labels), dtype=float))
+        kappa = float(sk_metrics.cohen_kappa_score(codes_a, codes_b, labels=labels, weights=weights))
+        result = inter_rater.cohens_kappa(table, wt=weights, weights=np.arange(len(labels), dtype=float))
         se, se0 = float(np.sqrt(result.var_kappa)), float(np.sqrt(result.var_kappa0))
         z = np.divide(kappa, se if z_variance == "estimate" else se0)  # perfect agreement: SE 0, z infinite
     if not np.isfinite(kappa):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 import pandas as pd
 
+from analysis import atomic
 from analysis.constants import NATIVE_FILES
 
 
@@ -32,16 +34,24 @@ class CohortTables:
             yield field.name, getattr(self, field.name)
 
 
+def holds_carriage_return(frame: pd.DataFrame) -> bool:
+    """Whether a text cell of ``frame`` holds a carriage return (``\\r``)."""
+    text = frame.select_dtypes(include=["object", "string", "category"])
+    return any(text.iloc[:, i].astype("str").str.contains("\r", regex=False, na=False).any() for i in range(text.shape[1]))
+
+
 def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
     """Write a table as UTF-8 CSV at full precision, deterministically.
 
     Floats are written with their shortest round-trip representation, the
     index is dropped and line endings are ``\\n`` so that equal frames give
-    byte-identical files.
+    byte-identical files. The file is written atomically (:mod:`analysis.atomic`).
+    A table with a carriage return in a text cell is written with every field
+    quoted: Python's csv writer leaves a lone ``\\r`` unquoted under ``\\n``
+    line endings, and a reader would take it for the end of a row.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
+    quoting = csv.QUOTE_ALL if holds_carriage_return(frame) else csv.QUOTE_MINIMAL
+    atomic.write_csv(frame, path, index=False, encoding="utf-8", lineterminator="\n", quoting=quoting)
 
 
 def write_native(tables: CohortTables, directory: str | Path) -> dict[str, Path]:

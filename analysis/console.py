@@ -9,19 +9,25 @@ per run). :class:`StepConsole` turns Snakemake's log records into::
     [52/52] render_report (paper_sim)  4 s
     Done: 52 steps in 4 min 12 s. Each step's log: logs/<step>/<cohort>.log
 
-and, when a step fails, a block at the very end naming the step, its log and the log's last
-lines. Lines starting with ``...`` are the heartbeats of long steps
+and, when a step fails, a block at the very end naming the step and its log, with the message of
+the pipeline's error that stopped it (:class:`analysis.errors.PipelineError`; the job wrote it to its
+log only, see :data:`analysis.runlog.STEP_CONSOLE_ENV`), or, for any other failure (a bug), the log's
+last lines. Lines starting with ``...`` are the heartbeats of long steps
 (:class:`analysis.runlog.Heartbeat`), written by the jobs themselves.
 
 :class:`LogHandler` plugs it into Snakemake as the logger plugin ``steps``
 (``snakemake --logger steps``, found through ``workflow/plugins`` on ``PYTHONPATH``; the Makefile
-sets both). Messages Snakemake prints about its own set-up are dropped; warnings, errors and
-anything else are passed through unchanged.
+sets both). Messages Snakemake prints about its own set-up are dropped, and so are its messages about
+a failed job that the final block says better (the job's command and exit status, "look above for
+error messages"); warnings, other errors (an invalid workflow, missing input files) and anything else
+are passed through unchanged.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -31,7 +37,7 @@ from typing import TextIO
 from snakemake_interface_logger_plugins.base import LogHandlerBase
 from snakemake_interface_logger_plugins.common import LogEvent
 
-from analysis.runlog import format_duration
+from analysis.runlog import STEP_CONSOLE_ENV, expected_failure_message, format_duration
 
 FAILED_LOG_LINES = 15  # last lines of a failed step's log shown at the end of the run
 
@@ -56,6 +62,14 @@ SETUP_MESSAGES = (
     "Job stats:",
     "Elapsed time:",  # the closing summary says it
 )
+# Snakemake's errors about a failed job that the final block replaces: "look above" (the details are
+# below), "at least one job did not complete" (the summary says how many).
+SUPERSEDED_ERRORS = (
+    "Exiting because a job execution failed",
+    "WorkflowError:\nAt least one job did not complete successfully",
+)
+# A failed job's command, which Snakemake reports before the job's error: only its exit status is kept.
+_FAILED_COMMAND = re.compile(r"CalledProcessError in .*returned non-zero exit status (-?\d+)", re.DOTALL)
 
 
 def _wildcards_text(wildcards) -> str:
@@ -87,6 +101,7 @@ class StepConsole:
         self.jobs: dict[int, tuple[str, float]] = {}  # jobid -> (step label, start time)
         self.finished: list[tuple[str, float]] = []  # waiting for the next progress count
         self.failures: list[dict] = []
+        self.exit_status: str | None = None  # of the failed command Snakemake reported last
         self.total: int | None = None
         self.done = 0
         self.closing: list[str] = []
@@ -113,6 +128,8 @@ class StepConsole:
             self.finished = []
         elif event in (LogEvent.JOB_ERROR, LogEvent.GROUP_ERROR):
             self._failure(record)
+        elif event == LogEvent.ERROR:
+            self._error(record)
         elif event is None:
             self._message(record)
 
@@ -129,11 +146,25 @@ class StepConsole:
             aux = getattr(record, "aux", {}) or {}
             message = getattr(record, "rule_msg", "") or "; ".join(f"{key}: {value}" for key, value in aux.items())
             self.failures.append({"label": label, "logs": list(getattr(record, "log", []) or []), "message": message})
+        self.failures[-1]["exit_status"] = self.exit_status
+        self.exit_status = None
         self.write(f"FAILED {self.failures[-1]['label']} (details at the end)")
+
+    def _error(self, record: logging.LogRecord) -> None:
+        """An exception Snakemake reports: a failed job's command (kept for the final block) or any
+        other error (an invalid workflow, missing input files), passed through."""
+        text = record.getMessage() if record.msg is not None else ""
+        failed_command = _FAILED_COMMAND.search(text)
+        if getattr(record, "exception", None) == "RuleException" and failed_command:
+            self.exit_status = failed_command.group(1)
+        elif not text.startswith(SUPERSEDED_ERRORS) and text.strip():
+            self.write(text)
 
     def _message(self, record: logging.LogRecord) -> None:
         text = record.getMessage() if record.msg is not None else ""
         if not text.strip():
+            return
+        if text.startswith(SUPERSEDED_ERRORS):
             return
         if record.levelno < logging.WARNING:
             if text.startswith(SETUP_MESSAGES):
@@ -155,16 +186,31 @@ class StepConsole:
             self.write("")
             self.write(f"{len(self.failures)} step(s) FAILED after {elapsed} ({self.done} of {self.total} steps done):")
             for failure in self.failures:
-                self.write(f"FAILED {failure['label']}")
-                if failure["message"]:
-                    self.write(f"  {failure['message']}")
-                for log in failure["logs"]:
-                    self.write(f"  log: {log}")
-                    self._log_tail(log)
+                self._report_failure(failure)
         elif self.total:
             self.write(f"Done: {self.done} of {self.total} steps in {elapsed}. Each step's log: logs/<step>/<cohort>.log")
         for line in self.closing:
             self.write(line)
+
+    def _report_failure(self, failure: dict) -> None:
+        """The step, then the message of the pipeline error that stopped it and its log; for any other
+        failure, the exit status of its process and the last lines of its log (the traceback of a bug)."""
+        self.write(f"FAILED {failure['label']}")
+        if failure["message"]:
+            self.write(f"  {failure['message']}")
+        messages = [expected_failure_message(log) for log in failure["logs"]]
+        if any(messages):
+            for message in filter(None, messages):
+                for line in message.splitlines():
+                    self.write(f"  {line}")
+            for log in failure["logs"]:
+                self.write(f"  log: {log}")
+            return
+        if failure.get("exit_status") is not None:
+            self.write(f"  exit status {failure['exit_status']}")
+        for log in failure["logs"]:
+            self.write(f"  log: {log}")
+            self._log_tail(log)
 
     def _log_tail(self, log: str) -> None:
         path = Path(log)
@@ -182,6 +228,9 @@ class LogHandler(LogHandlerBase):
     def __post_init__(self) -> None:
         self.stream: TextIO = sys.stderr
         self.console = StepConsole(self._write)
+        # The jobs Snakemake starts inherit this: they write an expected failure to their log only, and
+        # the final block shows it (once).
+        os.environ[STEP_CONSOLE_ENV] = "1"
 
     def _write(self, line: str) -> None:
         self.stream.write(line + "\n")

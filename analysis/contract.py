@@ -9,13 +9,14 @@ before validation succeeds.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 
 from analysis.cohort import CohortTables
 from analysis.constants import (
@@ -28,10 +29,16 @@ from analysis.constants import (
     TROUBLE_TYPES,
 )
 from analysis.errors import CohortValidationError, InputFileError, ValidationIssue
+from analysis.lazy_imports import lazy_module
+
+pa = lazy_module("pandera.pandas")
 
 CONTRACT_VERSION = 1
 
-_IDENTIFIER = r"^\S(.*\S)?$"
+# An ID: printable text without whitespace at either end and without control characters. `\Z`, not
+# `$`, which also matches before a trailing newline.
+IDENTIFIER_PATTERN = r"^[^\s\x00-\x1f\x7f-\x9f](?:[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?\Z"
+IDENTIFIER_RULE = "a non-empty ID without leading or trailing spaces or control characters"
 
 
 # C0 controls but tab, newline and carriage return, and DEL: a NUL or an escape sequence in a message
@@ -70,7 +77,7 @@ def table_schemas(
         Keyed by table name (participants, conversations, messages, scores).
         Extra columns are allowed and kept.
     """
-    identifier = pa.Check.str_matches(_IDENTIFIER, error="a non-empty ID without leading or trailing spaces")
+    identifier = pa.Check.str_matches(IDENTIFIER_PATTERN, error=IDENTIFIER_RULE)
     participant_columns = {
         "participant_id": pa.Column(str, identifier, nullable=False),
         "arm": pa.Column(str, pa.Check.isin(list(arms), error=f"one of the registered arms {list(arms)}")),
@@ -130,17 +137,27 @@ def table_schemas(
     }
 
 
-def read_csv_text(path: str | Path) -> pd.DataFrame:
+def read_csv_text(path: str | Path, only_once: Collection[str] | None = None) -> pd.DataFrame:
     """Read a contract CSV with every column as text, checking the file first.
 
     Empty cells become missing values. Nothing is converted here: types are
     the schemas' business, so a bad value is reported with its file and row.
 
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    only_once : collection of str, optional
+        Column names the header may hold only once (default: every name).
+        A repeated name outside them is kept with pandas' suffixes
+        (``name.1``, ``name.2``, ...).
+
     Raises
     ------
     InputFileError
         When the file is missing, empty, not valid UTF-8, not parseable as CSV
-        or has a header but no rows.
+        (a row with more values than the header is named), names a column
+        twice or has a header but no rows.
     """
     path = Path(path)
     if not path.is_file():
@@ -158,12 +175,45 @@ def read_csv_text(path: str | Path) -> pd.DataFrame:
             "expected UTF-8 text: re-save the file as UTF-8"
         ) from error
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""])
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        # The header is read as a row: pandas would take the first column for an index when the first
+        # data row has one value more than the header, and shift every value of the file by one column.
+        cells = pd.read_csv(io.StringIO(text), header=None, dtype=str, keep_default_na=False, na_values=[""])
+    except pd.errors.ParserError as error:
+        overlong = _row_with_too_many_values(text)
+        problem = (
+            f"row {overlong[0]} has {overlong[1]} values but the header names {overlong[2]} columns; expected one value "
+            "per column (a value holding a comma must be quoted)"
+            if overlong else str(error)
+        )
+        raise InputFileError(f"{path}: not a valid CSV file: {problem}") from error
+    except pd.errors.EmptyDataError as error:
         raise InputFileError(f"{path}: not a valid CSV file: {error}") from error
+    header = [f"Unnamed: {position}" if pd.isna(name) else name for position, name in enumerate(cells.iloc[0])]
+    repeated = sorted({name for name in header if header.count(name) > 1 and (only_once is None or name in only_once)})
+    if repeated:
+        raise InputFileError(f"{path}: the header names the column(s) {repeated} more than once; expected each column once")
+    seen: dict[str, int] = {}
+    for position, name in enumerate(header):
+        seen[name] = seen.get(name, -1) + 1
+        header[position] = f"{name}.{seen[name]}" if seen[name] else name
+    frame = cells.iloc[1:].set_axis(header, axis=1).reset_index(drop=True)
     if frame.empty:
         raise InputFileError(f"{path}: the file has a header but no data rows")
     return frame
+
+
+def _row_with_too_many_values(text: str) -> tuple[int, int, int] | None:
+    """The first data row holding more values than the header: (row as validation counts it, values,
+    header columns), or None. Only called on a file pandas could not parse."""
+    try:
+        records = [record for record in csv.reader(io.StringIO(text, newline="")) if record]  # pandas skips blank lines
+    except csv.Error:
+        return None
+    if not records:
+        return None
+    lengths = np.fromiter(map(len, records), dtype=np.int64, count=len(records))
+    overlong = np.flatnonzero(lengths[1:] > lengths[0])
+    return (int(overlong[0]) + 1, int(lengths[overlong[0] + 1]), int(lengths[0])) if overlong.size else None
 
 
 def schema_issues(frame: pd.DataFrame, schema: pa.DataFrameSchema, file: str) -> tuple[pd.DataFrame | None, list]:

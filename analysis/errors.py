@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 
@@ -38,8 +41,23 @@ class ValidationIssue:
             where.append(f"row {self.row}")
         if self.column is not None:
             where.append(f"column '{self.column}'")
-        value = "" if self.value is None else f": value {self.value!r}"
+        value = "" if self.value is None else f": value {_shown_value(self.value)!r}"
         return f"{', '.join(where)}{value}; expected {self.expected}"
+
+
+# Longest value an error message prints as it is; anything longer may be a message and is shortened.
+SHOWN_VALUE_MAX_CHARS = 40
+
+
+def _shown_value(value: object) -> object:
+    """A bad value as an error message shows it: text (longer than ``SHOWN_VALUE_MAX_CHARS`` or holding
+    white space) as a short scrubbed excerpt, so that no whole message is printed; a single short token
+    (an ID, code or number) as it is, so that the user can find it."""
+    if isinstance(value, str) and (len(value) > SHOWN_VALUE_MAX_CHARS or re.search(r"\s", value)):
+        from analysis.privacy import excerpt  # analysis.privacy imports this module
+
+        return excerpt(value, max_chars=SHOWN_VALUE_MAX_CHARS)
+    return value
 
 
 class CohortValidationError(PipelineError):
@@ -62,3 +80,20 @@ class CohortValidationError(PipelineError):
 
 class AnalysisError(PipelineError):
     """A registered analysis cannot be carried out on the data given."""
+
+
+@contextmanager
+def exit_on_pipeline_error() -> Iterator[None]:
+    """End the process with the message of a :class:`PipelineError` raised inside, alone.
+
+    For code that runs while Snakemake reads the workflow (``workflow/rules/common.smk``: the config, the
+    plan): Snakemake would print the error with its class, the Snakefile's line and a traceback. Here the
+    message is printed alone on standard error and the exit status is 1 (:class:`SystemExit`). Any other
+    exception (a bug) passes through unchanged. Also a decorator: ``@exit_on_pipeline_error()``; on an
+    input function only for an error that is fatal whichever rule applies (Snakemake tries the rules that
+    match a file and skips those whose input functions raise; an exit ends the run instead).
+    """
+    try:
+        yield
+    except PipelineError as error:
+        raise SystemExit(str(error)) from error

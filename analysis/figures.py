@@ -21,10 +21,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from analysis import atomic
 from analysis.constants import COMPOSITE, OUTCOMES
+from analysis.lazy_imports import lazy_module
 from analysis.tables import arm_label, require_columns, significance_stars
+
+stats = lazy_module("scipy.stats")
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -440,7 +443,7 @@ def save_figure(fig: Figure, png_path: str | Path, pdf_path: str | Path, dpi: in
     fig : matplotlib.figure.Figure
         Figure to save.
     png_path, pdf_path : str or pathlib.Path
-        Output files; parent folders are created.
+        Output files, each written atomically (:mod:`analysis.atomic`); parent folders are created.
     dpi : int, default 300
         Resolution of the PNG.
 
@@ -455,13 +458,10 @@ def save_figure(fig: Figure, png_path: str | Path, pdf_path: str | Path, dpi: in
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    png_path = Path(png_path)
-    pdf_path = Path(pdf_path)
-    png_path.parent.mkdir(parents=True, exist_ok=True)
-    pdf_path.parent.mkdir(parents=True, exist_ok=True)
     with matplotlib.rc_context(_SAVE_STYLE):
-        fig.savefig(png_path, dpi=dpi, format="png", metadata={"Software": None})
-        fig.savefig(
+        atomic.save_figure(fig, png_path, dpi=dpi, format="png", metadata={"Software": None})
+        atomic.save_figure(
+            fig,
             pdf_path,
             format="pdf",
             metadata={"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None},

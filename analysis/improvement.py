@@ -31,12 +31,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
-from scipy import stats
 
 from analysis.constants import TROUBLE_TYPES
 from analysis.errors import AnalysisError
 from analysis.figures import _STYLE, _suptitle, arm_palette
+from analysis.lazy_imports import lazy_module
 from analysis.tables import (
     arm_label,
     format_coefficient,
@@ -46,6 +45,9 @@ from analysis.tables import (
     outcome_label,
     render_table,
 )
+
+sm = lazy_module("statsmodels.api")
+stats = lazy_module("scipy.stats")
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

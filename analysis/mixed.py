@@ -61,11 +61,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, optimize, stats
 
 from analysis.did import COEFFICIENT_COLUMNS
 from analysis.errors import AnalysisError
+from analysis.lazy_imports import lazy_module
 from analysis.runlog import current_heartbeat
+
+linalg = lazy_module("scipy.linalg")
+optimize = lazy_module("scipy.optimize")
+stats = lazy_module("scipy.stats")
 
 CONVERGENCE_COLUMNS = [
     "outcome", "converged", "optimizer", "attempts", "iterations", "function_calls", "log_likelihood", "n_obs",

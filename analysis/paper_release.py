@@ -38,9 +38,9 @@ against the pinned tree (sha256 where published, git blob ids) unless the cohort
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
-import json
 import logging
 import re
 import unicodedata
@@ -49,20 +49,26 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
 
+from analysis import atomic
 from analysis.cohort import CohortTables
 from analysis.constants import (
     DIMENSIONS,
     EMPATHY_ITEMS,
     SCENARIO_OPENING_LINES,
     SCENARIO_TROUBLE_TYPE,
+    SCORE_MAX,
+    SCORE_MIN,
     SELF_RATINGS,
     THEME_CATEGORIES,
 )
+from analysis.contract import CONTROL_CHARACTERS, IDENTIFIER_PATTERN, IDENTIFIER_RULE, duplicate_issues, read_csv_text
 from analysis.errors import CohortValidationError, ConfigError, InputFileError, PipelineError, ValidationIssue
+from analysis.privacy import excerpt
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +172,20 @@ MAPPINGS: dict[str, str] = {
 # --------------------------------------------------------------------------------------------
 # Download
 # --------------------------------------------------------------------------------------------
+def release_marks_synthetic(experiment_1: str | Path) -> bool:
+    """Whether a local ``experiment_1.csv`` is a simulated release's (its header has the marker column).
+
+    Read at planning time, before the import, so that every table and figure of the cohort is
+    labelled synthetic; a file that does not exist yet (a download) is not marked.
+    """
+    try:
+        with open(experiment_1, encoding="utf-8-sig", errors="replace", newline="") as handle:
+            header = next(csv.reader([handle.readline()]), [])
+    except FileNotFoundError:
+        return False
+    return SYNTHETIC_MARKER in header
+
+
 def read_manifest(path: str | Path = MANIFEST_PATH) -> pd.DataFrame:
     """The release manifest: path, size (nullable), sha256 (empty when unpublished), git_blob (the blob id
     in the pinned tree; for a Git LFS file, the pointer's), lfs, content, source."""
@@ -278,12 +298,14 @@ def verify_release_files(files: Mapping[str, str | Path], manifest: pd.DataFrame
     return records
 
 
-def _fetch(url: str, destination: Path, timeout: float) -> tuple[int, str]:
-    """Stream ``url`` into ``destination``; return its size and sha256."""
+def _fetch(url: str, handle: BinaryIO, timeout: float) -> tuple[int, str]:
+    """Stream ``url`` into the open binary file ``handle``, replacing what it held; return its size and sha256."""
     digest = hashlib.sha256()
     size = 0
     next_report = 16 << 20
-    with urllib.request.urlopen(url, timeout=timeout) as response, open(destination, "wb") as handle:
+    handle.seek(0)
+    handle.truncate()
+    with urllib.request.urlopen(url, timeout=timeout) as response:
         for block in iter(lambda: response.read(1 << 20), b""):
             handle.write(block)
             digest.update(block)
@@ -291,6 +313,7 @@ def _fetch(url: str, destination: Path, timeout: float) -> tuple[int, str]:
             if size >= next_report:
                 log.info("  %s: %.0f MB so far", url.rsplit("/", 1)[-1], size / 2**20)
                 next_report += 16 << 20
+    handle.flush()
     return size, digest.hexdigest()
 
 
@@ -338,49 +361,44 @@ def download_release(
     records = []
     for entry in manifest.itertuples(index=False):
         target = destination / entry.path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".part")
         url = raw_base + entry.path
         log.info("downloading %s", url)
-        try:
-            size, sha256 = _fetch(url, partial, timeout)
-            pointer = parse_lfs_pointer(partial.read_bytes()) if size <= 1024 else None
-            expected_blob = getattr(entry, "git_blob", "")
-            if expected_blob:
-                actual_blob = file_checksums(partial)["git_blob"]
-                if actual_blob != expected_blob:
+        # The file reaches ``target`` only once every check passed (analysis.atomic removes it otherwise).
+        with atomic.atomic_open(target, "wb") as handle:
+            partial = Path(handle.name)
+            try:
+                size, sha256 = _fetch(url, handle, timeout)
+                pointer = parse_lfs_pointer(partial.read_bytes()) if size <= 1024 else None
+                expected_blob = getattr(entry, "git_blob", "")
+                if expected_blob:
+                    actual_blob = file_checksums(partial)["git_blob"]
+                    if actual_blob != expected_blob:
+                        raise PipelineError(
+                            f"{entry.path}: checksum mismatch against the pinned tree: expected git blob id {expected_blob}, "
+                            f"received {actual_blob} ({size} bytes from {url})"
+                        )
+                if pointer is not None:
+                    url = media_base + entry.path
+                    log.info("  %s is a Git LFS pointer (%s bytes); fetching %s", entry.path, pointer["size"], url)
+                    size, sha256 = _fetch(url, handle, timeout)
+                    if (size, sha256) != (pointer["size"], pointer["sha256"]):
+                        raise PipelineError(
+                            f"{entry.path}: the LFS content does not match its pointer: expected {pointer['size']} bytes, "
+                            f"sha256 {pointer['sha256']}; received {size} bytes, sha256 {sha256}"
+                        )
+            except OSError as error:
+                raise PipelineError(f"{entry.path}: could not download {url}: {error}") from error
+            verified = ["lfs pointer"] if pointer is not None else []
+            if getattr(entry, "git_blob", ""):
+                verified.append("git blob")
+            expected_size = None if pd.isna(entry.size) else int(entry.size)
+            if entry.sha256:
+                if sha256 != entry.sha256 or (expected_size is not None and size != expected_size):
                     raise PipelineError(
-                        f"{entry.path}: checksum mismatch against the pinned tree: expected git blob id {expected_blob}, "
-                        f"received {actual_blob} ({size} bytes from {url})"
+                        f"{entry.path}: checksum mismatch against {MANIFEST_PATH.name}: expected {expected_size} bytes, "
+                        f"sha256 {entry.sha256}; received {size} bytes, sha256 {sha256}"
                     )
-            if pointer is not None:
-                url = media_base + entry.path
-                log.info("  %s is a Git LFS pointer (%s bytes); fetching %s", entry.path, pointer["size"], url)
-                size, sha256 = _fetch(url, partial, timeout)
-                if (size, sha256) != (pointer["size"], pointer["sha256"]):
-                    raise PipelineError(
-                        f"{entry.path}: the LFS content does not match its pointer: expected {pointer['size']} bytes, "
-                        f"sha256 {pointer['sha256']}; received {size} bytes, sha256 {sha256}"
-                    )
-        except OSError as error:
-            partial.unlink(missing_ok=True)
-            raise PipelineError(f"{entry.path}: could not download {url}: {error}") from error
-        except PipelineError:
-            partial.unlink(missing_ok=True)
-            raise
-        verified = ["lfs pointer"] if pointer is not None else []
-        if getattr(entry, "git_blob", ""):
-            verified.append("git blob")
-        expected_size = None if pd.isna(entry.size) else int(entry.size)
-        if entry.sha256:
-            if sha256 != entry.sha256 or (expected_size is not None and size != expected_size):
-                partial.unlink(missing_ok=True)
-                raise PipelineError(
-                    f"{entry.path}: checksum mismatch against {MANIFEST_PATH.name}: expected {expected_size} bytes, "
-                    f"sha256 {entry.sha256}; received {size} bytes, sha256 {sha256}"
-                )
-            verified.append("manifest")
-        partial.replace(target)
+                verified.append("manifest")
         records.append(
             {"path": entry.path, "url": url, "size": size, "sha256": sha256, "lfs": pointer is not None,
              "verified_against": " and ".join(verified) or "recorded only"}
@@ -398,17 +416,15 @@ def read_release_csv(path: str | Path, required: Sequence[str], name: str) -> pd
     Raises
     ------
     InputFileError
-        When the file is missing, empty or not CSV.
+        When the file is missing, empty, not UTF-8 or not CSV, has no data rows or names a required
+        column twice (:func:`analysis.contract.read_csv_text`).
     CohortValidationError
         Naming every required column that is missing and the columns the file has.
     """
     path = Path(path)
     if not path.is_file():
         raise InputFileError(f"{path}: file not found; expected the release's {name}")
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise InputFileError(f"{path}: not a readable UTF-8 CSV file: {error}") from error
+    frame = read_csv_text(path, only_once=required)
     frame = frame.drop(columns=[c for c in frame.columns if c == "" or c.startswith("Unnamed:")])
     missing = [column for column in required if column not in frame.columns]
     if missing:
@@ -468,7 +484,7 @@ def _levels(values: pd.Series) -> pd.Series:
 def _issues(frame: pd.DataFrame, mask: pd.Series, file: str, column: str, action: str, reason: str) -> pd.DataFrame:
     rows = frame.index[mask.to_numpy()]
     return pd.DataFrame(
-        {"file": file, "row": (rows + 1).astype(int), "column": column, "value": frame.loc[rows, column].fillna("").astype(str).to_numpy(),
+        {"file": file, "row": (rows + 1).astype(int), "column": column, "value": excerpt(frame.loc[rows, column].fillna("").astype(str)).to_numpy(),
          "action": action, "reason": reason},
         columns=ISSUE_COLUMNS,
     )
@@ -582,11 +598,13 @@ def _participants(unique: pd.DataFrame, file: str, arms: Sequence[str]) -> tuple
     sex = first["Sex"].str.strip().str.lower()
     placeholder = sex.isin(MISSING_MARKERS)
     issues.append(_issues(first, placeholder, file, "Sex", "set missing", "Prolific placeholder for withdrawn data"))
+    # Integer columns are passed as .array (Int64): to_numpy() turns a missing value into NaN and 30 into
+    # 30.0, which the native contract rejects as an integer.
     participants = pd.DataFrame(
         {
             "participant_id": first["user_id"].to_numpy(),
             "arm": arm.to_numpy(),
-            "age": age.where(~bad_age).astype("Int64").to_numpy(),
+            "age": age.where(~bad_age).astype("Int64").array,
             "sex": sex.where(~placeholder).to_numpy(),
         }
     )
@@ -596,24 +614,32 @@ def _participants(unique: pd.DataFrame, file: str, arms: Sequence[str]) -> tuple
         for index in first.index[levels.isna() & first[column].notna()]:
             problems.append(ValidationIssue(file, int(index) + 1, column, first.loc[index, column],
                                             f"one of the text levels {list(TEXT_LEVELS)} or an integer 1-5"))
-        participants[item] = levels.to_numpy()
+        participants[item] = levels.array
     return participants, problems, issues
 
 
-def _conversations(unique: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list]:
+def _conversations(unique: pd.DataFrame, file: str, conversations_per_participant: int | None) -> tuple[pd.DataFrame, list]:
     problems = []
     scenario = match_scenarios(unique["starter"])
     for index in unique.index[scenario.isna()]:
         problems.append(ValidationIssue(file, int(index) + 1, "starter", unique.loc[index, "starter"],
                                         "one of the five opening lines or a scenario label (docs/paper_release.md)"))
     number = pd.to_numeric(unique["conversation_number"], errors="coerce")
-    for index in unique.index[number.isna() | (number != number.round())]:
-        problems.append(ValidationIssue(file, int(index) + 1, "conversation_number", unique.loc[index, "conversation_number"], "an integer"))
+    number = number.where(np.isfinite(number) & (number == number.round()))
+    expected = "an integer" if conversations_per_participant is None else f"an integer from 1 to {conversations_per_participant}"
+    outside = number.isna()
+    if conversations_per_participant is not None:
+        outside |= (number < 1) | (number > conversations_per_participant)
+    for index in unique.index[outside]:
+        problems.append(ValidationIssue(file, int(index) + 1, "conversation_number", unique.loc[index, "conversation_number"], expected))
+    numbered = pd.DataFrame({"user_id": unique["user_id"], "conversation_number": number}, index=unique.index).dropna()
+    numbered["conversation_number"] = numbered["conversation_number"].astype("int64").astype(str)  # shown as 2, not 2.0
+    problems += duplicate_issues(numbered, ["user_id", "conversation_number"], file, "each participant's conversation_number to be")
     conversations = pd.DataFrame(
         {
             "conversation_id": unique["conversation_id"].to_numpy(),
             "participant_id": unique["user_id"].to_numpy(),
-            "conversation_number": number.astype("Int64").to_numpy(),
+            "conversation_number": number.astype("Int64").array,
             "scenario": scenario.to_numpy(),
             "trouble_type": scenario.map(SCENARIO_TROUBLE_TYPE).to_numpy(),
         }
@@ -623,7 +649,7 @@ def _conversations(unique: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list]
         for index in unique.index[levels.isna() & unique[rating].notna()]:
             problems.append(ValidationIssue(file, int(index) + 1, rating, unique.loc[index, rating],
                                             f"an integer 1-5 or one of the text levels {list(TEXT_LEVELS)}"))
-        conversations[rating] = levels.to_numpy()
+        conversations[rating] = levels.array
     return conversations, problems
 
 
@@ -632,7 +658,8 @@ def _scores(unique: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list, pd.Dat
     long = unique.melt(id_vars=["conversation_id"], value_vars=list(DIMENSIONS), var_name="dimension", value_name="text")
     long["row"] = np.tile(unique.index.to_numpy() + 1, len(DIMENSIONS))
     long["score"] = pd.to_numeric(long["text"], errors="coerce")
-    for record in long[long["text"].notna() & long["score"].isna()].itertuples():
+    outside = long["text"].notna() & ~long["score"].between(SCORE_MIN, SCORE_MAX)
+    for record in long[outside].itertuples():
         problems.append(ValidationIssue(file, int(record.row), record.dimension, record.text, "a number from 1 to 5"))
     missing = long[long["text"].isna()]
     issues = pd.DataFrame({"file": file, "row": missing["row"].to_numpy(), "column": missing["dimension"].to_numpy(), "value": "",
@@ -653,10 +680,19 @@ def _perception(frame: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list, pd.
     for column in ("participant_id", "conversation_left_id", "conversation_right_id"):
         for index in frame.index[frame[column].isna()]:
             problems.append(ValidationIssue(file, int(index) + 1, column, None, "an ID (the cell is empty)"))
+        for index in frame.index[frame[column].notna() & ~frame[column].fillna("").str.match(IDENTIFIER_PATTERN)]:
+            problems.append(ValidationIssue(file, int(index) + 1, column, frame.loc[index, column], IDENTIFIER_RULE))
     issues = _issues(frame, no_choice, file, "participant_choice", "row left out", "no choice recorded")
     kept = ~no_choice
     left, right = frame["conversation_left_id"].fillna(""), frame["conversation_right_id"].fillna("")
     pair = np.where(left <= right, left + "~" + right, right + "~" + left)
+    # what the perception rule checks (analysis.perception.load_perception), named by the row of this file
+    for index in frame.index[kept & (left != "") & (left == right)]:
+        problems.append(ValidationIssue(file, int(index) + 1, "conversation_right_id", right[index], "a conversation other than conversation_left_id"))
+    shown = pd.DataFrame({"rater": frame["participant_id"], "pair": pair}, index=frame.index)[kept]
+    for index in shown.index[shown.duplicated(keep="first")]:
+        problems.append(ValidationIssue(file, int(index) + 1, "participant_id", frame.loc[index, "participant_id"],
+                                        f"each rater to choose once between two conversations (pair {pair[index]} repeats an earlier row)"))
     perception = pd.DataFrame(
         {
             "rater_id": frame["participant_id"],
@@ -673,7 +709,7 @@ def _perception(frame: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list, pd.
 def _elo(frame: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list]:
     problems = []
     rating = pd.to_numeric(frame["elo_rating"], errors="coerce")
-    problems += _by_value(frame, rating.isna(), file, "elo_rating", "a number")
+    problems += _by_value(frame, ~np.isfinite(rating), file, "elo_rating", "a finite number")
     elo = pd.DataFrame({"conversation_id": frame["conversation_id"], "elo_rating": rating})
     conflicting = elo.groupby("conversation_id")["elo_rating"].nunique() > 1
     for conversation_id in conflicting.index[conflicting]:
@@ -759,6 +795,8 @@ def _themes(
         empty = kept & (values == "")
         issues.append(_issues(frame, empty, file, column, "row left out", f"empty {column}"))
         kept &= ~empty
+    # a theme is one line of text (analysis.taxonomy.validate_themes)
+    problems += _by_value(frame, kept & level3.str.contains("\n", regex=False), file, interpretation, "a Level 3 theme on one line")
     if "theme" in frame.columns:
         trouble = conversation_id.map(conversations.set_index("conversation_id")["trouble_type"])
         differs = kept & (frame["theme"].fillna("").str.strip().str.lower() != trouble.fillna(""))
@@ -813,10 +851,19 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def _primary(path: Path, name: str, arms: Sequence[str]) -> tuple[CohortTables, pd.DataFrame, int, int, bool]:
+def _primary(path: Path, name: str, arms: Sequence[str], conversations_per_participant: int | None
+             ) -> tuple[CohortTables, pd.DataFrame, int, int, bool]:
     """experiment_1.csv -> the four native tables (the registered primary analysis needs nothing else),
     the issues, the file's rows, the repeated rows collapsed and whether the file is synthetic."""
     experiment_1 = read_release_csv(path, EXPERIMENT_1_COLUMNS, "experiment_1.csv")
+    not_ids = [
+        ValidationIssue(name, int(index) + 1, column, None if pd.isna(experiment_1.loc[index, column]) else experiment_1.loc[index, column],
+                        IDENTIFIER_RULE)
+        for column in ("user_id", "conversation_id")
+        for index in experiment_1.index[~experiment_1[column].fillna("").str.match(IDENTIFIER_PATTERN)]
+    ]
+    if not_ids:
+        raise CohortValidationError(not_ids)
     unique, collapsed = deduplicate_conversations(experiment_1, name)
     log.info("experiment_1: %s rows -> %s conversations (%s repeated rows collapsed)", len(experiment_1), len(unique), collapsed)
     problems: list[ValidationIssue] = []
@@ -824,7 +871,7 @@ def _primary(path: Path, name: str, arms: Sequence[str]) -> tuple[CohortTables, 
     participants, found, issues = _participants(unique, name, arms)
     problems += found
     issue_frames += issues
-    conversations, found = _conversations(unique, name)
+    conversations, found = _conversations(unique, name, conversations_per_participant)
     problems += found
     scores, found, issues = _scores(unique, name)
     problems += found
@@ -834,11 +881,20 @@ def _primary(path: Path, name: str, arms: Sequence[str]) -> tuple[CohortTables, 
     for conversation_id in unparsed:
         problems.append(ValidationIssue(name, int(row_of[conversation_id]), "conversation", conversation_id,
                                         "a transcript of lines starting 'Seeker:' or 'Supporter:'"))
+    for conversation_id in messages.loc[messages["text"].str.contains(CONTROL_CHARACTERS, regex=True), "conversation_id"].unique():
+        problems.append(ValidationIssue(name, int(row_of[conversation_id]), "conversation", conversation_id,
+                                        "a transcript without control characters (tab, newline and carriage return are allowed)"))
+    # the native contract needs at least one message and one score
+    if messages.empty:
+        problems.append(ValidationIssue(name, None, "conversation", None, "at least one transcript with a turn (none has one)"))
+    if scores.empty:
+        problems.append(ValidationIssue(name, None, ", ".join(DIMENSIONS), None, "at least one score (every score cell is empty)"))
     if problems:
         raise CohortValidationError(problems)
     counts = messages.pivot_table(index="conversation_id", columns="role", values="turn", aggfunc="count").reindex(
         columns=["seeker", "supporter"]).reindex(unique["conversation_id"]).fillna(0)
     declared = unique.set_index("conversation_id")[["seeker_count", "supporter_count"]].apply(pd.to_numeric, errors="coerce")
+    declared = declared.where(np.isfinite(declared))  # an infinite count is no count
     differs = (counts["seeker"] != declared["seeker_count"]) | (counts["supporter"] != declared["supporter_count"])
     differs &= declared.notna().all(axis=1)
     issue_frames.append(pd.DataFrame(
@@ -862,6 +918,7 @@ def import_release(
     junk_levels: Sequence[str],
     verify_checksums: bool = True,
     manifest: pd.DataFrame | None = None,
+    conversations_per_participant: int | None = None,
 ) -> ReleaseImport:
     """Map the authors' release onto the native contract and the optional cohort files.
 
@@ -888,6 +945,9 @@ def import_release(
         is not the authors' (recorded as unverified).
     manifest : pandas.DataFrame, optional
         The manifest (:func:`read_manifest`); the packaged one by default.
+    conversations_per_participant : int, optional
+        The registered conversations per participant: a ``conversation_number`` outside 1 to this is
+        an error (default: any integer).
 
     Returns
     -------
@@ -922,13 +982,21 @@ def import_release(
         raise InputFileError(f"{present['experiment_1']}: file not found; expected the release's experiment_1.csv")
     checksums = verify_release_files(present, manifest, verify=verify_checksums)
     names = {role: Path(path).name for role, path in files.items()}
-    tables, primary_issues, n_rows, collapsed, synthetic = _primary(present["experiment_1"], names["experiment_1"], arms)
+    tables, primary_issues, n_rows, collapsed, synthetic = _primary(present["experiment_1"], names["experiment_1"], arms,
+                                                                   conversations_per_participant)
     issue_frames = [primary_issues]
 
     def perception_step(path: Path, name: str):
         frame = read_release_csv(path, EXPERIMENT_2_COLUMNS, "experiment_2.csv")
         perception, problems, issues = _perception(frame, name)
         problems += _references(frame, name, ["conversation_left_id", "conversation_right_id"], tables.conversations["conversation_id"])
+        scenario_of = tables.conversations.set_index("conversation_id")["scenario"]
+        chosen, scenario = frame["participant_choice"].notna(), match_scenarios(frame["scenario"])
+        for side in ("conversation_left_id", "conversation_right_id"):
+            expected = frame[side].map(scenario_of)
+            for index in frame.index[chosen & expected.notna() & scenario.notna() & (expected != scenario)]:
+                problems.append(ValidationIssue(name, int(index) + 1, "scenario", frame.loc[index, "scenario"],
+                                                f"the scenario of {frame.loc[index, side]} in experiment_1.csv ({expected[index]})"))
         return perception, problems, [issues]
 
     def elo_step(path: Path, name: str):
@@ -952,6 +1020,9 @@ def import_release(
         else:
             try:
                 frame, problems, issues = step(present[role], names[role])
+                if not problems and frame.empty:
+                    # the rules reading the optional file need rows: a file without any is unavailable
+                    problems = [ValidationIssue(names[role], None, None, None, f"at least one row to map onto {target}.csv (none is left)")]
                 if problems:
                     raise CohortValidationError(problems)
             except (CohortValidationError, InputFileError, ConfigError) as error:
@@ -997,9 +1068,8 @@ def import_release(
 
 
 def write_import_record(record: Mapping, path: str | Path) -> None:
-    """Write the import record as sorted, indented JSON."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(record, indent=2, sort_keys=True, default=int) + "\n", encoding="utf-8")
+    """Write the import record as sorted, indented JSON, atomically."""
+    atomic.write_json(path, record, default=int)
 
 
 # --------------------------------------------------------------------------------------------

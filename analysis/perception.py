@@ -29,19 +29,28 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import choix
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
-import statsmodels.api as sm
-import statsmodels.tools.sm_exceptions as sm_exceptions
-from scipy import stats
-from statsmodels.stats.proportion import proportion_confint
 
-from analysis.contract import _IDENTIFIER, duplicate_issues, read_csv_text, reference_issues, schema_issues
+from analysis.contract import (
+    IDENTIFIER_PATTERN,
+    IDENTIFIER_RULE,
+    duplicate_issues,
+    read_csv_text,
+    reference_issues,
+    schema_issues,
+)
 from analysis.errors import AnalysisError, CohortValidationError, ValidationIssue
 from analysis.figures import _STYLE, _suptitle
+from analysis.lazy_imports import lazy_module
 from analysis.tables import format_coefficient, format_count, format_number, format_p_value, render_table
+
+choix = lazy_module("choix")
+pa = lazy_module("pandera.pandas")
+sm = lazy_module("statsmodels.api")
+sm_exceptions = lazy_module("statsmodels.tools.sm_exceptions")
+stats = lazy_module("scipy.stats")
+proportion = lazy_module("statsmodels.stats.proportion")
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -99,7 +108,7 @@ class EloResults:
 
 def perception_schema() -> pa.DataFrameSchema:
     """The pandera schema of ``perception.csv`` (extra columns are allowed and kept)."""
-    identifier = pa.Check.str_matches(_IDENTIFIER, error="a non-empty ID without leading or trailing spaces")
+    identifier = pa.Check.str_matches(IDENTIFIER_PATTERN, error=IDENTIFIER_RULE)
     columns = {name: pa.Column(str, identifier) for name in PERCEPTION_COLUMNS[:-1]}
     columns["choice"] = pa.Column(str, pa.Check.isin(["left", "right"], error="left or right"))
     return pa.DataFrameSchema(columns, strict=False, name="perception")
@@ -107,7 +116,7 @@ def perception_schema() -> pa.DataFrameSchema:
 
 def elo_schema() -> pa.DataFrameSchema:
     """The pandera schema of ``elo.csv``."""
-    identifier = pa.Check.str_matches(_IDENTIFIER, error="a non-empty ID without leading or trailing spaces")
+    identifier = pa.Check.str_matches(IDENTIFIER_PATTERN, error=IDENTIFIER_RULE)
     finite = pa.Check(lambda values: np.isfinite(values), error="a finite number")
     return pa.DataFrameSchema(
         {"conversation_id": pa.Column(str, identifier), "elo_rating": pa.Column(float, finite, coerce=True)},
@@ -327,7 +336,7 @@ def gap_bins(choices: pd.DataFrame, edges: Sequence[float], method: str, alpha: 
     summary["n_chose_higher"] = summary["n_chose_higher"].astype("int64")
     n = summary["n"].to_numpy()
     share = np.where(n > 0, summary["n_chose_higher"].to_numpy() / np.maximum(n, 1), np.nan)
-    low, high = proportion_confint(summary["n_chose_higher"].to_numpy(), np.maximum(n, 1), alpha=alpha, method=method)
+    low, high = proportion.proportion_confint(summary["n_chose_higher"].to_numpy(), np.maximum(n, 1), alpha=alpha, method=method)
     table = pd.DataFrame(
         {
             "bin_low": edges[:-1], "bin_high": edges[1:],

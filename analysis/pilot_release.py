@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
@@ -40,8 +39,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis import atomic
 from analysis.constants import DIMENSIONS, SCORE_MAX, SCORE_MIN
 from analysis.contract import (
+    CONTROL_CHARACTERS,
+    IDENTIFIER_PATTERN,
+    IDENTIFIER_RULE,
     duplicate_issues,
     file_sha256,
     read_csv_text,
@@ -49,7 +52,8 @@ from analysis.contract import (
     schema_issues,
     table_schemas,
 )
-from analysis.errors import CohortValidationError, InputFileError
+from analysis.errors import CohortValidationError, InputFileError, ValidationIssue
+from analysis.privacy import excerpt
 
 PILOT_RELEASE_REPOSITORY = "aakriti1kumar/replication-data-and-code-when-LLMs-reliable-empathic-communication"
 PILOT_RELEASE_COMMIT = "713458108e28897fccf136a6337296b5199cb617"
@@ -248,12 +252,7 @@ def download_release(
                 f"{row.path}: downloaded from {url} with sha256 {digest}, expected {row.sha256} "
                 f"(the pinned release at commit {PILOT_RELEASE_COMMIT}); nothing was written"
             )
-        target = destination / row.path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".download-")
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, target)
+        atomic.write_bytes(destination / row.path, data)
         written[row.path] = digest
     return written
 
@@ -435,6 +434,10 @@ def parse_transcripts(frame: pd.DataFrame, file: str, scenarios: pd.DataFrame) -
     no_id = table["conversation_id"].isna()
     problems.append(_issues(file, table.loc[no_id, "row"], "conversation_id", None, "empty conversation_id; row left out"))
     table = table[~no_id]
+    not_id = ~table["conversation_id"].str.match(IDENTIFIER_PATTERN)
+    problems.append(_issues(file, table.loc[not_id, "row"], "conversation_id", table.loc[not_id, "conversation_id"],
+                            f"not {IDENTIFIER_RULE}; row left out"))
+    table = table[~not_id]
     repeated = table["conversation_id"].duplicated(keep="first")
     problems.append(
         _issues(file, table.loc[repeated, "row"], "conversation_id", table.loc[repeated, "conversation_id"],
@@ -444,10 +447,15 @@ def parse_transcripts(frame: pd.DataFrame, file: str, scenarios: pd.DataFrame) -
     empty = table["full_conversation"].fillna("").str.strip() == ""
     problems.append(_issues(file, table.loc[empty, "row"], "full_conversation", None, "empty transcript; conversation left out"))
     table = table[~empty]
+    controlled = table["full_conversation"].str.contains(CONTROL_CHARACTERS, regex=True)
+    problems.append(_issues(file, table.loc[controlled, "row"], "full_conversation", None,
+                            "a control character in the transcript (only tab, newline and carriage return are allowed); "
+                            "conversation left out"))
+    table = table[~controlled]
     messages, leading = split_turns(table)
     messages = messages.drop(columns="row")
     problems.append(
-        _issues(file, leading["row"], "full_conversation", leading["text"],
+        _issues(file, leading["row"], "full_conversation", excerpt(leading["text"]),
                 "text before the first 'Seeker:' or 'Supporter:' line; left out of the messages")
     )
     turnless = ~table["conversation_id"].isin(messages["conversation_id"])
@@ -462,7 +470,7 @@ def parse_transcripts(frame: pd.DataFrame, file: str, scenarios: pd.DataFrame) -
     scenario = opening.map(lookup["scenario"])
     unmatched = scenario.isna()
     problems.append(
-        _issues(file, table.loc[unmatched, "row"], "full_conversation", opening[unmatched],
+        _issues(file, table.loc[unmatched, "row"], "full_conversation", excerpt(opening[unmatched]),
                 f"the seeker's opening line matches no pilot scenario ({SCENARIOS_PATH.name}); scenario set to '{UNMATCHED_SCENARIO}'")
     )
     conversations = pd.DataFrame(
@@ -494,7 +502,7 @@ def _long_scores(table: pd.DataFrame, dimensions: Sequence[str], file: str, id_c
     problems = pd.concat(
         [
             _issues(file, long.loc[missing, "row"], long.loc[missing, "dimension"], None, "no rating given; left out"),
-            _issues(file, long.loc[not_number, "row"], long.loc[not_number, "dimension"], long.loc[not_number, "raw"],
+            _issues(file, long.loc[not_number, "row"], long.loc[not_number, "dimension"], excerpt(long.loc[not_number, "raw"]),
                     "not a number; left out"),
             _issues(file, long.loc[out_of_range, "row"], long.loc[out_of_range, "dimension"], long.loc[out_of_range, "raw"],
                     f"outside [{SCORE_MIN:g}, {SCORE_MAX:g}]; left out"),
@@ -815,6 +823,13 @@ def import_pilot_release(
     messages = messages.sort_values(["conversation_id", "turn"], kind="stable").reset_index(drop=True)
     scores = scores.sort_values(["conversation_id", "judge", "dimension"], kind="stable").reset_index(drop=True)
     annotations = annotations.sort_values(["conversation_id", "worker_id", "annotation_id", "dimension"], kind="stable").reset_index(drop=True)
+    for name, frame, sources in (("conversations", conversations, [transcripts_row["path"]]),
+                                 ("messages", messages, [transcripts_row["path"]]), ("scores", scores, list(by_content["ratings"]["path"]))):
+        if frame.empty:
+            reasons = " | ".join(sorted({reason for found in problems for reason in found["reason"]}))
+            raise CohortValidationError([ValidationIssue(
+                source, None, None, None, f"at least one record that parses into {name}.csv (every one was left out; the reasons: {reasons})")
+                for source in sources])
     _check_native(conversations, messages, scores, dimensions)
     found = [frame for frame in problems if not frame.empty]
     issues = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=ISSUE_COLUMNS)

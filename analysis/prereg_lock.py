@@ -31,7 +31,7 @@ from typing import Any
 
 import yaml
 
-from analysis import __version__
+from analysis import __version__, atomic
 from analysis.errors import ConfigError
 from analysis.prereg import load_prereg
 
@@ -126,7 +126,7 @@ def write_lock(prereg_path: str | Path, lock_path: str | Path, locked_on: dt.dat
         "# Do not edit: a plan that no longer matches this sha256 is reported as an amendment.\n"
         + yaml.safe_dump(record, sort_keys=True, allow_unicode=True)
     )
-    Path(lock_path).write_text(text, encoding="utf-8")
+    atomic.write_text(lock_path, text)
     return record
 
 

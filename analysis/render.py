@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from analysis import atomic
 from analysis.tables import contrasts_table, primary_table, render_table
 
 CONTRAST_METHOD_LABELS = {"holm": "Holm", "bonferroni": "Bonferroni", "fdr_bh": "Benjamini-Hochberg", "none": "unadjusted"}
@@ -88,8 +89,7 @@ def write_rendered_tables(rendered: dict[str, dict[str, str]], outputs, log=None
     for name, formats in rendered.items():
         for extension, text in formats.items():
             path = outputs[f"{name}_{extension}"]
-            with open(path, "w", encoding="utf-8", newline="\n") as handle:
-                handle.write(text)
+            atomic.write_text(path, text)
             written.append(path)
             if log is not None:
                 log.info("wrote %s", path)

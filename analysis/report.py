@@ -39,6 +39,7 @@ import pandas as pd
 import yaml
 
 from analysis import __version__
+from analysis.escape import html_text, spreadsheet_value
 from analysis.tables import format_number, format_p_value, outcome_label
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
@@ -339,8 +340,10 @@ def display_title(stem: str) -> str:
 
 
 def read_display_table(path: str | Path) -> dict:
-    """A table written by :func:`analysis.tables.render_table` (CSV layout: header, caption row, rows, note row)."""
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    """A table written by :func:`analysis.tables.render_table` (CSV layout: header, caption row, rows, note row), its
+    cells read back as their text (:func:`analysis.escape.spreadsheet_value`)."""
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False).map(spreadsheet_value)
+    frame.columns = [spreadsheet_value(column) for column in frame.columns]
     caption, note = "", ""
     if len(frame) and all(value == "" for value in frame.iloc[0, 1:]):
         caption = frame.iloc[0, 0]
@@ -800,12 +803,18 @@ def build_report(inputs: ReportInputs, run_config: Mapping, synthetic: bool, gen
     if unverified:
         banner["text"] += (f" UNVERIFIED COPY: these files were not checked against the authors' published checksums "
                            f"(verify_checksums: false): {', '.join(unverified)}.")
+    validation = json.loads(Path(inputs.validation).read_text(encoding="utf-8")) if inputs.validation else {}
+    if import_record.get("pseudonymised") or validation.get("pseudonymised"):
+        banner["text"] += (" PSEUDONYMISED IDS: every participant, conversation, rater and pair ID in this report and the "
+                           "cohort's outputs is a keyed hash (HMAC-SHA256; the key is kept outside the repository).")
     skipped = {name: entry for name, entry in import_record.get("optional", {}).items() if not entry["available"]}
     if skipped:
         banner["text"] += (" Skipped for want of input: " + "; ".join(f"{entry['families']} ({name}.csv unavailable)"
                                                                      for name, entry in skipped.items())
                            + " (reasons under Published versus reproduced).")
-    environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    # Every value goes through html_text (controls made visible, markup escaped); autoescape stays on behind it.
+    environment = jinja2.Environment(autoescape=True, finalize=html_text, undefined=jinja2.StrictUndefined, trim_blocks=True,
+                                     lstrip_blocks=True)
     template = environment.from_string(Path(inputs.template).read_text(encoding="utf-8"))
     return template.render(
         title=report_title(plan, cohort, cohort_spec, synthetic), cohort=cohort, banner=banner, sections=sections,

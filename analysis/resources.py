@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from analysis.errors import PipelineError
+
 BASE_MEMORY_MB = 1500  # interpreter, PyMC/PyTensor/nutpie, the compiled model and the data
 DRAW_MEMORY_FACTOR = 2.5  # copies of the draws alive at once (sampler storage, InferenceData, thinning)
 BYTES_PER_VALUE = 8
@@ -44,7 +46,7 @@ def bayes_memory_mb(n_participants: int, n_effects_per_participant: int, sampler
 SLURM_QUERY_TIMEOUT_S = 20
 
 
-class ResourceRequestError(Exception):
+class ResourceRequestError(PipelineError):
     """A job asks for more CPUs or memory than any node of the cluster has."""
 
 

@@ -8,12 +8,20 @@ current stage, the time spent and, where the stage reports how far it is, an est
 left. Code that knows its progress (the Bayesian sampler) reports it through
 :func:`current_heartbeat`; every other step still says that it is alive. A step shorter than one
 interval prints nothing. The heartbeat never touches an output file.
+
+A step that stops on one of the pipeline's own errors (:class:`analysis.errors.PipelineError`: bad
+input, a broken gate, an undeclared deviation, ...) ends with its message alone: in its log and, unless
+the step console (:mod:`analysis.console`) will print it at the end of the run, once on standard
+error; no traceback, exit status 1. Any other exception is a bug: its full traceback goes to the log
+and to standard error.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
+import re
 import sys
 import threading
 import time
@@ -22,8 +30,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
+from analysis.errors import PipelineError
+
 HEARTBEAT_SECONDS = 15.0
 HEARTBEAT_PREFIX = "..."  # marks heartbeat lines on the terminal (analysis.console passes them through)
+# Set (to "1") by the step console in the Snakemake process, whose jobs inherit it: the console prints each
+# failed step's message at the end of the run, so the job writes it to its log only (shown once).
+STEP_CONSOLE_ENV = "LEND_AN_EAR_STEP_CONSOLE"
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# A log line that starts a record (LOG_FORMAT), and the one of an expected failure: "<date> <time> ERROR
+# <step>: <step> failed: <message>", the log's last record (the message's further lines follow it).
+_RECORD_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ \S+: ")
+_EXPECTED_FAILURE_LINE = re.compile(r"^\S+ \S+ ERROR (?P<step>\S+): (?P=step) failed: (?P<first>.*)$")
 
 
 def format_duration(seconds: float) -> str:
@@ -174,30 +192,73 @@ def step_label(log_path: str | Path, step: str) -> str:
     return f"{step} ({name})" if name and name != step else step
 
 
+def expected_failure_message(log_path: str | Path) -> str | None:
+    """The message of the pipeline error that ended the step logged at ``log_path``.
+
+    Parameters
+    ----------
+    log_path : str or Path
+        A step's log, as :func:`logged_step` writes it.
+
+    Returns
+    -------
+    str or None
+        The message (all its lines), or None when the log is missing or the step did not end on one of
+        the pipeline's own errors (it succeeded, or a bug stopped it: its log ends with the traceback).
+    """
+    path = Path(log_path)
+    if not path.is_file():
+        return None
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    for index in range(len(lines) - 1, -1, -1):
+        if _RECORD_LINE.match(lines[index]):
+            match = _EXPECTED_FAILURE_LINE.match(lines[index])
+            return "\n".join([match["first"], *lines[index + 1:]]) if match else None
+    return None
+
+
 @contextmanager
 def logged_step(log_path: str | Path, step: str, heartbeat_seconds: float = HEARTBEAT_SECONDS) -> Iterator[logging.Logger]:
     """Send log records to ``log_path`` for the duration of a step, with a heartbeat.
 
-    An exception raised inside the block is logged with its message (so the
-    log says why the step failed) and re-raised, so Snakemake marks the job
-    failed and removes its partial outputs. A step running longer than
-    ``heartbeat_seconds`` prints a heartbeat line (:class:`Heartbeat`) every
-    ``heartbeat_seconds`` to standard error and to the log.
+    A step running longer than ``heartbeat_seconds`` prints a heartbeat line (:class:`Heartbeat`)
+    every ``heartbeat_seconds`` to standard error and to the log.
+
+    Raises
+    ------
+    SystemExit
+        With status 1 when the block raises a :class:`~analysis.errors.PipelineError` (an expected
+        failure: bad input, a broken gate, ...). Its message is logged (``<step> failed: <message>``,
+        the log's last line, read back by :func:`expected_failure_message`) and, unless the step
+        console prints it at the end of the run (``STEP_CONSOLE_ENV`` set), written once to standard
+        error; no traceback. Snakemake marks the job failed and removes its partial outputs.
+    Exception
+        Any other exception (a bug) is logged with its full traceback and re-raised, so Python prints
+        the traceback on standard error too.
     """
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(log_path, mode="w", encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     logger = logging.getLogger(step)
-    heartbeat = Heartbeat(step_label(log_path, step), logger=logger, interval=heartbeat_seconds).start()
+    label = step_label(log_path, step)
+    heartbeat = Heartbeat(label, logger=logger, interval=heartbeat_seconds).start()
     _CURRENT.append(heartbeat)
     try:
         yield logger
-    except Exception as error:
+    except PipelineError as error:
+        heartbeat.stop()  # the failure is the log's last line
         logger.error("%s failed: %s", step, error)
+        if not os.environ.get(STEP_CONSOLE_ENV):
+            sys.stderr.write(f"{label} failed: {error}\n")
+            sys.stderr.flush()
+        raise SystemExit(1) from error
+    except Exception:
+        heartbeat.stop()
+        logger.exception("%s failed on an unexpected error (a bug in the pipeline, not in its input); traceback:", step)
         raise
     finally:
         heartbeat.stop()

@@ -27,12 +27,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from analysis.constants import SCORE_MAX, SCORE_MIN
 from analysis.errors import AnalysisError
 from analysis.figures import _STYLE, _suptitle
+from analysis.lazy_imports import lazy_module
 from analysis.tables import format_count, format_number, format_p_value, outcome_label, render_table
+
+stats = lazy_module("scipy.stats")
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -139,6 +139,7 @@ from analysis.constants import (
     SELF_RATINGS,
     TROUBLE_TYPES,
 )
+from analysis.errors import ConfigError
 
 REFERENCE_DIR = Path(__file__).parent / "reference"
 PRIMARY_COEFFICIENTS_FILE = "published_primary_coefficients.csv"
@@ -414,11 +415,11 @@ class SimulationParameters:
         common = np.asarray(self.participant_loadings, dtype=float)
         specific = np.asarray(self.specific_participant_loadings, dtype=float)
         if common.shape != (len(DIMENSIONS),) or specific.shape != (len(DIMENSIONS),):
-            raise ValueError(f"Participant loadings need {len(DIMENSIONS)} values each.")
+            raise ConfigError(f"Participant loadings need {len(DIMENSIONS)} values each.")
         if np.any(common < 0) or np.any(specific < 0) or self.conversation_loading < 0:
-            raise ValueError("Loadings must be non-negative.")
+            raise ConfigError("Loadings must be non-negative.")
         if np.any(common + specific + self.conversation_loading >= 1):
-            raise ValueError(
+            raise ConfigError(
                 "participant_loadings + specific_participant_loadings + conversation_loading "
                 "must be below 1 for every dimension."
             )
@@ -431,9 +432,9 @@ class SimulationParameters:
         }
         for name, value in unit.items():
             if not 0 <= value <= 1:
-                raise ValueError(f"{name} must lie in [0, 1], got {value}.")
+                raise ConfigError(f"{name} must lie in [0, 1], got {value}.")
         if not np.isfinite(self.phrase_training_shift):
-            raise ValueError(f"phrase_training_shift must be finite, got {self.phrase_training_shift}.")
+            raise ConfigError(f"phrase_training_shift must be finite, got {self.phrase_training_shift}.")
         correlations = (
             self.jordan_loading,
             self.sites_loading,
@@ -442,21 +443,21 @@ class SimulationParameters:
             *self.self_rating_loadings,
         )
         if any(abs(value) >= 1 for value in correlations):
-            raise ValueError("Loadings and correlations must lie strictly between -1 and 1.")
+            raise ConfigError("Loadings and correlations must lie strictly between -1 and 1.")
         if len(self.self_rating_loadings) != len(SELF_RATINGS):
-            raise ValueError(f"self_rating_loadings needs {len(SELF_RATINGS)} values.")
+            raise ConfigError(f"self_rating_loadings needs {len(SELF_RATINGS)} values.")
         for name in ("trait_item_probabilities", "self_rating_probabilities", "sex_probabilities"):
             probabilities = np.asarray(getattr(self, name), dtype=float)
             n_scores = int(SCORE_MAX - SCORE_MIN) + 1
             expected = len(SEXES) if name == "sex_probabilities" else n_scores
             if len(probabilities) != expected or np.any(probabilities < 0):
-                raise ValueError(f"{name} must be {expected} non-negative probabilities.")
+                raise ConfigError(f"{name} must be {expected} non-negative probabilities.")
             if not np.isclose(probabilities.sum(), 1.0):
-                raise ValueError(f"{name} must sum to 1.")
+                raise ConfigError(f"{name} must sum to 1.")
         for arm, effects in self.arm_effects.items():
             missing = set(DIMENSIONS) - set(effects)
             if missing:
-                raise ValueError(f"arm_effects[{arm!r}] lacks dimensions {sorted(missing)}.")
+                raise ConfigError(f"arm_effects[{arm!r}] lacks dimensions {sorted(missing)}.")
 
 
 def load_published_primary() -> pd.DataFrame:
@@ -529,7 +530,7 @@ def cell_means(
     """
     parameters = parameters or SimulationParameters()
     if reference_arm in parameters.arm_effects:
-        raise ValueError(f"The reference arm {reference_arm!r} cannot have arm_effects.")
+        raise ConfigError(f"The reference arm {reference_arm!r} cannot have arm_effects.")
     table = load_published_primary().set_index(["outcome", "term"])["estimate"]
     terms = set(table.index.get_level_values("term"))
     published_arms = sorted(t for t in terms if ":" not in t and t not in ("intercept", "post"))
@@ -537,7 +538,7 @@ def cell_means(
     for arm in arms:
         known = arm == reference_arm or arm in parameters.arm_effects or arm in published_arms
         if not known:
-            raise ValueError(
+            raise ConfigError(
                 f"No calibration target for arm {arm!r}: the published table has effects only for "
                 f"{published_arms} (relative to the reference arm {reference_arm!r}); give its "
                 "effects in SimulationParameters.arm_effects."
@@ -551,7 +552,7 @@ def cell_means(
                 elif arm != reference_arm:
                     mean += table[(dimension, arm)] + post * table[(dimension, f"{arm}:post")]
                 if not SCORE_MIN < mean < SCORE_MAX:
-                    raise ValueError(
+                    raise ConfigError(
                         f"Target mean {mean:.3f} of {dimension} in arm {arm!r} (post={post}) is "
                         f"outside the open score range ({SCORE_MIN:g}, {SCORE_MAX:g})."
                     )
@@ -598,7 +599,7 @@ def solve_dimension(
 
     low, high = 0.05, 50.0
     if excess(low) > 0 or excess(high) < 0:
-        raise ValueError(
+        raise ConfigError(
             f"A residual SE of {np.sqrt(residual_variance):.3f} is not attainable for "
             f"integer scores with cell means {targets}."
         )
@@ -662,16 +663,16 @@ def solve_latent_parameters(
 def _check_arm_sizes(arm_sizes: Mapping[str, int]) -> dict[str, int]:
     """Validate the design and return it as a plain dict."""
     if not arm_sizes:
-        raise ValueError("arm_sizes must name at least one arm.")
+        raise ConfigError("arm_sizes must name at least one arm.")
     sizes = {}
     for arm, size in arm_sizes.items():
         if not isinstance(arm, str) or not arm:
-            raise ValueError(f"Arm names must be non-empty strings, got {arm!r}.")
+            raise ConfigError(f"Arm names must be non-empty strings, got {arm!r}.")
         if int(size) != size or size < 0:
-            raise ValueError(f"Size of arm {arm!r} must be a non-negative integer, got {size!r}.")
+            raise ConfigError(f"Size of arm {arm!r} must be a non-negative integer, got {size!r}.")
         sizes[arm] = int(size)
     if sum(sizes.values()) == 0:
-        raise ValueError("The design has no participants.")
+        raise ConfigError("The design has no participants.")
     return sizes
 
 
@@ -683,12 +684,12 @@ def _first_scenarios(
         return None
     unknown = set(counts) - set(_SCENARIOS)
     if unknown:
-        raise ValueError(f"Unknown scenarios in first_scenario_counts: {sorted(unknown)}.")
+        raise ConfigError(f"Unknown scenarios in first_scenario_counts: {sorted(unknown)}.")
     values = np.array([counts.get(s, 0) for s in _SCENARIOS])
     if np.any(values < 0) or np.any(values != np.round(values)):
-        raise ValueError("first_scenario_counts must be non-negative integers.")
+        raise ConfigError("first_scenario_counts must be non-negative integers.")
     if values.sum() != n:
-        raise ValueError(
+        raise ConfigError(
             f"first_scenario_counts sum to {int(values.sum())} but the design has "
             f"{n} participants."
         )
@@ -886,9 +887,9 @@ def simulate_cohort(
     judges = tuple(judges)
     valid = all(isinstance(j, str) and j for j in judges)
     if not judges or len(set(judges)) != len(judges) or not valid:
-        raise ValueError(f"judges must be distinct non-empty strings, got {judges!r}.")
+        raise ConfigError(f"judges must be distinct non-empty strings, got {judges!r}.")
     if not np.isfinite(messages_per_conversation) or messages_per_conversation < 2:
-        raise ValueError("messages_per_conversation must be a finite number of at least 2.")
+        raise ConfigError("messages_per_conversation must be a finite number of at least 2.")
     latent_cells = solve_latent_parameters(sizes, reference_arm, parameters)
     arms = list(sizes)
     n = sum(sizes.values())

@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis import atomic
 from analysis.cohort import CohortTables
 from analysis.constants import (
     DIMENSIONS,
@@ -362,7 +363,6 @@ def write_release(release: SimulatedRelease, directory: str | Path) -> dict[str,
     written = {}
     for role, frame in release.files.items():
         path = directory / RELEASE_FILES[role]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(path, index=role == "elo_rankings", encoding="utf-8", lineterminator="\n")
+        atomic.write_csv(frame, path, index=role == "elo_rankings", encoding="utf-8", lineterminator="\n")
         written[role] = path
     return written

@@ -14,6 +14,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from analysis import atomic
 from analysis.errors import PipelineError
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "spec_record.schema.yaml"
@@ -55,10 +56,8 @@ def spec_record(**fields: Any) -> dict:
 
 
 def write_spec_record(record: dict, path: str | Path) -> None:
-    """Write a spec record as sorted, indented JSON (deterministic bytes)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    """Write a spec record as sorted, indented JSON (deterministic bytes), atomically."""
+    atomic.write_json(path, record)
 
 
 def read_spec_record(path: str | Path) -> dict:

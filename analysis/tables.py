@@ -27,6 +27,7 @@ from collections.abc import Iterable, Sequence
 import pandas as pd
 
 from analysis.constants import COMPOSITE, OUTCOMES
+from analysis.escape import latex_text, markdown_text, spreadsheet_cell
 
 SYNTHETIC_PREFIX = "SYNTHETIC DATA (simulated cohort, not trial results): "
 
@@ -65,22 +66,6 @@ CONTRAST_COLUMNS: tuple[str, ...] = (
     "ci_low_sd",
     "ci_high_sd",
 )
-
-_LATEX_SPECIAL: dict[str, str] = {
-    "\\": r"\textbackslash{}",
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-    "<": r"\textless{}",
-    ">": r"\textgreater{}",
-}
-
 
 def require_columns(frame: pd.DataFrame, columns: Iterable[str], name: str) -> None:
     """Raise a ``ValueError`` naming the first required column that is missing.
@@ -474,23 +459,6 @@ def contrasts_table(contrasts: pd.DataFrame, digits: int = 3, method: str = "Hol
     return table
 
 
-def latex_escape(text: str) -> str:
-    """Escape LaTeX special characters in plain text.
-
-    Parameters
-    ----------
-    text : str
-        Plain text.
-
-    Returns
-    -------
-    str
-        Text safe to place in a LaTeX document (``<`` and ``>`` become
-        ``\\textless{}`` and ``\\textgreater{}``).
-    """
-    return "".join(_LATEX_SPECIAL.get(character, character) for character in str(text))
-
-
 def render_table(
     table: pd.DataFrame,
     caption: str,
@@ -506,7 +474,7 @@ def render_table(
         Table of display strings, e.g. from :func:`primary_table` or
         :func:`contrasts_table`; its index is not rendered.
     caption : str
-        Table caption (plain text; escaped for LaTeX).
+        Table caption (plain text; escaped for each format).
     label : str
         Cross-reference label, e.g. ``"tab:primary"``; used as
         ``\\label{...}`` in LaTeX.
@@ -523,13 +491,16 @@ def render_table(
         ``"csv"``: the header, then a caption row (first cell = the full
         caption, other cells empty), then the table rows, then, when there
         is a note, a note row (first cell ``"Note: ..."``, other cells
-        empty); ``\\n`` line endings, readable by ``pandas.read_csv``.
+        empty); ``\\n`` line endings, readable by ``pandas.read_csv``; every
+        cell made spreadsheet-safe (:func:`analysis.escape.spreadsheet_cell`).
         ``"tex"``: a ``table`` float with ``\\caption``, ``\\label`` and a
         booktabs tabular (``\\toprule``, ``\\midrule``, ``\\bottomrule``;
         needs ``\\usepackage{booktabs}``), the note as a footnote-sized
-        paragraph below the tabular.
+        paragraph below the tabular; all text escaped
+        (:func:`analysis.escape.latex_text`).
         ``"md"``: the caption line, a blank line, the pipe table
-        (tabulate ``pipe`` format, cells kept verbatim) and the note line.
+        (tabulate ``pipe`` format) and the note line; all text escaped
+        (:func:`analysis.escape.markdown_text`).
         Every text ends with a newline.
     """
     full_caption = (SYNTHETIC_PREFIX if synthetic else "") + caption
@@ -545,15 +516,17 @@ def render_table(
     csv_rows += body.to_dict("records")
     if note:
         csv_rows.append({**empty_row, columns[0]: f"Note: {note}"})
-    csv_text = pd.DataFrame(csv_rows, columns=columns, dtype=object).to_csv(
-        index=False, lineterminator="\n"
-    )
+    csv_frame = pd.DataFrame(csv_rows, columns=columns, dtype=object).map(spreadsheet_cell)
+    csv_frame.columns = [spreadsheet_cell(column) for column in columns]
+    csv_text = csv_frame.to_csv(index=False, lineterminator="\n")
 
-    latex_body = body.map(latex_escape)
-    latex_body.columns = [latex_escape(column) for column in columns]
+    # The first column starts each row, after \\ or a booktabs rule.
+    latex_body = body.map(latex_text)
+    latex_body.iloc[:, 0] = body.iloc[:, 0].map(lambda cell: latex_text(cell, row_start=True))
+    latex_body.columns = [latex_text(column, row_start=index == 0) for index, column in enumerate(columns)]
     styler = latex_body.style.hide(axis="index")
     tex = styler.to_latex(
-        caption=latex_escape(full_caption),
+        caption=latex_text(full_caption),
         label=label,
         hrules=True,
         position_float="centering",
@@ -563,13 +536,15 @@ def render_table(
         end = "\\end{table}"
         tex = tex.replace(
             end,
-            "\\par\\smallskip\n{\\footnotesize Note: " + latex_escape(note) + "\\par}\n" + end,
+            "\\par\\smallskip\n{\\footnotesize Note: " + latex_text(note) + "\\par}\n" + end,
         )
     if not tex.endswith("\n"):
         tex += "\n"
 
-    markdown = body.to_markdown(index=False, tablefmt="pipe", disable_numparse=True)
-    md = f"{full_caption}\n\n{markdown}\n"
+    markdown_body = body.map(markdown_text)
+    markdown_body.columns = [markdown_text(column) for column in columns]
+    markdown = markdown_body.to_markdown(index=False, tablefmt="pipe", disable_numparse=True)
+    md = f"{markdown_text(full_caption)}\n\n{markdown}\n"
     if note:
-        md += f"\nNote: {note}\n"
+        md += f"\nNote: {markdown_text(note)}\n"
     return {"csv": csv_text, "tex": tex, "md": md}

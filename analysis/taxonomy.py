@@ -40,15 +40,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
-from scipy import sparse, stats
-from sklearn.feature_extraction.text import CountVectorizer
-from statsmodels.stats.multitest import multipletests
 
 from analysis.constants import PRESCRIPTIVE_DIMENSIONS, ROLES, THEME_CATEGORIES
 from analysis.contract import duplicate_issues, read_csv_text, reference_issues, schema_issues
 from analysis.errors import AnalysisError, CohortValidationError, ValidationIssue
+from analysis.lazy_imports import lazy_module
 from analysis.privacy import opaque_id, scrub_text, shown_items
+
+pa = lazy_module("pandera.pandas")
+sparse = lazy_module("scipy.sparse")
+stats = lazy_module("scipy.stats")
+text_features = lazy_module("sklearn.feature_extraction.text")
+multitest = lazy_module("statsmodels.stats.multitest")
 
 THEME_COLUMNS: tuple[str, ...] = ("conversation_id", "turn", "theme", "category")
 # Supporter messages per counting pass of the phrase miner's pruning (bounds its memory at any cohort size).
@@ -95,7 +98,7 @@ CHANGE_COLUMNS = [
 
 def themes_schema() -> pa.DataFrameSchema:
     """The pandera schema of ``themes.csv`` (extra columns are allowed and kept)."""
-    identifier = pa.Check.str_matches(r"^\S(.*\S)?$", error="a non-empty value without leading or trailing spaces")
+    identifier = pa.Check.str_matches(r"^\S(.*\S)?\Z", error="a non-empty value without leading or trailing spaces")
     return pa.DataFrameSchema(
         {
             "conversation_id": pa.Column(str, identifier),
@@ -159,7 +162,8 @@ def validate_themes(raw: pd.DataFrame, messages: pd.DataFrame, file: str) -> pd.
             )
     if {"conversation_id", "turn"} <= set(raw.columns):
         turn = pd.to_numeric(raw["turn"], errors="coerce")
-        checkable = raw[turn.notna() & raw["conversation_id"].notna()]
+        # a turn that is not a finite whole number is reported by the schema; only the others are looked up
+        checkable = raw[np.isfinite(turn) & (turn == np.round(turn)) & raw["conversation_id"].notna()]
         keys = pd.DataFrame(
             {"message": _message_keys(checkable["conversation_id"], turn[checkable.index].astype("int64"))},
             index=checkable.index,
@@ -340,7 +344,7 @@ def phrase_matrix(
     normalised = normalise_text(texts, text_settings["lowercase"], text_settings["straighten_quotes"])
     sentences = normalised.reset_index(drop=True).str.split(text_settings["sentence_pattern"], regex=True).explode()
     owner = sentences.index.to_numpy(dtype=np.int64)
-    vectorizer = CountVectorizer(
+    vectorizer = text_features.CountVectorizer(
         token_pattern=text_settings["token_pattern"],
         ngram_range=tuple(int(n) for n in ngram_range),
         lowercase=False,
@@ -946,7 +950,7 @@ def expression_change(
             testable = did["p_value"].notna().to_numpy()
             q_value = np.full(len(did), np.nan)
             if testable.any():
-                q_value[testable] = multipletests(did.loc[testable, "p_value"], alpha=alpha, method=settings["fdr_method"])[1]
+                q_value[testable] = multitest.multipletests(did.loc[testable, "p_value"], alpha=alpha, method=settings["fdr_method"])[1]
             if (~testable).any():
                 left.append(
                     pd.DataFrame({"level": ["expressions"], "record_id": [f"{trouble} / {contrast}"],

@@ -225,7 +225,8 @@ def plot_expression_change(
                                 100 * rows["ci_high"].to_numpy(dtype=float) - values]),
                 fmt="none", ecolor="#333333", elinewidth=0.6, capsize=1.5,
             )
-            ax.set_yticks(y, [_label(expression, quoted) for expression in rows["expression"]], fontsize=6.5)
+            # parse_math=False: a "$" in participant text is a dollar sign, not mathtext
+            ax.set_yticks(y, [_label(expression, quoted) for expression in rows["expression"]], fontsize=6.5, parse_math=False)
             ax.set_ylim(-0.7, n_bars - 0.3)
             counts = [f"{before}\u2192{after}" for before, after in zip(
                 rows["messages_using_before_treated"], rows["messages_using_after_treated"])]

@@ -5,6 +5,12 @@ the local copy at the default config's path, else the pinned download cached und
 (verified file by file), else the tests that need it skip with one line saying why. Where a local copy
 exists, or under CI (``CI=true``), such a skip is turned into a failure (:func:`pytest_runtest_makereport`),
 so a run with the data cannot silently leave the pilot's tests out.
+
+`make test` spreads the suite over pytest-xdist workers a module at a time (:func:`pytest_xdist_make_scheduler`),
+so that a module's fixtures are made once; the modules that share the end-to-end run ``release_run``
+(:data:`SHARED_RUN_MODULES`) go to the same worker. The end-to-end modules are queued first, the shared
+run's first of all (:func:`pytest_collection_modifyitems`), so that the longest work starts at once and
+the short unit tests fill the gaps.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ from analysis.pilot_release import (
 )
 from analysis.prereg import load_prereg
 from analysis.simulate import simulate_cohort
+from tests import hypothesis_profiles  # noqa: F401  (registers and loads the Hypothesis profile: HYPOTHESIS_PROFILE)
+from tests.workflow_runs import RELEASE_GROUP, build_release_run
 
 REPO = Path(__file__).resolve().parent.parent
 # The default config's local copy, resolved against the repository as Snakemake resolves it.
@@ -93,6 +101,40 @@ def pilot_import(pilot_release_dir):
     """The pilot release imported once per session (read-only: tests must not modify its tables)."""
     manifest = read_manifest()
     return import_pilot_release(manifest_inputs(manifest, pilot_release_dir), manifest=manifest)
+
+
+@pytest.fixture(scope="session")
+def release_run(tmp_path_factory):
+    """The suite's shared end-to-end run of a simulated release (tests/workflow_runs.py)."""
+    return build_release_run(tmp_path_factory.mktemp("paper_release"))
+
+
+# Test modules that read the same session-scoped run: one worker must run them all, or each worker
+# would make the run again. (pytest-xdist's own `xdist_group` marks do not group under pytest 9.)
+SHARED_RUN_MODULES = {"tests/test_workflow_report.py": RELEASE_GROUP, "tests/test_workflow_bayes.py": RELEASE_GROUP}
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """Schedule whole modules, with the modules of :data:`SHARED_RUN_MODULES` as one unit."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return SHARED_RUN_MODULES.get(module, module)
+
+    return ModuleScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Queue the shared run's modules first, then the other end-to-end modules, then the rest."""
+
+    def rank(item) -> int:
+        if item.nodeid.split("::", 1)[0] in SHARED_RUN_MODULES:
+            return 0
+        return 1 if item.get_closest_marker("e2e") else 2
+
+    items.sort(key=rank)  # stable: modules keep their order within a rank
 
 
 @pytest.hookimpl(hookwrapper=True)

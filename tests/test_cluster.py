@@ -21,17 +21,23 @@ import threading
 import time
 from pathlib import Path
 
-import arviz as az
 import pytest
 import yaml
 
 from analysis.resources import bayes_memory_mb, count_participants, largest_node_cpus, slurm_nodes, slurm_status_command
 from tests.conftest import REPO
-from tests.test_workflow_bayes import TINY, quick_plan
+from tests.output_comparison import compare_outputs
+from tests.workflow_runs import quick_plan
 
 pytestmark = pytest.mark.cluster
 
 PROFILE = REPO / "workflow" / "profiles" / "slurm"
+TINY = {
+    "seed": 8,
+    "arm_sizes": {"control": 16, "video": 16, "coach": 16, "combined": 16},
+    "judges": ["gpt-4o"],
+    "messages_per_conversation": 4.0,
+}
 COHORTS = {"tiny": {"format": "simulated", "simulation": TINY}}
 CHAINS = 4  # more than the 2 CPUs of a CI node: the profile must cap the fits' threads
 PROFILE_DEFAULTS = {"mem_mb": 2000, "runtime": 20}  # default-resources of workflow/profiles/slurm
@@ -123,15 +129,6 @@ def planned_jobs(dry_run_stdout: str) -> dict[str, dict]:
     return jobs
 
 
-def output_files(workdir: Path) -> dict[str, bytes]:
-    return {
-        str(path.relative_to(workdir)): path.read_bytes()
-        for folder in ("results", "reports", "data")
-        for path in sorted((workdir / folder).rglob("*"))
-        if path.is_file()
-    }
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """`rule all` locally on 2 cores and through the SLURM profile, each in a folder of its own."""
@@ -166,34 +163,11 @@ def test_every_output_equals_the_local_runs_byte_for_byte(runs):
     attribute must be identical) and the report's "Run time" row and "generated" time (masked, the rest
     byte for byte)."""
     local, cluster, process, _, _ = runs
-    ours, theirs = output_files(cluster), output_files(local)
-    assert sorted(ours) == sorted(theirs)
-    assert len(ours) > 100 and "reports/tiny/report.html" in ours and "results/tiny/bayes/ordinal.nc" in ours
-    clocked = {name for name in ours if name.endswith(".nc")} | {"reports/tiny/report.html"}
-    differing = [name for name in ours if name not in clocked and ours[name] != theirs[name]]
-    assert differing == [], differing
-    for name in sorted(clocked - {"reports/tiny/report.html"}):
-        assert_same_inference_data(cluster / name, local / name)
-    report = [REPORT_CLOCK.sub("", files["reports/tiny/report.html"].decode("utf-8")) for files in (ours, theirs)]
-    assert report[0] == report[1]
-    assert all(len(REPORT_CLOCK.findall(files["reports/tiny/report.html"].decode("utf-8"))) == 2 for files in (ours, theirs))
-
-
-# the report's "Run time" row and the "generated <date> <time> UTC" of its banner
-REPORT_CLOCK = re.compile(r"<tr><td>Run time</td><td>[^<]*</td></tr>|generated \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC")
-CLOCK_ATTRIBUTES = ("created_at", "compile_seconds", "sampling_seconds")
-
-
-def assert_same_inference_data(path: Path, reference: Path) -> None:
-    """Every group of two InferenceData files identical (values, coordinates, attributes) but the clock."""
-    ours, theirs = az.from_netcdf(path), az.from_netcdf(reference)
-    assert ours.groups() == theirs.groups(), path
-    for group in ours.groups():
-        mine, other = ours[group], theirs[group]
-        for dataset in (mine, other):
-            for attribute in CLOCK_ATTRIBUTES:
-                dataset.attrs.pop(attribute, None)
-        assert mine.identical(other), (path, group)
+    comparison = compare_outputs(cluster, local)
+    assert (comparison.missing, comparison.extra) == ([], [])
+    names = comparison.compared
+    assert len(names) > 100 and "reports/tiny/report.html" in names and "results/tiny/bayes/ordinal.nc" in names
+    assert comparison.differing == [], comparison.differing
 
 
 def test_each_job_asked_for_what_its_rule_declared(runs):

@@ -181,13 +181,16 @@ def dag_jobs(workdir: Path) -> list[tuple[str, str, set[str], str]]:
     for name in ("participants", "conversations", "messages", "scores"):
         (native / f"{name}.csv").touch()  # a dry run reads no input
     (native / "themes.csv").write_text("conversation_id,turn,theme,category,theme_level2\n")
+    key = workdir.parent / f"{workdir.name}.key"  # outside the run's folder and the repository
+    key.write_text("0f" * 32)
     overlay = workdir / "overlay.yaml"
     overlay.write_text(yaml.safe_dump({
         "prereg": str(REPO / "config" / "prereg.yaml"),
         "cohorts": {
             "sim": {"format": "simulated", "simulation": {"seed": 1, "arm_sizes": {arm: 5 for arm in ("control", "video", "coach", "combined")}}},
             "release": {"format": "paper_release"},
-            "native": {"format": "native", "path": str(native)},
+            # pseudonymised: its themes.csv goes through pseudonymise_cohort_file
+            "native": {"format": "native", "path": str(native), "pseudonymise_ids": {"key_file": str(key)}},
             # no local copy, and a download URL that refuses at once: the pilot comes from download_pilot_release
             "pilot": {"format": "pilot_release", "path": str(workdir / "absent"), "download_url": "http://127.0.0.1:9/"},
         },

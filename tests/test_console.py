@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 from snakemake_interface_logger_plugins.common import LogEvent
 
-from analysis.console import StepConsole
+from analysis.console import LogHandler, StepConsole
+from analysis.errors import CohortValidationError, ValidationIssue
 from analysis.jobenv import job_environment, pytensor_blas_ldflags, scipy_openblas
-from analysis.runlog import Heartbeat, current_heartbeat, format_duration, logged_step, step_label
+from analysis.runlog import STEP_CONSOLE_ENV, Heartbeat, current_heartbeat, format_duration, logged_step, step_label
 from tests.conftest import REPO
 
 
@@ -113,6 +114,80 @@ def test_console_prints_failures_last_with_the_tail_of_their_log(tmp_path):
     ]
 
 
+def failed_run(console: StepConsole, log, jobid: int = 4, rule: str = "validate_cohort", cohort: str = "bad") -> None:
+    """The records Snakemake 9 emits, in order, when a `script:` job fails and the run stops."""
+    console.handle(record("stats", event=LogEvent.RUN_INFO, stats={"total": 3}))
+    console.handle(job_info(jobid, rule, cohort))
+    command = (f"RuleException:\nCalledProcessError in file \"/repo/workflow/rules/ingest.smk\", line 44:\nCommand 'set -euo "
+               f"pipefail;  /repo/.venv/bin/python /w/.snakemake/scripts/tmpab12.{rule}.py' returned non-zero exit status 1.")
+    console.handle(record(command, level=logging.ERROR, event=LogEvent.ERROR, exception="RuleException"))
+    console.handle(record(f"Error in rule {rule}, jobid: {jobid}", level=logging.ERROR, event=LogEvent.JOB_ERROR, jobid=jobid,
+                          rule_name=rule, rule_msg=None, log=[str(log)], aux={}))
+    console.handle(record("Shutting down, this might take some time."))
+    console.handle(record("Exiting because a job execution failed. Look above for error messages", level=logging.ERROR))
+    console.handle(record("Complete log(s): /w/.snakemake/log/run.log"))
+    console.handle(record("WorkflowError:\nAt least one job did not complete successfully.", level=logging.ERROR,
+                          event=LogEvent.ERROR, exception="WorkflowError"))
+    console.close()
+
+
+def test_an_expected_failure_is_shown_once_at_the_end_without_a_traceback(tmp_path, monkeypatch, capsys):
+    # the job as it runs under the step console: the message goes to its log only
+    monkeypatch.setenv(STEP_CONSOLE_ENV, "1")
+    log = tmp_path / "logs/validate_cohort/bad.log"
+    error = CohortValidationError([ValidationIssue("scores.csv", 6, "score", 7.0, "a number in [1, 5]"),
+                                   ValidationIssue("messages.csv", None, None, None, "UTF-8 text")])
+    with pytest.raises(SystemExit) as stopped:
+        with logged_step(log, "validate_cohort") as logger:
+            logger.info("reading the cohort")
+            raise error
+    assert stopped.value.code == 1
+    assert capsys.readouterr().err == ""
+    lines = []
+    failed_run(StepConsole(lines.append), log)
+    output = "\n".join(lines)
+    assert output.count("scores.csv, row 6, column 'score': value 7.0; expected a number in [1, 5]") == 1
+    for noise in ("Traceback", "RuleException", "CalledProcessError", "exit status", "Look above", "At least one job"):
+        assert noise not in output, noise
+    assert lines[:3] == ["Running 3 steps (VERBOSE=1 prints each step's inputs and outputs)",
+                         "FAILED validate_cohort (bad) (details at the end)", "Shutting down, this might take some time."]
+    assert lines[lines.index("") + 2:] == [
+        "FAILED validate_cohort (bad)",
+        *(f"  {line}" for line in str(error).splitlines()),
+        f"  log: {log}",
+        "Snakemake's own log: /w/.snakemake/log/run.log",
+    ]
+
+
+def test_a_bug_shows_its_exit_status_and_the_traceback_from_its_log(tmp_path):
+    log = tmp_path / "logs/fit_primary_did/tiny.log"
+    with pytest.raises(KeyError):
+        with logged_step(log, "fit_primary_did"):
+            {}["arm"]
+    lines = []
+    failed_run(StepConsole(lines.append), log, rule="fit_primary_did", cohort="tiny")
+    summary = lines[lines.index("") + 2:]
+    assert summary[:3] == ["FAILED fit_primary_did (tiny)", "  exit status 1", f"  log: {log}"]
+    assert "    | Traceback (most recent call last):" in summary and summary[-2] == "    | KeyError: 'arm'"
+    assert "RuleException" not in "\n".join(lines)
+
+
+def test_errors_snakemake_reports_outside_a_job_are_printed(tmp_path):
+    lines = []
+    console = StepConsole(lines.append)
+    missing = ("MissingInputException in rule validate_cohort in file \"/repo/workflow/rules/ingest.smk\", line 23:\n"
+               "Missing input files for rule validate_cohort:\n    affected files:\n        input/messages.csv")
+    console.handle(record(missing, level=logging.ERROR, event=LogEvent.ERROR, exception="MissingInputException"))
+    console.close()
+    assert lines == [missing]
+
+
+def test_the_logger_plugin_tells_the_jobs_that_it_prints_their_failures(monkeypatch):
+    monkeypatch.setenv(STEP_CONSOLE_ENV, "")  # restored (removed) after the test
+    LogHandler(common_settings=None, settings=None)
+    assert os.environ[STEP_CONSOLE_ENV] == "1"
+
+
 def test_console_says_when_a_failed_step_wrote_no_log(tmp_path):
     lines = []
     console = StepConsole(lines.append)
@@ -197,7 +272,8 @@ def test_a_failing_step_stops_its_heartbeat_and_logs_why(tmp_path):
         with logged_step(tmp_path / "b.log", "validate_cohort", heartbeat_seconds=0.05):
             raise ValueError("bad input")
     assert current_heartbeat().label == "(not a step)"
-    assert "validate_cohort failed: bad input" in (tmp_path / "b.log").read_text()
+    log = (tmp_path / "b.log").read_text()
+    assert "validate_cohort failed on an unexpected error" in log and log.rstrip().endswith("ValueError: bad input")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from analysis.constants import (
     SELF_RATINGS,
     THEME_CATEGORIES,
 )
+from analysis.errors import ConfigError
 from analysis.simulate import (
     DEFAULT_ARM_SIZES,
     DEFAULT_FIRST_SCENARIO_COUNTS,
@@ -344,14 +345,14 @@ def test_supporter_phrases_track_scores(cohort):
 
 def test_mismatched_first_scenario_counts_raise():
     counts = dict(DEFAULT_FIRST_SCENARIO_COUNTS, job_loss=202)
-    with pytest.raises(ValueError, match="first_scenario_counts"):
+    with pytest.raises(ConfigError, match="first_scenario_counts"):
         simulate_cohort(DEFAULT_ARM_SIZES, seed=1, first_scenario_counts=counts)
-    with pytest.raises(ValueError, match="Unknown scenario"):
+    with pytest.raises(ConfigError, match="Unknown scenario"):
         simulate_cohort({"control": 1}, seed=1, first_scenario_counts={"bereavement": 1})
 
 
 def test_unknown_arm_raises():
-    with pytest.raises(ValueError, match="No calibration target for arm 'booster'"):
+    with pytest.raises(ConfigError, match="No calibration target for arm 'booster'"):
         simulate_cohort({"control": 10, "booster": 10}, seed=1)
 
 
@@ -371,11 +372,11 @@ def test_extra_arm_with_given_effects():
 
 
 def test_invalid_arguments_raise():
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError):
         simulate_cohort(DEFAULT_ARM_SIZES, seed=1, messages_per_conversation=1.5)
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError):
         simulate_cohort(DEFAULT_ARM_SIZES, seed=1, judges=("a", "a"))
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError):
         SimulationParameters(conversation_loading=0.6)
 
 

@@ -480,6 +480,19 @@ def test_theme_validation_lists_every_problem():
     assert "themes.csv, row 7, column 'theme'" in text
 
 
+@pytest.mark.parametrize("turn", ["inf", "1e400", "2.5"])
+def test_a_turn_that_is_not_a_whole_number_is_named_not_a_crash(turn):
+    raw = _raw_themes([["c1", "2", "availability", "affective"], ["c1", turn, "inviting", "cognitive"]])
+    with pytest.raises(CohortValidationError, match=f"themes.csv, row 2, column 'turn': value '{turn}'"):
+        validate_themes(raw, _messages(), "themes.csv")
+
+
+def test_a_theme_ending_in_a_newline_is_rejected():
+    raw = _raw_themes([["c1", "2", "availability\n", "affective"]])
+    with pytest.raises(CohortValidationError, match="themes.csv, row 1, column 'theme'"):
+        validate_themes(raw, _messages(), "themes.csv")
+
+
 def test_theme_validation_names_a_missing_column():
     raw = _raw_themes([["c1", "2", "availability", "affective"]]).drop(columns="category")
     with pytest.raises(CohortValidationError, match="column 'category'"):

@@ -145,27 +145,36 @@ def test_bad_input_stops_the_run_with_a_clear_message_and_no_outputs(tmp_path):
     cohort.scores.loc[5, "score"] = 7.0
     write_native(cohort, tmp_path / "input")
     process = snakemake(tmp_path, {"bad": {"format": "native", "path": str(tmp_path / "input")}})
-    assert process.returncode != 0
-    assert "scores.csv, row 6, column 'score': value 7.0; expected a number in [1, 5]" in process.stderr
+    assert process.returncode == 1
+    problem = "scores.csv, row 6, column 'score': value 7.0; expected a number in [1, 5]"
+    output = process.stdout + process.stderr
+    # the job's message alone, once (Snakemake's own "Error in rule" block follows it); no traceback
+    assert problem in process.stderr and output.count(problem) == 1 and "Traceback" not in output
     assert not (tmp_path / "results/bad").exists() or not any((tmp_path / "results/bad").rglob("*.csv"))
     assert not (tmp_path / "reports/bad").exists()
     log = (tmp_path / "logs/validate_cohort/bad.log").read_text(encoding="utf-8")
-    assert "expected a number in [1, 5]" in log
+    assert problem in log and "Traceback" not in log
 
 
 def test_missing_input_file_is_named(tmp_path):
     write_native(make_small_cohort(n_per_arm=4), tmp_path / "input")
     (tmp_path / "input" / "messages.csv").unlink()
     process = snakemake(tmp_path, {"gap": {"format": "native", "path": str(tmp_path / "input")}}, "results/gap/qc/flow.csv")
-    assert process.returncode != 0
+    assert process.returncode == 1
     assert "messages.csv" in process.stderr and "Missing input files" in process.stderr
+    output = process.stdout + process.stderr
+    assert output.count("Missing input files") == 1 and "Traceback" not in output
 
 
 def test_invalid_config_is_rejected(tmp_path):
     process = snakemake(tmp_path, {"oops": {"format": "native"}}, "--dry-run")
-    assert process.returncode != 0
+    assert process.returncode == 1
     output = process.stdout + process.stderr
     assert "'path' is a required property" in output and "cohorts" in output
+    # the message alone: no traceback, no Snakefile location, no dump of the schema
+    assert output.count("$.cohorts.oops: 'path' is a required property") == 1
+    assert "Traceback" not in output and "common.smk" not in output
+    assert "Failed validating" not in output
 
 
 def test_lint_is_clean():

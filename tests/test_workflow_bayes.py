@@ -1,11 +1,13 @@
-"""End to end: the Bayesian rules and the estimator comparison in a temporary folder.
+"""End to end: the Bayesian rules and the estimator comparison, read from the suite's shared run.
 
-A tiny simulated cohort and a copy of the registered plan with few draws (2 chains x 150, thinned from 300) keep the
-run short. These tests check structure, not sampling quality: an MCMC trajectory differs between CPUs, so a gate
-that a tiny fit clears on one machine may be missed on the next. The shared run's plan therefore sets a gate no fit
-can meet (bulk ESS of 10^9) with ``policy: warn`` (the fits are kept, the broken gates logged), and the test of a
-failing gate reruns only the composite fit, in a copy of that run, with the same impossible gate and ``policy: fail``.
-Sampling quality is checked in tests/test_bayes.py with margins measured over many seeds.
+The shared run (tests/workflow_runs.py, the session fixture ``release_run``: a simulated release of 48
+participants under a copy of the registered plan with few draws, 2 chains x 150 thinned from 300) fits
+both registered models. These tests check structure, not sampling quality: an MCMC trajectory differs
+between CPUs, so a gate that a tiny fit clears on one machine may be missed on the next. The shared run's
+plan therefore sets a gate no fit can meet (bulk ESS of 10^9) with ``policy: warn`` (the fits are kept,
+the broken gates logged), and the test of a failing gate reruns only the composite fit, in a copy of that
+run, with the same impossible gate and ``policy: fail``. Sampling quality is checked in tests/test_bayes.py
+with margins measured over many seeds.
 """
 
 from __future__ import annotations
@@ -22,59 +24,21 @@ from analysis.estimator_comparison import COMPARISON_COLUMNS
 from analysis.resources import bayes_memory_mb, count_participants
 from analysis.specs import read_spec_record, spec_record
 from tests.conftest import REPO
-from tests.test_workflow import snakemake
+from tests.workflow_runs import ARM_SIZES, IMPOSSIBLE_ESS, quick_plan, snakemake
 
 pytestmark = pytest.mark.e2e
 
-TINY = {
-    "seed": 8,
-    "arm_sizes": {"control": 16, "video": 16, "coach": 16, "combined": 16},
-    "judges": ["gpt-4o"],
-    "messages_per_conversation": 4.0,
-}
-TARGETS = [
-    "results/tiny/models/estimator_comparison.csv",
-    "results/tiny/models/spec.json",
-    "results/tiny/bayes/contrasts.csv",
-    "reports/tiny/figures/bayes_effects.png",
-    "reports/tiny/figures/bayes_ppc.png",
-    "reports/tiny/figures/estimator_comparison.png",
-    "reports/tiny/tables/bayes_effects.md",
-    "reports/tiny/tables/bayes_diagnostics.md",
-]
-
-
-# A bulk ESS no fit reaches: the gate breaks on any CPU and for any seed.
-IMPOSSIBLE_ESS = 10**9
-
-
-def quick_plan(directory, name: str = "prereg_quick.yaml", **diagnostics) -> str:
-    """A copy of the registered plan with few draws, a gate no fit can meet (``policy: warn`` unless given) and a
-    small power grid."""
-    plan = yaml.safe_load((REPO / "config" / "prereg.yaml").read_text(encoding="utf-8"))
-    bayes = plan["bayesian_models"]
-    bayes["sampler"].update({"chains": 2, "draws": 150, "thin": 2, "tune": 300})
-    bayes["ordinal"]["posterior_predictive_draws"] = 40
-    bayes["ordinal"]["gated"] = ["post", "arm_post", "expected_score_post", "expected_score_did"]
-    bayes["diagnostics"].update({"min_ess_bulk": IMPOSSIBLE_ESS, "min_ess_tail": 100, "max_r_hat": 1.05, "policy": "warn", **diagnostics})
-    # The planning family's registered grid (9 sizes x 1,000 simulated trials) is a minute of CPU; two
-    # sizes x 40 trials exercise the same code.
-    plan["power_analysis"].update({"n_per_arm": [20, 40], "simulations": 40, "mde": {"power": 0.8, "effect_grid_sd": [0.2, 0.5]}})
-    path = directory / name
-    path.write_text(yaml.safe_dump(plan, sort_keys=False), encoding="utf-8")
-    return str(path)
+PARTICIPANTS = sum(ARM_SIZES.values())
 
 
 @pytest.fixture(scope="module")
-def bayes_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("bayes")
-    process = snakemake(workdir, {"tiny": {"format": "simulated", "simulation": TINY}}, *TARGETS, "--config", f"prereg={quick_plan(workdir)}")
-    assert process.returncode == 0, process.stderr[-4000:]
-    return workdir
+def bayes_run(release_run):
+    """The shared run's folder; its cohort `rel` has every Bayesian output."""
+    return release_run[0]
 
 
 def test_bayes_outputs_have_their_columns_and_rows(bayes_run):
-    results = bayes_run / "results/tiny/bayes"
+    results = bayes_run / "results/rel/bayes"
     effects = pd.read_csv(results / "effects.csv")
     assert list(effects.columns) == EFFECT_COLUMNS
     assert len(effects) == 6 * 4 * 3 + 4
@@ -95,34 +59,34 @@ def test_bayes_outputs_have_their_columns_and_rows(bayes_run):
 
 
 def test_inference_data_files_hold_data_and_named_coordinates(bayes_run):
-    ordinal = az.from_netcdf(bayes_run / "results/tiny/bayes/ordinal.nc")
+    ordinal = az.from_netcdf(bayes_run / "results/rel/bayes/ordinal.nc")
     assert {"posterior", "sample_stats", "observed_data", "constant_data", "posterior_predictive"} <= set(ordinal.groups())
     assert ordinal.posterior["arm_post"].dims == ("chain", "draw", "arm", "dimension")
-    assert ordinal.observed_data["score"].shape == (64 * 3, 6)
+    assert ordinal.observed_data["score"].shape == (PARTICIPANTS * 3, 6)
     assert list(ordinal.posterior.coords["cutpoint"].values) == ["1|2", "2|3", "3|4", "4|5"]
-    outcomes = pd.read_csv(bayes_run / "results/tiny/outcomes/conversation_scores.csv")
+    outcomes = pd.read_csv(bayes_run / "results/rel/outcomes/conversation_scores.csv")
     assert list(ordinal.observed_data.coords["conversation"].values) == outcomes["conversation_id"].tolist()
     assert (ordinal.observed_data["score"].sel(dimension="advice_giving").to_numpy() == outcomes["advice_giving"].to_numpy()).all()
-    composite = az.from_netcdf(bayes_run / "results/tiny/bayes/composite.nc")
+    composite = az.from_netcdf(bayes_run / "results/rel/bayes/composite.nc")
     assert composite.observed_data["overall_empathy"].to_numpy().tolist() == pytest.approx(outcomes["overall_empathy"].tolist())
 
 
 def test_spec_records_describe_the_fits(bayes_run):
     for name, analysis_id in (("ordinal", "bayes_ordinal"), ("composite", "bayes_composite")):
-        record = read_spec_record(bayes_run / f"results/tiny/bayes/{name}.spec.json")
+        record = read_spec_record(bayes_run / f"results/rel/bayes/{name}.spec.json")
         assert spec_record(**record) == record
         assert (record["analysis_id"], record["family"], record["estimator"]) == (analysis_id, "bayes", "pymc_nutpie_nuts")
         assert record["details"]["sampler"]["draws"] == 150 and record["details"]["sampler"]["thin"] == 2
         assert record["diagnostics"]["passed"] is False and record["diagnostics"]["policy"] == "warn"
-    comparison = read_spec_record(bayes_run / "results/tiny/models/spec.json")
+    comparison = read_spec_record(bayes_run / "results/rel/models/spec.json")
     assert comparison["analysis_id"] == "estimator_comparison"
 
 
 def test_estimator_comparison_lines_up_the_four_estimators(bayes_run):
-    table = pd.read_csv(bayes_run / "results/tiny/models/estimator_comparison.csv")
+    table = pd.read_csv(bayes_run / "results/rel/models/estimator_comparison.csv")
     assert list(table.columns) == COMPARISON_COLUMNS
     assert set(table["estimator"]) == {"ols_cluster", "lmm_reml", "bayes_ordinal", "bayes_linear"}
-    primary = pd.read_csv(bayes_run / "results/tiny/primary/effects_sd.csv").set_index(["outcome", "arm"])
+    primary = pd.read_csv(bayes_run / "results/rel/primary/effects_sd.csv").set_index(["outcome", "arm"])
     ols = table.query("estimator == 'ols_cluster'").set_index(["outcome", "arm"])
     pd.testing.assert_series_equal(ols["estimate_sd"], primary.loc[ols.index, "estimate_sd"], check_names=False)
     assert len(table.query("outcome == 'overall_empathy'")) == 4 * 3
@@ -130,23 +94,22 @@ def test_estimator_comparison_lines_up_the_four_estimators(bayes_run):
 
 def test_reports_are_labelled_synthetic(bayes_run):
     for name in ("bayes_effects", "bayes_diagnostics"):
-        assert (bayes_run / f"reports/tiny/tables/{name}.md").read_text(encoding="utf-8").startswith("SYNTHETIC DATA")
-    assert (bayes_run / "logs/fit_bayes_ordinal/tiny.benchmark.tsv").is_file()
+        assert (bayes_run / f"reports/rel/tables/{name}.md").read_text(encoding="utf-8").startswith("SYNTHETIC DATA")
+    assert (bayes_run / "logs/fit_bayes_ordinal/rel.benchmark.tsv").is_file()
 
 
 def test_the_slurm_profile_schedules_the_fits_with_resources_scaled_to_the_cohort(bayes_run):
     """A dry run through workflow/profiles/slurm (the SLURM executor plugin is installed): each fit asks
     for its chains as CPUs, an hour, and memory estimated from the cohort's participants."""
-    plan = yaml.safe_load((bayes_run / "prereg_quick.yaml").read_text(encoding="utf-8"))
+    plan = yaml.safe_load((bayes_run / "prereg.yaml").read_text(encoding="utf-8"))
     sampler = plan["bayesian_models"]["sampler"]
     process = snakemake(
-        bayes_run, {"tiny": {"format": "simulated", "simulation": TINY}}, "results/tiny/bayes/ordinal.nc", "results/tiny/bayes/composite.nc",
-        "--config", f"prereg={bayes_run / 'prereg_quick.yaml'}", "--profile", str(REPO / "workflow" / "profiles" / "slurm"),
+        bayes_run, "results/rel/bayes/ordinal.nc", "results/rel/bayes/composite.nc", "--profile", str(REPO / "workflow" / "profiles" / "slurm"),
         "--dry-run", "--forcerun", "fit_bayes_ordinal", "fit_bayes_composite",
     )
     assert process.returncode == 0, process.stderr[-4000:]
-    participants = count_participants(bayes_run / "results/tiny/outcomes/conversation_scores.csv")
-    assert participants == sum(TINY["arm_sizes"].values())
+    participants = count_participants(bayes_run / "results/rel/outcomes/conversation_scores.csv")
+    assert participants == PARTICIPANTS
     jobs = {block.split(":", 1)[0]: block for block in process.stdout.split("rule ")[1:]}
     for rule, effects in (("fit_bayes_ordinal", 6), ("fit_bayes_composite", 1)):
         resources = next(line for line in jobs[rule].splitlines() if line.strip().startswith("resources:"))
@@ -159,21 +122,24 @@ def test_a_broken_gate_fails_the_rule_naming_the_parameters(bayes_run, tmp_path)
     workdir = tmp_path / "copy"
     shutil.copytree(bayes_run, workdir, symlinks=True)
     plan = quick_plan(workdir, name="prereg_failing.yaml", policy="fail")
-    process = snakemake(
-        workdir, {"tiny": {"format": "simulated", "simulation": TINY}}, "results/tiny/bayes/composite.nc", "--config", f"prereg={plan}"
-    )
-    assert process.returncode != 0
+    process = snakemake(workdir, "results/rel/bayes/composite.nc", prereg=plan, inputs=bayes_run)
+    assert process.returncode == 1
     assert "bayes_composite broke its registered diagnostic gates" in process.stderr
     assert "bulk ESS below 1000000000: intercept (" in process.stderr and "arm_post[video]" in process.stderr
-    assert "simulate_cohort" not in process.stdout + process.stderr
-    assert not (workdir / "results/tiny/bayes/composite.nc").exists()
-    kept = pd.read_csv(workdir / "logs/fit_bayes_composite/tiny.diagnostics.csv")
+    # the message alone, once, without a traceback; the rule's log ends with it
+    output = process.stdout + process.stderr
+    assert output.count("bayes_composite broke its registered diagnostic gates") == 1 and "Traceback" not in output
+    log = (workdir / "logs/fit_bayes_composite/rel.log").read_text(encoding="utf-8")
+    assert "bayes_composite broke its registered diagnostic gates" in log and "Traceback" not in log
+    assert "import_paper_release" not in process.stdout + process.stderr
+    assert not (workdir / "results/rel/bayes/composite.nc").exists()
+    kept = pd.read_csv(workdir / "logs/fit_bayes_composite/rel.diagnostics.csv")
     assert not kept["passed"].any()
 
 
 def test_warn_policy_keeps_the_fit_and_logs_the_problems(bayes_run):
-    record = read_spec_record(bayes_run / "results/tiny/bayes/composite.spec.json")
+    record = read_spec_record(bayes_run / "results/rel/bayes/composite.spec.json")
     assert record["diagnostics"]["passed"] is False and record["diagnostics"]["policy"] == "warn"
-    assert (bayes_run / "results/tiny/bayes/composite.nc").is_file()
-    log = (bayes_run / "logs/fit_bayes_composite/tiny.log").read_text(encoding="utf-8")
+    assert (bayes_run / "results/rel/bayes/composite.nc").is_file()
+    log = (bayes_run / "logs/fit_bayes_composite/rel.log").read_text(encoding="utf-8")
     assert "broke its registered diagnostic gates" in log and f"bulk ESS below {IMPOSSIBLE_ESS}" in log

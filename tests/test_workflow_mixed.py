@@ -124,9 +124,13 @@ def test_nonconvergence_fails_the_rule_with_a_clear_message(tmp_path):
     overlay.write_text(yaml.safe_dump({"prereg": str(prereg), "cohorts": COHORTS}), encoding="utf-8")
     # the later --configfile overrides the helper's overlay (which names the repository's plan)
     process = snakemake(tmp_path, COHORTS, "results/tiny/mixed/lmm_coefficients.csv", "--configfile", str(overlay))
-    assert process.returncode != 0
+    assert process.returncode == 1
     log = (tmp_path / "logs/fit_mixed_models/tiny.log").read_text(encoding="utf-8")
     assert "mixed model for 'validating_emotions' did not converge cleanly" in log
     assert "Register another optimizer or more iterations" in log
     assert "did not converge cleanly" in process.stderr
+    # the message alone, once, without a traceback (on the terminal and in the log)
+    output = process.stdout + process.stderr
+    assert output.count("mixed model for 'validating_emotions' did not converge cleanly") == 1
+    assert "Traceback" not in output and "Traceback" not in log
     assert not (tmp_path / "results/tiny/mixed/lmm_coefficients.csv").exists()

@@ -125,6 +125,11 @@ def test_a_changed_local_copy_stops_the_import_naming_the_file(tmp_path, pilot_r
     target = copy / "annotations/lend_an_ear/expert3_ratings.csv"
     target.write_bytes(target.read_bytes() + b"\n")
     process = snakemake(tmp_path, {"pilot": {"format": "pilot_release", "path": str(copy)}}, "results/pilot/import/parse_issues.csv")
-    assert process.returncode != 0
+    assert process.returncode == 1
     assert "expert3_ratings.csv: sha256" in process.stderr
+    # the message alone, once, without a traceback; also in the rule's log
+    output = process.stdout + process.stderr
+    assert output.count("expert3_ratings.csv: sha256") == 1 and "Traceback" not in output
+    log = (tmp_path / "logs/import_pilot_release/pilot.log").read_text(encoding="utf-8")
+    assert "expert3_ratings.csv: sha256" in log and "Traceback" not in log
     assert not (tmp_path / "data/imported/pilot_release/pilot/scores.csv").exists()

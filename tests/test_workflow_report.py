@@ -1,12 +1,10 @@
 """End to end: a stand-in for the authors' release, in their real layout, through the DAG to its report.
 
-The release is simulated (analysis.simulate_release writes the layout the authors' notebook shows: one
-row per supporter message, the real themes, Elo and perception files and coverage). One shared
-Snakemake run, under a copy of the plan with few Bayesian draws and a small power grid, imports it (format: paper_release), runs every registered analysis, compares the
-published numbers with the reproduced ones, audits the run and renders the report, which must be
-self-contained. The same run imports three more copies, each with one optional file broken, and
-fits their primary analysis; a dry run then shows that only the families of the broken file are
-skipped. Then `snakemake --report`, and a plan amended after locking fails the audit until declared.
+The shared run (tests/workflow_runs.py, the session fixture ``release_run``) imports a simulated release
+(format: paper_release), runs every registered analysis, compares the published numbers with the
+reproduced ones, audits the run and renders the report, which must be self-contained. It also imports
+three copies, each with one optional file broken; its dry run shows that only the families of the broken
+file are skipped. Then `snakemake --report`, and a plan amended after locking fails the audit until declared.
 """
 
 from __future__ import annotations
@@ -14,8 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -26,77 +22,13 @@ from analysis.audit import run_audit
 from analysis.prereg import load_prereg
 from analysis.prereg_lock import lock_status, write_lock
 from analysis.report import ReportInputs, build_report
-from analysis.simulate_release import simulate_release, write_release
 from analysis.specs import read_spec_record
 from tests.conftest import REPO
+from tests.hostile_text import assert_hostile_text_is_inert
 from tests.test_report import assert_self_contained
-from tests.test_workflow_bayes import quick_plan
+from tests.workflow_runs import AMENDED, BROKEN, NOT_YET_REGISTERED, SKIPPED_RULES, pseudonym_key, snakemake
 
 pytestmark = pytest.mark.e2e
-
-# The smallest cohort every family runs on (at 8 per arm the moderation tests of the improvement
-# analysis have too few participants per level).
-ARM_SIZES = {"control": 12, "video": 12, "coach": 12, "combined": 12}
-RELEASE_CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text(encoding="utf-8"))["paper_release"]
-# Families whose spec records are registered at integration: until then they are (correctly) "not run".
-NOT_YET_REGISTERED = '{id: not-yet-registered, kind: analysis_not_run, analysis_id: "*", reason: "spec records registered at integration"}'
-AMENDED = '{id: amended-alpha, kind: plan_amended, analysis_id: prereg, reason: "the test plan was amended after locking"}'
-# One copy per optional file, that file broken: its families must be skipped, nothing else.
-BROKEN = {
-    "no_themes": ("all_themes", lambda frame: frame.drop(columns=["Level 1"])),
-    "no_perception": ("experiment_2", lambda frame: frame.assign(participant_choice="maybe")),
-    "no_elo": ("elo_rankings", None),  # the file is missing from the copy
-}
-SKIPPED_RULES = {
-    "no_themes": {"validate_themes", "estimate_theme_change", "estimate_theme_level2_change", "plot_theme_change", "render_theme_tables"},
-    "no_perception": {"analyse_perception", "analyse_perception_elo", "plot_perception", "render_perception_tables",
-                      "render_perception_elo_table"},
-    "no_elo": {"analyse_perception_elo", "render_perception_elo_table"},
-}
-
-
-def snakemake(workdir: Path, *arguments: str, deviations: tuple[str, ...] = (NOT_YET_REGISTERED,)) -> subprocess.CompletedProcess:
-    """Run the workflow in ``workdir`` on the stand-in release and the three broken copies (targets and
-    flags first: --configfile takes every word after it)."""
-    cohorts = {"rel": {"format": "paper_release", "path": str(workdir / "release"), "verify_checksums": False}}
-    cohorts |= {name: {"format": "paper_release", "path": str(workdir / name), "verify_checksums": False} for name in BROKEN}
-    overlay = workdir / "overlay.yaml"
-    overlay.write_text(yaml.safe_dump({"prereg": str(workdir / "prereg.yaml"), "cohorts": cohorts, "paper_release": RELEASE_CONFIG}))
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-               "--cores", "2", *arguments, "--config", f"deviations=[{', '.join(deviations)}]", "--configfile", str(overlay)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=1800)
-
-
-def dry_run_jobs(output: str) -> dict[str, set[str]]:
-    """Rules a dry run would run, per cohort (from its job listing)."""
-    jobs: dict[str, set[str]] = {}
-    for block in re.split(r"\n(?=(?:local)?(?:rule|checkpoint) )", output):
-        rule = re.match(r"(?:local)?(?:rule|checkpoint) (\w+):", block)
-        cohort = re.search(r"wildcards: cohort=([\w-]+)", block)
-        if rule and cohort:
-            jobs.setdefault(cohort.group(1), set()).add(rule.group(1))
-    return jobs
-
-
-@pytest.fixture(scope="module")
-def release_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("paper_release")
-    release = simulate_release(ARM_SIZES, seed=3, messages_per_conversation=5, n_raters=20, pairs_per_rater=8, pool_per_scenario=8)
-    write_release(release, workdir / "release")
-    for name, (role, change) in BROKEN.items():
-        files = write_release(release, workdir / name)
-        if change is None:
-            files[role].unlink()
-        else:
-            frame = pd.read_csv(files[role], dtype=str, keep_default_na=False)
-            change(frame).to_csv(files[role], index=False)
-    quick_plan(workdir, name="prereg.yaml")
-    targets = ["reports/rel/report.html", *(f"results/{name}/primary/did_coefficients.csv" for name in BROKEN)]
-    process = snakemake(workdir, *targets)
-    assert process.returncode == 0, process.stderr[-6000:]
-    dry = snakemake(workdir, "--dry-run")
-    assert dry.returncode == 0, dry.stderr[-6000:]
-    return workdir, release, dry_run_jobs(dry.stdout + dry.stderr)
 
 
 def test_release_is_imported_into_the_native_contract(release_run):
@@ -184,13 +116,11 @@ def test_a_broken_optional_file_skips_only_its_families(release_run, cohort):
     issues = pd.read_csv(workdir / f"data/imported/paper_release/{cohort}/import_issues.csv", keep_default_na=False)
     skipped = issues[issues["action"] == "file not imported"]
     assert f"{role}.csv" in set(skipped["file"]) and skipped["reason"].str.contains("skipped for this cohort").all()
-    # the primary analysis ran
-    coefficients = pd.read_csv(workdir / f"results/{cohort}/primary/did_coefficients.csv")
-    assert len(coefficients) > 0 and coefficients["estimate"].notna().all()
     # what `rule all` still has to do for this cohort: everything but the broken file's families
     planned = jobs[cohort]
     assert not planned & SKIPPED_RULES[cohort], planned & SKIPPED_RULES[cohort]
-    assert {"audit_prereg", "render_report", "compare_published_numbers", "fit_mixed_models", "mine_phrases"} <= planned
+    assert {"validate_cohort", "fit_primary_did", "audit_prereg", "render_report", "compare_published_numbers", "fit_mixed_models",
+            "mine_phrases"} <= planned
 
 
 def test_an_unavailable_input_is_not_run_in_the_audit_and_named_in_the_report(release_run, monkeypatch):
@@ -246,3 +176,48 @@ def test_a_plan_amended_after_locking_fails_the_audit_until_declared(release_run
         assert "the plan was amended after locking" in text and "yes (amended-alpha)" in text
     finally:
         (workdir / "prereg.lock").unlink()
+
+
+def raw_id_pattern(release) -> re.Pattern:
+    """Every person or conversation ID of the stand-in release, as one byte pattern."""
+    files = release.files
+    ids = {*files["experiment_1"]["user_id"], *files["experiment_1"]["conversation_id"], *files["experiment_2"]["participant_id"],
+           *files["experiment_2"]["conversation_left_id"], *files["experiment_2"]["conversation_right_id"], *files["all_themes"]["user_id"],
+           *files["elo_rankings"]["conversation_id"]}
+    ids = sorted(str(value) for value in ids if isinstance(value, str) and value)
+    return re.compile(b"|".join(re.escape(value.encode("utf-8")) for value in ids))
+
+
+def test_no_output_of_the_pseudonymised_cohort_holds_a_raw_id(release_run):
+    """`rel` registers pseudonymise_ids: every file its run wrote (tables, records, figures, report, logs)
+    carries pseudonyms only; the key appears nowhere, its path only in records and logs."""
+    workdir, release, _ = release_run
+    raw = raw_id_pattern(release)
+    key = pseudonym_key(workdir).read_bytes().strip()
+    outputs = sorted(
+        path for pattern in ("data/imported/paper_release/rel/**/*", "results/rel/**/*", "reports/rel/**/*", "logs/**/rel.*")
+        for path in workdir.glob(pattern) if path.is_file()
+    )
+    assert len(outputs) > 150 and any(path.suffix == ".nc" for path in outputs) and any(path.suffix == ".html" for path in outputs)
+    leaks = {str(path.relative_to(workdir)): match.group().decode() for path in outputs if (match := raw.search(path.read_bytes()))}
+    assert not leaks
+    assert not [path for path in outputs if key in path.read_bytes()]
+    # the scan finds raw IDs where they are: the release itself and the imports of the copies without the option
+    assert raw.search((workdir / "release/data/experiment_1.csv").read_bytes())
+    assert raw.search((workdir / "data/imported/paper_release/no_elo/participants.csv").read_bytes())
+    imported = workdir / "data/imported/paper_release/rel"
+    participants = pd.read_csv(imported / "participants.csv", keep_default_na=False)
+    perception = pd.read_csv(imported / "perception.csv", keep_default_na=False)
+    assert participants["participant_id"].str.fullmatch(r"p_[0-9a-f]{16}").all() and len(participants) == 48
+    assert perception["rater_id"].str.fullmatch(r"r_[0-9a-f]{16}").all()
+    assert perception["conversation_left_id"].isin(pd.read_csv(imported / "conversations.csv")["conversation_id"]).all()
+    record = json.loads((imported / "import_record.json").read_text(encoding="utf-8"))
+    assert record["pseudonymised"]["key_file"] == str(pseudonym_key(workdir))
+    assert "PSEUDONYMISED IDS" in (workdir / "reports/rel/report.html").read_text(encoding="utf-8")
+
+
+def test_participant_text_is_shown_literally_in_every_output(release_run):
+    """The release carries hostile theme labels and messages (tests/hostile_text.py): every rendered table shows
+    them escaped for its format, the spreadsheet copies hold no formula, the report no markup from the data."""
+    workdir, _, _ = release_run
+    assert_hostile_text_is_inert(workdir, cohort="rel")

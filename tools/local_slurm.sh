@@ -5,6 +5,11 @@
 #   tools/local_slurm.sh start    install slurm-wlm and munge if missing, write the config, start the daemons
 #   tools/local_slurm.sh status   exit 0 when the node takes jobs; print sinfo
 #   tools/local_slurm.sh stop     stop slurmd, slurmctld and munged
+#   tools/local_slurm.sh remove   stop, then uninstall the packages if `start` installed them
+#
+# Why `remove` exists: with the SLURM client installed but no controller running, `scontrol` waits ~9 s
+# before failing, and Snakemake's SLURM executor plugin calls it whenever Snakemake starts, even for a
+# local run. A machine left that way makes every local run (and the test suite) slower.
 #
 # Every command is idempotent: `start` on a running cluster only checks it. One node, one partition
 # `local`: the machine's CPUs, ~20 GB (or 90% of the RAM when less), select/cons_tres with CPUs and
@@ -16,6 +21,8 @@ set -euo pipefail
 CONF=/etc/slurm/slurm.conf
 MARK="# written by tools/local_slurm.sh"
 MEMORY_CAP_MB=20000
+# Present when `start` installed the packages, so `remove` uninstalls only what this script added.
+INSTALLED_MARK=/var/lib/local_slurm.installed
 STATE=/var/lib/slurm
 LOGS=/var/log/slurm
 RUN=/run/slurm
@@ -42,6 +49,21 @@ install_packages() {
     log "installing slurm-wlm and munge (apt-get)"
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null
+    as_root touch "$INSTALLED_MARK"
+}
+
+remove_packages() {
+    if [ ! -f "$INSTALLED_MARK" ]; then
+        log "packages were not installed by this script; left in place"
+        return
+    fi
+    log "uninstalling slurm-wlm and munge (apt-get purge)"
+    if head -n 1 "$CONF" 2>/dev/null | grep -qF "$MARK"; then
+        as_root rm -f "$CONF"
+    fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq 'slurm*' munge >/dev/null
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get autoremove -y -qq >/dev/null
+    as_root rm -f "$INSTALLED_MARK"
 }
 
 # The node as slurmd sees it, with memory capped at ~20 GB so the jobs leave room for the machine.
@@ -183,13 +205,14 @@ case "${1:-}" in
             exit 1
         fi
         ;;
-    stop)
+    stop|remove)
         stop_pid slurmd "$RUN/slurmd.pid"
         stop_pid slurmctld "$RUN/slurmctld.pid"
         stop_pid munged /run/munge/munged.pid
+        if [ "$1" = remove ]; then remove_packages; fi
         ;;
     *)
-        echo "usage: $0 start|status|stop" >&2
+        echo "usage: $0 start|status|stop|remove" >&2
         exit 2
         ;;
 esac

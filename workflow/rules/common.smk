@@ -4,14 +4,39 @@ import json
 import os
 from pathlib import Path
 
+import jsonschema
+import yaml
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from analysis.constants import NATIVE_FILES, OPTIONAL_FILES
+from analysis.errors import ConfigError, exit_on_pipeline_error
+from analysis.paper_release import release_marks_synthetic
 from analysis.prereg import load_prereg
 
-validate(config, schema="../schemas/config.schema.yaml")
+SCHEMAS = Path(workflow.basedir) / "workflow" / "schemas"
 
-PREREG = load_prereg(config["prereg"])
+
+def validate_config(config):
+    """Validate the run configuration against its schema and fill in the schema's defaults. A ConfigError
+    lists every problem, one line each (Snakemake's own error shows the first one with the whole schema)."""
+    try:
+        validate(config, schema=str(SCHEMAS / "config.schema.yaml"))
+    except WorkflowError as error:
+        with open(SCHEMAS / "config.schema.yaml", encoding="utf-8") as handle:
+            schema = yaml.safe_load(handle)
+        problems = sorted(jsonschema.Draft202012Validator(schema).iter_errors(config), key=lambda p: (p.json_path, p.message))
+        lines = [f"{problem.json_path}: {problem.message}" for problem in problems] or [str(error)]
+        raise ConfigError(
+            "The run configuration (config/config.yaml, or the files given with --configfile, and any --config "
+            "values) is invalid; fix it and run again:\n  " + "\n  ".join(lines)
+        ) from None
+
+
+# An invalid config or plan stops the run here with its message alone (no traceback of the Snakefile).
+with exit_on_pipeline_error():
+    validate_config(config)
+    PREREG = load_prereg(config["prereg"])
 DESIGN = PREREG["design"]
 DIMENSIONS = PREREG["outcomes"]["dimensions"]
 COHORTS = config["cohorts"]
@@ -43,11 +68,16 @@ def cohort_spec(wildcards):
     try:
         return COHORTS[wildcards.cohort]
     except KeyError:
-        raise ValueError(f"cohort '{wildcards.cohort}' is not declared under `cohorts:` in the config") from None
+        raise ConfigError(f"cohort '{wildcards.cohort}' is not declared under `cohorts:` in the config") from None
 
 
 def is_synthetic(wildcards):
-    return cohort_spec(wildcards)["format"] == "simulated"
+    """Simulated cohorts, and local copies of a release that analysis.simulate_release wrote, are labelled
+    synthetic in every table, figure and report."""
+    spec = cohort_spec(wildcards)
+    if spec["format"] == "paper_release" and "path" in spec:
+        return release_marks_synthetic(paper_release_paths(wildcards)["experiment_1"])
+    return spec["format"] == "simulated"
 
 
 # Where each format's cohort lies in the native contract: `native` cohorts where the config says,
@@ -72,6 +102,53 @@ def raw_cohort_files(wildcards):
     cohort_spec(wildcards)
     directory = native_directory(wildcards.cohort)
     return {name: os.path.join(directory, filename) for name, filename in NATIVE_FILES.items()}
+
+
+# Pseudonymised IDs (cohort option `pseudonymise_ids`; docs/data_contract.md): the first step that writes a
+# cohort's IDs replaces them by keyed hashes, so that every later output carries only pseudonyms. The key
+# file is an input of that step (a new key reruns the cohort) and is checked when the DAG is built: it must
+# exist, hold at least 32 bytes and lie outside the repository and the folder the run writes to.
+from analysis.privacy import read_pseudonym_key
+
+PSEUDONYMISED_BY = {"native": "validate_cohort", "simulated": "validate_cohort", "paper_release": "import_paper_release"}
+KEY_PROTECTED_DIRS = [str(workflow.basedir), os.getcwd()]
+
+with exit_on_pipeline_error():
+    for name, spec in COHORTS.items():
+        if "pseudonymise_ids" in spec and spec["format"] not in PSEUDONYMISED_BY:
+            raise ConfigError(
+                f"cohort '{name}': pseudonymise_ids is not available for format {spec['format']} (a public rating release "
+                f"whose only people IDs, the crowd workers', are hashed already); remove it from the cohort's block"
+            )
+
+
+def pseudonymise_option(step):
+    """Params function: when `step` is the one that pseudonymises the cohort, its `pseudonymise_ids` option;
+    else None. (The folders the key must lie outside of are checked by `pseudonym_key_file` when the DAG is
+    built; as params they would tie every job to the folder it ran in.)"""
+
+    def option(wildcards):
+        spec = cohort_spec(wildcards)
+        if "pseudonymise_ids" in spec and PSEUDONYMISED_BY.get(spec["format"]) == step:
+            return dict(spec["pseudonymise_ids"])
+        return None
+
+    return option
+
+
+def pseudonym_key_file(step):
+    """Input function: the key file of a cohort that `step` pseudonymises (empty for any other cohort). A key
+    that is missing, short or inside a protected folder stops the run with the message alone."""
+
+    @exit_on_pipeline_error()
+    def key_file(wildcards):
+        option = pseudonymise_option(step)(wildcards)
+        if option is None:
+            return []
+        read_pseudonym_key(option["key_file"], protected_dirs=KEY_PROTECTED_DIRS)
+        return [os.path.abspath(os.path.expanduser(option["key_file"]))]
+
+    return key_file
 
 
 def simulation_params(wildcards):
@@ -181,8 +258,15 @@ def has_optional_file(cohort, name):
 
 
 def optional_cohort_file(name):
-    """Input function: the cohort's optional file `name` (see OPTIONAL_FILES)."""
-    return lambda wildcards: os.path.join(native_directory(wildcards.cohort), OPTIONAL_FILES[name])
+    """Input function: the cohort's optional file `name` (see OPTIONAL_FILES); for a cohort whose IDs are
+    pseudonymised at validation, its copy with the same pseudonyms (rule pseudonymise_cohort_file)."""
+
+    def path(wildcards):
+        if pseudonymise_option("validate_cohort")(wildcards) is not None:
+            return f"results/{wildcards.cohort}/pseudonymised/{OPTIONAL_FILES[name]}"
+        return os.path.join(native_directory(wildcards.cohort), OPTIONAL_FILES[name])
+
+    return path
 
 
 def cohort_targets(cohort):
@@ -398,20 +482,18 @@ def bayes_memory(rule_name, n_effects_per_participant):
 
 
 # Planning the next cohort (docs/power.md): the registered settings of `power_analysis` with a planner's
-# `power_overrides` from the run config, checked against the plan schema's `power_analysis`.
-import jsonschema
-import yaml
-
-
+# `power_overrides` from the run config, checked against the plan schema's `power_analysis`. Called while
+# the workflow is read: invalid overrides stop the run with the message alone.
+@exit_on_pipeline_error()
 def power_settings(registered, overrides):
     fixed = sorted(set(overrides) & {"id", "confirmatory"})
     if fixed:
-        raise ValueError(f"power_overrides: {fixed} cannot be overridden (they identify the registered analysis)")
+        raise ConfigError(f"power_overrides: {fixed} cannot be overridden (they identify the registered analysis)")
     settings = {**registered, **overrides}
     with open(Path(workflow.basedir) / "workflow" / "schemas" / "prereg.schema.yaml", encoding="utf-8") as handle:
         plan_schema = yaml.safe_load(handle)
     schema = {**plan_schema["properties"]["power_analysis"], "definitions": plan_schema["definitions"]}
     problems = sorted(jsonschema.Draft202012Validator(schema).iter_errors(settings), key=str)
     if problems:
-        raise ValueError("power_overrides: " + "; ".join(f"{p.json_path}: {p.message}" for p in problems))
+        raise ConfigError("power_overrides: " + "; ".join(f"{p.json_path}: {p.message}" for p in problems))
     return settings

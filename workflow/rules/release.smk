@@ -28,6 +28,7 @@ checkpoint import_paper_release:
     input:
         unpack(paper_release_files),
         manifest=PAPER_RELEASE_MANIFEST,
+        pseudonym_key=pseudonym_key_file("import_paper_release"),
         code=code("import_paper_release"),
     output:
         **{name: f"data/imported/paper_release/{{cohort}}/{filename}" for name, filename in NATIVE_FILES.items()},
@@ -36,10 +37,12 @@ checkpoint import_paper_release:
         issues="data/imported/paper_release/{cohort}/import_issues.csv",
     params:
         arms=DESIGN["arms"],
+        conversations_per_participant=DESIGN["conversations_per_participant"],
         theme_categories=config.get("paper_release", {}).get("theme_categories", {}),
         junk_levels=config.get("paper_release", {}).get("junk_levels", []),
         verify_checksums=lambda wildcards: cohort_spec(wildcards).get("verify_checksums", True),
         expected_paths=paper_release_paths,
+        pseudonymise=pseudonymise_option("import_paper_release"),
     log:
         "logs/import_paper_release/{cohort}.log",
     benchmark:

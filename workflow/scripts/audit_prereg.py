@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.atomic import write_json, write_text
 from analysis.audit import AuditError, failure_message, render_markdown, run_audit
 from analysis.prereg import load_prereg
 from analysis.prereg_lock import lock_status, read_lock
@@ -29,11 +30,8 @@ with logged_step(snakemake.log[0], "audit_prereg") as log:
         if snakemake.input.get("import_record") else None,
     )
     markdown = render_markdown(audit)
-    with open(snakemake.output.md, "w", encoding="utf-8", newline="\n") as handle:
-        handle.write(markdown)
-    with open(snakemake.output.json, "w", encoding="utf-8", newline="\n") as handle:
-        json.dump(audit, handle, indent=2, sort_keys=True)
-        handle.write("\n")
+    write_text(snakemake.output.md, markdown)
+    write_json(snakemake.output.json, audit)
     summary = audit["summary"]
     log.info("%s of %s registered analyses run; %s deviation(s), %s undeclared",
              summary["n_run"], summary["n_registered"], summary["n_deviations"], summary["n_undeclared"])

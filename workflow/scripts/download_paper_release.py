@@ -1,15 +1,13 @@
 """Rule download_paper_release: fetch the authors' release at the pinned commit and verify its checksums."""
 
-import json
 from pathlib import Path
 
+from analysis.atomic import write_json
 from analysis.paper_release import download_release, read_manifest
 from analysis.runlog import logged_step
 
 with logged_step(snakemake.log[0], "download_paper_release") as log:
     destination = Path(snakemake.output.record).parent
     records = download_release(destination, read_manifest(snakemake.input.manifest))
-    with open(snakemake.output.record, "w", encoding="utf-8", newline="\n") as handle:
-        json.dump(records, handle, indent=2, sort_keys=True)
-        handle.write("\n")
+    write_json(snakemake.output.record, records)
     log.info("downloaded %s files to %s", len(records), destination)

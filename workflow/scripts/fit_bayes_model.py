@@ -1,6 +1,7 @@
 """Rules fit_bayes_ordinal and fit_bayes_composite: one registered Bayesian model (PyMC + nutpie),
 named by the rule's ``model`` param."""
 
+from analysis.atomic import write_netcdf
 from analysis.bayes import enforce_gates, fit_registered_model
 from analysis.cohort import write_csv
 from analysis.outcomes import read_outcomes
@@ -23,6 +24,6 @@ with logged_step(snakemake.log.log, snakemake.rule) as log:
     write_csv(fit.diagnostics, snakemake.log.diagnostics)
     log.info("diagnostics: %s (every element in %s)", fit.execution["diagnostics"], snakemake.log.diagnostics)
     enforce_gates(fit.problems, gates["policy"], snakemake.params.analysis_id)
-    fit.idata.to_netcdf(snakemake.output.idata)
+    write_netcdf(fit.idata, snakemake.output.idata)
     write_rule_spec_record(snakemake.params, snakemake.wildcards.cohort, "bayes", fit.execution, snakemake.output.spec)
     log.info("wrote %s", snakemake.output.idata)

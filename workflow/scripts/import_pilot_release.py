@@ -1,7 +1,6 @@
 """Rule import_pilot_release: verify the release's checksums and parse it into the native contract."""
 
-import json
-
+from analysis.atomic import write_json
 from analysis.cohort import write_csv
 from analysis.pilot_release import PILOT_OUTPUT_FILES, import_pilot_release, read_manifest, read_scenarios
 from analysis.runlog import logged_step
@@ -16,9 +15,7 @@ with logged_step(snakemake.log[0], "import_pilot_release") as log:
         write_csv(getattr(imported, name), snakemake.output[name])
     write_csv(imported.issues, snakemake.output.issues)
     summary = {**imported.summary, "read_from": {key: str(path) for key, path in sorted(files.items())}}
-    with open(snakemake.output.summary, "w", encoding="utf-8") as handle:
-        json.dump(summary, handle, indent=2, sort_keys=True, default=str)
-        handle.write("\n")
+    write_json(snakemake.output.summary, summary, default=str)
     log.info("imported %s", summary["rows"])
     if len(imported.issues):
         counts = imported.issues.groupby(["file", "reason"]).size()

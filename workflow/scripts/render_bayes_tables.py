@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from analysis.atomic import write_text
 from analysis.bayes_report import bayes_tables_text
 from analysis.runlog import logged_step
 
@@ -17,6 +18,5 @@ with logged_step(snakemake.log[0], "render_bayes_tables") as log:
     )
     for name, formats in rendered.items():
         for extension, text in formats.items():
-            with open(snakemake.output[f"{name}_{extension}"], "w", encoding="utf-8", newline="\n") as handle:
-                handle.write(text)
+            write_text(snakemake.output[f"{name}_{extension}"], text)
             log.info("wrote %s", snakemake.output[f"{name}_{extension}"])

@@ -1,5 +1,6 @@
 """Rule render_report: the cohort's self-contained HTML report."""
 
+from analysis.atomic import write_text
 from analysis.report import ReportInputs, build_report
 from analysis.runlog import logged_step
 
@@ -20,6 +21,5 @@ with logged_step(snakemake.log[0], "render_report") as log:
         comparison=given.get("comparison"),
     )
     html = build_report(inputs, run_config=dict(snakemake.params.run_config), synthetic=snakemake.params.synthetic)
-    with open(snakemake.output.html, "w", encoding="utf-8", newline="\n") as handle:
-        handle.write(html)
+    write_text(snakemake.output.html, html)
     log.info("wrote %s (%.0f kB, %s registered outputs)", snakemake.output.html, len(html) / 1024, len(inputs.files))

@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from analysis.atomic import write_text
 from analysis.runlog import logged_step
 from analysis.tables import render_table
 from analysis.taxonomy_report import change_table
@@ -14,6 +15,5 @@ with logged_step(snakemake.log[0], "render_theme_tables") as log:
         synthetic=snakemake.params.synthetic,
     )
     for extension, text in rendered.items():
-        with open(snakemake.output[extension], "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+        write_text(snakemake.output[extension], text)
         log.info("wrote %s", snakemake.output[extension])

@@ -1,9 +1,10 @@
-"""Rule validate_cohort: check the four native tables against the contract; write typed copies."""
+"""Rule validate_cohort: check the four native tables against the contract; write typed copies (IDs pseudonymised
+where the cohort registers `pseudonymise_ids` and is not a release the import pseudonymised)."""
 
-import json
-
+from analysis.atomic import write_json
 from analysis.cohort import write_csv
 from analysis.contract import load_and_validate
+from analysis.privacy import pseudonymise_cohort
 from analysis.runlog import logged_step
 
 with logged_step(snakemake.log[0], "validate_cohort") as log:
@@ -14,9 +15,13 @@ with logged_step(snakemake.log[0], "validate_cohort") as log:
         dimensions=snakemake.params.dimensions,
         conversations_per_participant=snakemake.params.conversations_per_participant,
     )
+    tables = dict(tables.items())
+    if snakemake.params.pseudonymise:
+        key_file = snakemake.params.pseudonymise["key_file"]
+        # where the key lies was checked when the DAG was built (common.smk, pseudonym_key_file)
+        tables, summary["pseudonymised"] = pseudonymise_cohort(tables, key_file=key_file, protected_dirs=())
+        log.info("participant and conversation IDs pseudonymised with the key in %s", key_file)
     for name, frame in tables.items():
         write_csv(frame, snakemake.output[name])
-    with open(snakemake.output.summary, "w", encoding="utf-8") as handle:
-        json.dump(summary, handle, indent=2, sort_keys=True)
-        handle.write("\n")
+    write_json(snakemake.output.summary, summary)
     log.info("cohort valid: %s", summary["rows"])

@@ -68,7 +68,7 @@ from analysis.constants import (
 )
 from analysis.contract import CONTROL_CHARACTERS, IDENTIFIER_PATTERN, IDENTIFIER_RULE, duplicate_issues, read_csv_text
 from analysis.errors import CohortValidationError, ConfigError, InputFileError, PipelineError, ValidationIssue
-from analysis.privacy import excerpt
+from analysis.privacy import WITHHELD, excerpt, withhold_cited_values
 
 log = logging.getLogger(__name__)
 
@@ -919,6 +919,7 @@ def import_release(
     verify_checksums: bool = True,
     manifest: pd.DataFrame | None = None,
     conversations_per_participant: int | None = None,
+    withhold_values: bool = False,
 ) -> ReleaseImport:
     """Map the authors' release onto the native contract and the optional cohort files.
 
@@ -948,6 +949,10 @@ def import_release(
     conversations_per_participant : int, optional
         The registered conversations per participant: a ``conversation_number`` outside 1 to this is
         an error (default: any integer).
+    withhold_values : bool
+        For a cohort whose IDs are pseudonymised: the issues table and the reasons name file, row and
+        column but withhold the cited values (:func:`analysis.privacy.withhold_cited_values`), which may
+        be raw IDs.
 
     Returns
     -------
@@ -1035,6 +1040,10 @@ def import_release(
     if status["elo"]["available"] and not status["perception"]["available"]:
         status["elo"].update(available=False, reason="the Elo comparison needs perception.csv, which is unavailable: "
                              + status["perception"]["reason"])
+    if withhold_values:
+        for entry in status.values():
+            if entry.get("reason"):
+                entry["reason"] = withhold_cited_values(entry["reason"])
     for target, entry in status.items():
         if not entry["available"]:
             log.warning("%s unavailable, skipped for this cohort: %s", target, entry["reason"])
@@ -1044,6 +1053,9 @@ def import_release(
 
     issues = pd.concat([frame for frame in issue_frames if not frame.empty] or [pd.DataFrame(columns=ISSUE_COLUMNS)], ignore_index=True)
     issues["row"] = issues["row"].astype("Int64")
+    if withhold_values:
+        issues["value"] = issues["value"].where(issues["value"].isna() | (issues["value"] == ""), WITHHELD)
+        issues["reason"] = withhold_cited_values(issues["reason"])
     issues = issues.sort_values(["file", "row", "column"], kind="stable", na_position="first").reset_index(drop=True)
     unverified = sorted(info["name"] for info in checksums.values() if not info["verified"])
     record = {

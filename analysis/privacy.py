@@ -45,6 +45,37 @@ URL_PATTERN = re.compile(
 PHONE_PATTERN = re.compile(r"(?<![\w/])\+?\(?\d(?:[\s.()-]{0,2}\d){6,}(?![\w/])")
 
 
+# What a message about a pseudonymised cohort shows instead of a value it cites (which may be a raw ID).
+WITHHELD = "[withheld: IDs pseudonymised]"
+# "value 'P001'" or 'value "it\'s"' as ValidationIssue.describe writes them (Python's repr).
+_CITED_VALUE = re.compile(r"""\bvalue (?:'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")""")
+
+
+def withhold_cited_values(text: pd.Series | str) -> pd.Series | str:
+    """Replace the values an error message cites by :data:`WITHHELD`, keeping file, row and column.
+
+    Parameters
+    ----------
+    text : pandas.Series of str, or str
+        Messages in the form of :meth:`analysis.errors.ValidationIssue.describe`
+        (``file, row 3, column 'user_id': value 'P001'; expected ...``).
+
+    Returns
+    -------
+    pandas.Series or str
+        The same messages with every ``value '...'`` replaced by ``value [withheld: IDs pseudonymised]``
+        (missing values stay missing).
+
+    Examples
+    --------
+    >>> withhold_cited_values("perception.csv, row 2, column 'rater_id': value 'R-17'; expected an ID")
+    "perception.csv, row 2, column 'rater_id': value [withheld: IDs pseudonymised]; expected an ID"
+    """
+    if isinstance(text, str):
+        return _CITED_VALUE.sub(f"value {WITHHELD}", text)
+    return text.str.replace(_CITED_VALUE, f"value {WITHHELD}", regex=True)
+
+
 def scrub_text(text: pd.Series | str) -> pd.Series | str:
     """Replace e-mail addresses, URLs and phone numbers by placeholders.
 

@@ -15,7 +15,7 @@ import analysis.privacy as privacy
 from analysis.cohort import write_native
 from analysis.contract import load_and_validate
 from analysis.errors import AnalysisError, CohortValidationError, ConfigError, ValidationIssue
-from analysis.paper_release import ISSUE_COLUMNS, _issues
+from analysis.paper_release import ISSUE_COLUMNS, _issues, import_release
 from analysis.pilot_release import parse_transcripts, read_scenarios
 from analysis.privacy import (
     excerpt,
@@ -27,8 +27,11 @@ from analysis.privacy import (
     read_pseudonym_key,
     scrub_text,
     shown_items,
+    withhold_cited_values,
 )
+from analysis.simulate_release import simulate_release, write_release
 from tests.conftest import make_small_cohort
+from tests.workflow_runs import RELEASE_CONFIG
 
 
 @pytest.mark.parametrize(
@@ -337,3 +340,33 @@ def test_the_record_names_the_key_file_never_the_key(tmp_path):
     assert record["key_file"] == str(key) and record["columns"]["conversations"] == ["conversation_id", "participant_id"]
     text = json.dumps(record)
     assert KEY.decode() not in text and KEY.hex() not in text
+
+
+# --- what a pseudonymised release's import cites ------------------------------------------------------
+
+
+def test_withheld_values_keep_file_row_and_column():
+    message = "perception.csv, row 2, column 'rater_id': value \"R-17's\"; expected an ID without spaces"
+    assert withhold_cited_values(message) == (
+        "perception.csv, row 2, column 'rater_id': value [withheld: IDs pseudonymised]; expected an ID without spaces"
+    )
+    cited = pd.Series(["x, row 1, column 'a': value 'c9 turn 1'; expected y", None])
+    assert withhold_cited_values(cited).tolist()[0] == "x, row 1, column 'a': value [withheld: IDs pseudonymised]; expected y"
+
+
+@pytest.mark.parametrize("withhold", [False, True])
+def test_a_pseudonymised_release_import_cites_no_raw_id(tmp_path, withhold):
+    """An optional file that cannot be mapped because it names an unknown conversation: the reason cites
+    the raw ID, unless the cohort is pseudonymised (the unwithheld case shows that the check can fail)."""
+    release = simulate_release({arm: 4 for arm in ("control", "video", "coach", "combined")}, seed=3, messages_per_conversation=4,
+                               n_raters=4, pairs_per_rater=4, pool_per_scenario=4)
+    files = write_release(release, tmp_path / "release")
+    perception = pd.read_csv(files["experiment_2"], dtype=str, keep_default_na=False)
+    perception.loc[0, "conversation_left_id"] = "99990000111122223333"
+    perception.to_csv(files["experiment_2"], index=False)
+    imported = import_release(files, arms=["control", "video", "coach", "combined"], theme_categories=RELEASE_CONFIG["theme_categories"],
+                              junk_levels=RELEASE_CONFIG["junk_levels"], verify_checksums=False, withhold_values=withhold)
+    shown = imported.issues.to_csv() + json.dumps(imported.record, default=str)
+    assert not imported.record["optional"]["perception"]["available"]
+    assert ("99990000111122223333" in shown) is not withhold
+    assert ("[withheld: IDs pseudonymised]" in shown) is withhold

@@ -12,6 +12,7 @@ with logged_step(snakemake.log[0], "import_paper_release") as log:
         {role: snakemake.input[role] if role in snakemake.input.keys() else snakemake.params.expected_paths[role] for role in RELEASE_FILES},
         arms=snakemake.params.arms,
         conversations_per_participant=snakemake.params.conversations_per_participant,
+        withhold_values=bool(snakemake.params.pseudonymise),
         theme_categories=snakemake.params.theme_categories,
         junk_levels=snakemake.params.junk_levels,
         verify_checksums=snakemake.params.verify_checksums,

@@ -230,16 +230,22 @@ def paper_releases(draw, theme_categories: dict[str, list[str]], junk_levels: li
     return PaperRelease({role: cells(frame) for role, frame in files.items()}, {name: cells(frame) for name, frame in expected.items()})
 
 
-def write_release_files(files: dict[str, pd.DataFrame | bytes | None], directory: Path, dialect: CsvDialect) -> dict[str, Path]:
-    """Write each release file (text table, raw bytes, or None: missing) at its release path; role -> path."""
+def write_files(files: dict[str, pd.DataFrame | bytes | None], paths: dict[str, str], directory: Path,
+                dialect: CsvDialect) -> dict[str, Path]:
+    """Write each file (text table, raw bytes, or None: missing) at ``directory / paths[key]``; key -> path."""
     written = {}
-    for role, content in files.items():
-        path = directory / RELEASE_FILES[role]
+    for key, content in files.items():
+        path = directory / paths[key]
         path.parent.mkdir(parents=True, exist_ok=True)
         if content is not None:
             path.write_bytes(content if isinstance(content, bytes) else csv_bytes(content, dialect))
-        written[role] = path
+        written[key] = path
     return written
+
+
+def write_release_files(files: dict[str, pd.DataFrame | bytes | None], directory: Path, dialect: CsvDialect) -> dict[str, Path]:
+    """Write each release file at its release path (:func:`write_files`); role -> path."""
+    return write_files(files, RELEASE_FILES, directory, dialect)
 
 
 # --- the pilot release --------------------------------------------------------------------------------
@@ -340,12 +346,5 @@ def pilot_releases(draw, max_conversations: int = 3) -> PilotRelease:
 
 
 def write_pilot_files(files: dict[str, pd.DataFrame | bytes | None], directory: Path, dialect: CsvDialect) -> dict[str, Path]:
-    """Write each pilot file (text table, raw bytes, or None: missing) at its path under ``directory``; key -> path."""
-    written = {}
-    for key, content in files.items():
-        path = directory / PILOT_PATHS[key]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if content is not None:
-            path.write_bytes(content if isinstance(content, bytes) else csv_bytes(content, dialect))
-        written[key] = path
-    return written
+    """Write each pilot file at its path under ``directory`` (:func:`write_files`); key -> path."""
+    return write_files(files, PILOT_PATHS, directory, dialect)

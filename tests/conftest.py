@@ -8,8 +8,8 @@ so a run with the data cannot silently leave the pilot's tests out.
 
 `make test` spreads the suite over pytest-xdist workers a module at a time (:func:`pytest_xdist_make_scheduler`),
 so that a module's fixtures are made once; the modules that share the end-to-end run ``release_run``
-(:data:`SHARED_RUN_MODULES`) go to the same worker. The end-to-end modules are queued first, the shared
-run's first of all (:func:`pytest_collection_modifyitems`), so that the longest work starts at once and
+(:data:`tests.workflow_runs.RUN_GROUPS`) go to the same worker, and so do the modules that share
+``simulated_run``. The end-to-end modules are queued first, the shared runs' first of all (:func:`pytest_collection_modifyitems`), so that the longest work starts at once and
 the short unit tests fill the gaps.
 """
 
@@ -42,7 +42,7 @@ from analysis.pilot_release import (
 from analysis.prereg import load_prereg
 from analysis.simulate import simulate_cohort
 from tests import hypothesis_profiles  # noqa: F401  (registers and loads the Hypothesis profile: HYPOTHESIS_PROFILE)
-from tests.workflow_runs import RELEASE_GROUP, build_release_run
+from tests.workflow_runs import RELEASE_GROUP, RUN_GROUPS, build_release_run, build_simulated_run
 
 REPO = Path(__file__).resolve().parent.parent
 # The default config's local copy, resolved against the repository as Snakemake resolves it.
@@ -109,30 +109,42 @@ def release_run(tmp_path_factory):
     return build_release_run(tmp_path_factory.mktemp("paper_release"))
 
 
-# Test modules that read the same session-scoped run: one worker must run them all, or each worker
-# would make the run again. (pytest-xdist's own `xdist_group` marks do not group under pytest 9.)
-SHARED_RUN_MODULES = {"tests/test_workflow_report.py": RELEASE_GROUP, "tests/test_workflow_bayes.py": RELEASE_GROUP}
+@pytest.fixture(scope="session")
+def simulated_run(tmp_path_factory):
+    """The suite's shared end-to-end run of a simulated and a native cohort (tests/workflow_runs.py).
+
+    The native cohort is judged partially: judge_b left one dimension of p003-2 unscored, so judge_a's
+    complete set alone keeps that conversation."""
+    cohort = make_small_cohort(n_per_arm=8)
+    scores = cohort.scores
+    partial = (scores["conversation_id"] == "p003-2") & (scores["judge"] == "judge_b") & (scores["dimension"] == "self_oriented")
+    native = CohortTables(cohort.participants, cohort.conversations, cohort.messages, scores[~partial])
+    return build_simulated_run(tmp_path_factory.mktemp("simulated"), native)
 
 
+# Test modules that read the same session-scoped run (RUN_GROUPS): one worker must run them all, or each
+# worker would make the run again. (pytest-xdist's own `xdist_group` marks do not group under pytest 9.)
 def pytest_xdist_make_scheduler(config, log):
-    """Schedule whole modules, with the modules of :data:`SHARED_RUN_MODULES` as one unit."""
+    """Schedule whole modules, with the modules of each group of :data:`tests.workflow_runs.RUN_GROUPS` as one unit."""
     from xdist.scheduler import LoadScopeScheduling
 
     class ModuleScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             module = nodeid.split("::", 1)[0]
-            return SHARED_RUN_MODULES.get(module, module)
+            return RUN_GROUPS.get(module, module)
 
     return ModuleScheduling(config, log)
 
 
 def pytest_collection_modifyitems(config, items):
-    """Queue the shared run's modules first, then the other end-to-end modules, then the rest."""
+    """Queue the release run's modules first, then the simulated run's, then the other end-to-end modules,
+    then the rest (the longest work starts at once; short unit tests fill the gaps)."""
 
     def rank(item) -> int:
-        if item.nodeid.split("::", 1)[0] in SHARED_RUN_MODULES:
-            return 0
-        return 1 if item.get_closest_marker("e2e") else 2
+        group = RUN_GROUPS.get(item.nodeid.split("::", 1)[0])
+        if group is not None:
+            return 0 if group == RELEASE_GROUP else 1
+        return 2 if item.get_closest_marker("e2e") else 3
 
     items.sort(key=rank)  # stable: modules keep their order within a rank
 

@@ -1,5 +1,4 @@
-"""End to end: the pilot release through the DAG (local copy, download stand-in, no source at all) and the
-per-judge sensitivity of a small two-judge trial cohort."""
+"""End to end: the pilot release through the DAG (local copy, download stand-in, no source at all)."""
 
 from __future__ import annotations
 
@@ -12,20 +11,12 @@ import pytest
 import yaml
 
 from analysis.agreement import CROWD_WORKER_COLUMNS, EXPERT_COLUMNS, PAIRWISE_COLUMNS
-from analysis.judge_sensitivity import SENSITIVITY_COLUMNS
 from analysis.pilot_release import read_manifest
 from analysis.specs import SCHEMA_PATH
-from tests.conftest import resolve_pilot_release
-from tests.test_workflow import snakemake
+from tests.workflow_runs import SIMULATION, run_on_cohorts
 
 pytestmark = pytest.mark.e2e
 
-TWO_JUDGES = {
-    "seed": 9,
-    "arm_sizes": {"control": 15, "video": 15, "coach": 15, "combined": 15},
-    "judges": ["gpt-4o", "claude"],
-    "messages_per_conversation": 4.0,
-}
 PILOT_TARGETS = [
     *(f"results/pilot/reliability/{name}.csv" for name in ("pairwise", "experts", "crowd_workers", "excluded")),
     *(f"reports/pilot/tables/{name}.{ext}" for name in ("agreement", "expert_reliability") for ext in ("csv", "tex", "md")),
@@ -33,19 +24,12 @@ PILOT_TARGETS = [
     "reports/pilot/figures/agreement_heatmap.pdf",
     "results/pilot/import/parse_issues.csv",
 ]
-TRIAL_TARGETS = ["results/tiny/primary/judge_sensitivity.csv", "reports/tiny/tables/judge_sensitivity.md"]
 
 
 @pytest.fixture(scope="module")
-def pilot_run(tmp_path_factory):
-    """One run for the pilot cohort and the two-judge trial cohort; without the release, the trial cohort alone."""
+def pilot_run(tmp_path_factory, pilot_release_dir):
     workdir = tmp_path_factory.mktemp("pilot")
-    cohorts, targets = {"tiny": {"format": "simulated", "simulation": TWO_JUDGES}}, list(TRIAL_TARGETS)
-    release = resolve_pilot_release()
-    if release.root is not None:
-        cohorts["pilot"] = {"format": "pilot_release", "path": str(release.root)}
-        targets += PILOT_TARGETS
-    process = snakemake(workdir, cohorts, *targets)
+    process = run_on_cohorts(workdir, {"pilot": {"format": "pilot_release", "path": str(pilot_release_dir)}}, *PILOT_TARGETS)
     assert process.returncode == 0, process.stderr[-4000:]
     return workdir
 
@@ -79,22 +63,9 @@ def test_pilot_outputs_hold_the_registered_agreement(pilot_run, pilot_release_di
     assert not (pilot_run / "data/downloads").exists()
 
 
-def test_trial_cohort_gets_the_per_judge_rerun(pilot_run):
-    effects = pd.read_csv(pilot_run / "results/tiny/primary/judge_sensitivity.csv")
-    assert list(effects.columns) == SENSITIVITY_COLUMNS
-    assert sorted(effects["judge"].unique()) == ["claude", "gpt-4o"]
-    primary = pd.read_csv(pilot_run / "results/tiny/primary/did_coefficients.csv").set_index(["outcome", "term"])["estimate"]
-    averaged = effects.groupby(["outcome", "term"])["estimate"].mean()
-    assert (averaged - primary.loc[averaged.index]).abs().max() < 1e-9
-    record = json.loads((pilot_run / "results/tiny/primary/judge_sensitivity.spec.json").read_text(encoding="utf-8"))
-    jsonschema.validate(record, _spec_schema())
-    assert record["analysis_id"] == "judge_sensitivity"
-    assert "SYNTHETIC DATA" in (pilot_run / "reports/tiny/tables/judge_sensitivity.md").read_text(encoding="utf-8")
-
-
 def test_release_is_downloaded_and_verified_when_no_local_copy_exists(tmp_path, pilot_release_dir):
     cohorts = {"pilot": {"format": "pilot_release", "path": str(tmp_path / "absent"), "download_url": pilot_release_dir.as_uri() + "/"}}
-    process = snakemake(tmp_path, cohorts, "results/pilot/import/parse_issues.csv")
+    process = run_on_cohorts(tmp_path, cohorts, "results/pilot/import/parse_issues.csv")
     assert process.returncode == 0, process.stderr[-4000:]
     assert "the pinned release will be downloaded from file://" in process.stdout + process.stderr
     downloaded = tmp_path / "data/downloads/pilot_release/pilot"
@@ -107,9 +78,9 @@ def test_release_is_downloaded_and_verified_when_no_local_copy_exists(tmp_path, 
 def test_no_copy_and_no_network_skips_the_pilot_clearly_and_plans_the_rest(tmp_path):
     cohorts = {
         "pilot": {"format": "pilot_release", "path": str(tmp_path / "absent"), "download_url": "file:///nonexistent/release/"},
-        "tiny": {"format": "simulated", "simulation": TWO_JUDGES},
+        "tiny": {"format": "simulated", "simulation": SIMULATION},
     }
-    process = snakemake(tmp_path, cohorts, "--dry-run")
+    process = run_on_cohorts(tmp_path, cohorts, "--dry-run")
     output = process.stdout + process.stderr
     assert process.returncode == 0, output[-4000:]
     assert "cohort 'pilot' (format pilot_release) is SKIPPED" in output and "cannot be downloaded from file:///nonexistent/release/" in output
@@ -124,7 +95,7 @@ def test_a_changed_local_copy_stops_the_import_naming_the_file(tmp_path, pilot_r
         shutil.copyfile(pilot_release_dir / path, copy / path)
     target = copy / "annotations/lend_an_ear/expert3_ratings.csv"
     target.write_bytes(target.read_bytes() + b"\n")
-    process = snakemake(tmp_path, {"pilot": {"format": "pilot_release", "path": str(copy)}}, "results/pilot/import/parse_issues.csv")
+    process = run_on_cohorts(tmp_path, {"pilot": {"format": "pilot_release", "path": str(copy)}}, "results/pilot/import/parse_issues.csv")
     assert process.returncode == 1
     assert "expert3_ratings.csv: sha256" in process.stderr
     # the message alone, once, without a traceback; also in the rule's log

@@ -16,7 +16,7 @@ import pytest
 
 from analysis.cohort import write_native
 from tests.conftest import make_small_cohort
-from tests.test_workflow import snakemake
+from tests.workflow_runs import run_on_cohorts
 
 pytestmark = pytest.mark.e2e
 
@@ -42,7 +42,7 @@ def test_a_native_cohort_carries_only_pseudonyms_from_its_validation_on(tmp_path
     key.parent.mkdir()
     key.write_text(secrets.token_hex(32) + "\n", encoding="utf-8")
     cohort = {"format": "native", "path": str(workdir / "input"), "pseudonymise_ids": {"key_file": str(key)}}
-    process = snakemake(workdir, {"mine": cohort}, *TARGETS)
+    process = run_on_cohorts(workdir, {"mine": cohort}, *TARGETS)
     assert process.returncode == 0, process.stderr[-4000:]
 
     written = sorted(path for folder in ("results", "logs") for path in (workdir / folder).rglob("*") if path.is_file())
@@ -61,7 +61,7 @@ def test_a_native_cohort_carries_only_pseudonyms_from_its_validation_on(tmp_path
 
     # a new key reruns what the old one made
     key.write_text(secrets.token_hex(32) + "\n", encoding="utf-8")
-    dry = snakemake(workdir, {"mine": cohort}, "--dry-run", *TARGETS)
+    dry = run_on_cohorts(workdir, {"mine": cohort}, "--dry-run", *TARGETS)
     assert dry.returncode == 0, dry.stderr[-4000:]
     assert f"Updated input files: {key}" in dry.stdout + dry.stderr
     assert {"validate_cohort", "pseudonymise_cohort_file"} <= set(re.findall(r"^(?:local)?rule (\w+):", dry.stdout, flags=re.M))
@@ -73,7 +73,7 @@ def test_a_key_in_the_run_folder_stops_the_run_before_any_job(tmp_path):
     inside = workdir / "mine.key"
     inside.write_text(secrets.token_hex(32), encoding="utf-8")
     cohort = {"format": "native", "path": str(workdir / "input"), "pseudonymise_ids": {"key_file": str(inside)}}
-    process = snakemake(workdir, {"mine": cohort}, *TARGETS)
+    process = run_on_cohorts(workdir, {"mine": cohort}, *TARGETS)
     output = process.stdout + process.stderr
     assert process.returncode != 0
     assert output.count(f"{inside}: the pseudonymisation key lies inside {workdir}") == 1

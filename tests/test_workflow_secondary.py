@@ -1,4 +1,4 @@
-"""End to end: the secondary analyses' rules in a temporary folder, on a tiny simulated cohort."""
+"""End to end: the secondary analyses' rules, on the suite's shared simulated run and small native cohorts."""
 
 from __future__ import annotations
 
@@ -20,46 +20,35 @@ from analysis.silent_empathy import silent_empathy_analysis
 from analysis.simulate_perception import simulate_perception
 from analysis.specs import spec_record
 from tests.conftest import REPO, make_small_cohort
-from tests.test_workflow import snakemake
+from tests.workflow_runs import (
+    N_PARTICIPANTS,
+    SECONDARY_FIGURES,
+    SECONDARY_SPECS,
+    SECONDARY_TABLES,
+    SIMULATION,
+    dry_run_jobs,
+    run_on_cohorts,
+)
 
 pytestmark = pytest.mark.e2e
 
-TINY = {
-    "tiny": {
-        "format": "simulated",
-        "simulation": {"seed": 9, "arm_sizes": {"control": 20, "video": 20, "coach": 20, "combined": 20}, "judges": ["gpt-4o"],
-                       "messages_per_conversation": 4.0},
-    }
-}
-TABLES = ["silent_empathy_correlations", "silent_empathy_gap", "improvement_effects", "baseline_heterogeneity", "perception",
-          "perception_elo"]
-FIGURES = ["silent_empathy_traits", "silent_empathy_self_vs_judged", "improvement_by_arm", "perception_gap_bins"]
-SPECS = ["silent_empathy/spec.json", "improvement/spec.json", "perception/spec.json", "perception/elo.spec.json"]
 RULES = ["simulate_perception", "analyse_silent_empathy", "analyse_perception", "analyse_perception_elo", "analyse_improvement",
          "plot_silent_empathy", "plot_perception", "plot_improvement", "render_silent_empathy_tables", "render_perception_tables",
          "render_perception_elo_table", "render_improvement_tables"]
 
 
-def targets(cohort: str) -> list[str]:
-    return [f"reports/{cohort}/tables/{name}.md" for name in TABLES] + [f"reports/{cohort}/figures/{name}.png" for name in FIGURES] + [
-        f"results/{cohort}/{spec}" for spec in SPECS
-    ]
-
-
 @pytest.fixture(scope="module")
-def run(tmp_path_factory) -> Path:
-    workdir = tmp_path_factory.mktemp("secondary")
-    process = snakemake(workdir, TINY, *targets("tiny"))
-    assert process.returncode == 0, process.stderr[-4000:]
-    return workdir
+def run(simulated_run) -> Path:
+    """The suite's shared simulated run (tests/workflow_runs.py), which builds the secondary analyses' outputs."""
+    return simulated_run
 
 
 def test_outputs_logs_and_labels(run):
-    for name in TABLES:
+    for name in SECONDARY_TABLES:
         for extension in ("csv", "tex", "md"):
             text = (run / f"reports/tiny/tables/{name}.{extension}").read_text(encoding="utf-8")
             assert "SYNTHETIC DATA" in text, (name, extension)
-    for name in FIGURES:
+    for name in SECONDARY_FIGURES:
         for extension in ("png", "pdf"):
             assert (run / f"reports/tiny/figures/{name}.{extension}").stat().st_size > 0
     for rule in RULES:
@@ -71,12 +60,12 @@ def test_outputs_logs_and_labels(run):
 def test_spec_records_are_valid_and_carry_the_registered_ids(run):
     plan = load_prereg(REPO / "config" / "prereg.yaml")["secondary_analyses"]
     expected = [plan["silent_empathy"]["id"], plan["improvement"]["id"], plan["perception"]["id"], plan["perception"]["elo"]["id"]]
-    for spec, analysis_id in zip(SPECS, expected, strict=True):
+    for spec, analysis_id in zip(SECONDARY_SPECS, expected, strict=True):
         record = json.loads((run / "results/tiny" / spec).read_text(encoding="utf-8"))
         assert spec_record(**record) == record
         assert record["analysis_id"] == analysis_id and record["confirmatory"] is False
     improvement = json.loads((run / "results/tiny/improvement/spec.json").read_text(encoding="utf-8"))
-    assert improvement["sample"]["n_participants"] == 80
+    assert improvement["sample"]["n_participants"] == N_PARTICIPANTS
     assert improvement["covariance"]["type"] == "HC3"
 
 
@@ -104,7 +93,7 @@ def test_pipeline_numbers_equal_direct_fits(run):
     assert traits.loc["jordan", "r"] == pytest.approx(np.corrcoef(jordan, mean)[0, 1], abs=1e-12)
     # beside the naive conversation-level numbers: the participant-clustered ones
     correlations = pd.read_csv(run / "results/tiny/silent_empathy/self_judged_correlations.csv")
-    assert (correlations["bootstrap_resamples"] == 2000).all() and correlations["n_clusters"].between(2, 80).all()
+    assert (correlations["bootstrap_resamples"] == 2000).all() and correlations["n_clusters"].between(2, N_PARTICIPANTS).all()
     assert (correlations["cluster_ci_low"] <= correlations["cluster_ci_high"]).all()
     gap = pd.read_csv(run / "results/tiny/silent_empathy/high_rating_gap.csv")
     assert (gap["clustered_test"] == "obuchowski").all() and gap["clustered_p_value"].between(0, 1).all()
@@ -120,7 +109,7 @@ def test_same_inputs_give_byte_identical_csvs(run, tmp_path):
     perception, elo, _ = simulate_perception(
         read_validated(run / "data/simulated/tiny/conversations.csv", "conversations"),
         read_validated(run / "data/simulated/tiny/scores.csv", "scores"),
-        plan["outcomes"]["composite"], plan["judge_aggregation"], TINY["tiny"]["simulation"]["seed"],
+        plan["outcomes"]["composite"], plan["judge_aggregation"], SIMULATION["seed"],
     )
     outputs = {
         "data/simulated/tiny/perception.csv": perception,
@@ -141,27 +130,19 @@ def test_same_inputs_give_byte_identical_csvs(run, tmp_path):
         assert (tmp_path / "again.csv").read_bytes() == (run / relative).read_bytes(), relative
 
 
-def test_rerun_is_a_no_op(run):
-    process = snakemake(run, TINY, "--dry-run", *targets("tiny"))
-    assert process.returncode == 0
-    assert "Nothing to be done" in process.stdout + process.stderr
-
-
 def test_native_cohorts_run_the_perception_analysis_only_with_the_file(tmp_path):
     cohort = make_small_cohort(n_per_arm=4)
     write_native(cohort, tmp_path / "plain")
-    process = snakemake(tmp_path, {"plain": {"format": "native", "path": str(tmp_path / "plain")}}, "--dry-run")
-    assert process.returncode == 0, process.stderr[-3000:]
-    plan = process.stdout + process.stderr
-    assert "analyse_silent_empathy" in plan and "analyse_improvement" in plan
-    assert "analyse_perception" not in plan and "simulate_perception" not in plan
     write_native(cohort, tmp_path / "rated")
     ids = cohort.conversations
     pairs = pd.DataFrame({"rater_id": ["r1", "r1"], "pair_id": ["a", "b"], "scenario": ["job_loss", "promotion"],
                           "conversation_left_id": [ids["conversation_id"][0], ids["conversation_id"][1]],
                           "conversation_right_id": [ids["conversation_id"][3], ids["conversation_id"][4]], "choice": ["left", "right"]})
     pairs.to_csv(tmp_path / "rated" / "perception.csv", index=False)
-    process = snakemake(tmp_path, {"rated": {"format": "native", "path": str(tmp_path / "rated")}}, "--dry-run")
+    cohorts = {name: {"format": "native", "path": str(tmp_path / name)} for name in ("plain", "rated")}
+    process = run_on_cohorts(tmp_path, cohorts, "--dry-run")
     assert process.returncode == 0, process.stderr[-3000:]
-    plan = process.stdout + process.stderr
-    assert "analyse_perception" in plan and "analyse_perception_elo" not in plan
+    jobs = dry_run_jobs(process.stdout + process.stderr)
+    assert {"analyse_silent_empathy", "analyse_improvement"} <= jobs["plain"]
+    assert not {"analyse_perception", "simulate_perception"} & jobs["plain"]
+    assert "analyse_perception" in jobs["rated"] and "analyse_perception_elo" not in jobs["rated"]

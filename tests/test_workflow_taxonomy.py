@@ -1,8 +1,6 @@
-"""End to end: the taxonomy rules in a temporary folder, on small simulated and native cohorts."""
+"""End to end: the taxonomy rules, on the suite's shared simulated run and small native cohorts."""
 
 from __future__ import annotations
-
-import re
 
 import pandas as pd
 import pytest
@@ -10,32 +8,15 @@ import pytest
 from analysis.cohort import write_csv, write_native
 from analysis.specs import read_spec_record
 from tests.conftest import make_small_cohort
-from tests.test_workflow import snakemake
+from tests.workflow_runs import N_PARTICIPANTS, dry_run_jobs, run_on_cohorts
 
 pytestmark = pytest.mark.e2e
 
-SIMULATION = {
-    "seed": 8,
-    "arm_sizes": {"control": 40, "video": 40, "coach": 40, "combined": 40},
-    "judges": ["gpt-4o"],
-    "messages_per_conversation": 8.0,
-}
-TARGETS = [
-    "reports/tiny/tables/taxonomy_phrases.md",
-    "reports/tiny/tables/phrase_change.md",
-    "reports/tiny/tables/theme_change.md",
-    "reports/tiny/figures/phrase_change.png",
-    "reports/tiny/figures/theme_change.png",
-    "results/tiny/taxonomy/phrase_scores.csv",
-]
-
 
 @pytest.fixture(scope="module")
-def taxonomy_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("taxonomy")
-    process = snakemake(workdir, {"tiny": {"format": "simulated", "simulation": SIMULATION}}, *TARGETS)
-    assert process.returncode == 0, process.stderr[-4000:]
-    return workdir
+def taxonomy_run(simulated_run):
+    """The suite's shared simulated run (tests/workflow_runs.py), which builds the taxonomy's outputs."""
+    return simulated_run
 
 
 def test_simulated_cohort_gets_themes_and_every_taxonomy_output(taxonomy_run):
@@ -62,7 +43,7 @@ def test_spec_records_carry_the_registered_ids(taxonomy_run, plan):
     for name, analysis_id in expected.items():
         record = read_spec_record(taxonomy_run / "results/tiny/taxonomy" / name)
         assert record["analysis_id"] == analysis_id and record["confirmatory"] is False
-        assert record["sample"]["n_participants"] == 160
+        assert record["sample"]["n_participants"] == N_PARTICIPANTS
     change = read_spec_record(taxonomy_run / "results/tiny/taxonomy/theme_change.spec.json")
     assert change["terms"] == ["intercept", "treated", "post", "treated:post"]
     assert change["covariance"]["cluster_by"] == "participant_id"
@@ -82,18 +63,6 @@ def test_outputs_show_only_phrases_of_at_least_k_participants(taxonomy_run, plan
     assert not set(messages["text"].str.lower()) & shown
 
 
-def test_rerun_is_a_no_op(taxonomy_run):
-    process = snakemake(taxonomy_run, {"tiny": {"format": "simulated", "simulation": SIMULATION}}, *TARGETS, "--dry-run")
-    assert process.returncode == 0
-    assert "Nothing to be done" in process.stdout + process.stderr
-
-
-def _jobs(output: str, rule: str) -> set[str]:
-    """Cohorts for which a dry run schedules ``rule``."""
-    blocks = re.findall(rf"rule {rule}:\n(.*?)(?=\n\[|\n\n|\Z)", output, flags=re.S)
-    return {match for block in blocks for match in re.findall(r"wildcards: cohort=(\S+)", block)}
-
-
 def test_theme_analyses_run_only_for_cohorts_with_themes(tmp_path):
     cohort = make_small_cohort(n_per_arm=8)
     for name in ("plain", "coded"):
@@ -102,12 +71,12 @@ def test_theme_analyses_run_only_for_cohorts_with_themes(tmp_path):
     write_csv(supporter[["conversation_id", "turn"]].assign(theme="offering_availability", category="affective"),
               tmp_path / "coded" / "themes.csv")
     cohorts = {name: {"format": "native", "path": str(tmp_path / name)} for name in ("plain", "coded")}
-    process = snakemake(tmp_path, cohorts, "--dry-run")
+    process = run_on_cohorts(tmp_path, cohorts, "--dry-run")
     assert process.returncode == 0, process.stderr[-4000:]
-    output = process.stdout + process.stderr
-    assert _jobs(output, "mine_phrases") == {"plain", "coded"}
-    assert _jobs(output, "estimate_theme_change") == {"coded"}
-    assert _jobs(output, "simulate_themes") == set()
+    jobs = dry_run_jobs(process.stdout + process.stderr)
+    assert "mine_phrases" in jobs["plain"] and "mine_phrases" in jobs["coded"]
+    assert "estimate_theme_change" in jobs["coded"] and "estimate_theme_change" not in jobs["plain"]
+    assert not any("simulate_themes" in rules for rules in jobs.values())
 
 
 def test_bad_themes_file_stops_with_a_clear_message(tmp_path):
@@ -118,7 +87,7 @@ def test_bad_themes_file_stops_with_a_clear_message(tmp_path):
          "category": ["affective", "curious"]}
     )
     write_csv(themes, tmp_path / "input" / "themes.csv")
-    process = snakemake(tmp_path, {"bad": {"format": "native", "path": str(tmp_path / "input")}},
+    process = run_on_cohorts(tmp_path, {"bad": {"format": "native", "path": str(tmp_path / "input")}},
                         "results/bad/taxonomy/themes_validated.csv")
     assert process.returncode != 0
     assert "themes.csv, row 2, column 'category': value 'curious'" in process.stderr

@@ -1,4 +1,6 @@
-"""The shared end-to-end run of the suite: a simulated release in the authors' layout, through the DAG.
+"""The suite's two shared end-to-end runs, and the helpers that run the workflow in a temporary folder.
+
+**The release run.** A simulated release in the authors' layout, through the DAG.
 
 The release is simulated (analysis.simulate_release writes the layout the authors' notebook shows: one
 row per supporter message, the real themes, Elo and perception files and coverage). One Snakemake run,
@@ -8,8 +10,11 @@ published numbers with the reproduced ones, audits the run and renders the repor
 three more copies, each with one optional file broken; a dry run then lists what `rule all` still has to
 do for each cohort.
 
-The run is a session fixture (``release_run`` in tests/conftest.py) shared by tests/test_workflow_report.py
-and tests/test_workflow_bayes.py, which tests/conftest.py keeps on one pytest-xdist worker so that it is
+**The simulated run.** One Snakemake run on a simulated cohort (``tiny``: every family but the Bayesian one,
+the planning family under a planner's ``power_overrides``) and a small native cohort (``mine``).
+
+Each run is a session fixture (``release_run`` and ``simulated_run`` in tests/conftest.py); tests/conftest.py
+keeps the modules that read one run on one pytest-xdist worker (:data:`RUN_GROUPS`), so that each run is
 made once.
 """
 
@@ -23,11 +28,20 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from analysis.cohort import CohortTables, write_native
 from analysis.simulate_release import simulate_release, write_release
 from tests.hostile_text import with_hostile_text
 
 REPO = Path(__file__).resolve().parent.parent
 RELEASE_GROUP = "release_run"
+SIMULATED_GROUP = "simulated_run"
+# The test modules that read each shared run (tests/conftest.py schedules each group on one worker).
+RUN_GROUPS = {
+    **dict.fromkeys(("tests/test_workflow_report.py", "tests/test_workflow_bayes.py"), RELEASE_GROUP),
+    **dict.fromkeys(("tests/test_workflow.py", "tests/test_workflow_mixed.py", "tests/test_workflow_secondary.py",
+                     "tests/test_workflow_taxonomy.py", "tests/test_design_workflow.py"),
+                    SIMULATED_GROUP),
+}
 
 # A bulk ESS no fit reaches: the gate breaks on any CPU and for any seed.
 IMPOSSIBLE_ESS = 10**9
@@ -126,3 +140,78 @@ def build_release_run(workdir: Path) -> tuple[Path, object, dict[str, set[str]]]
     dry = snakemake(workdir, "--dry-run")
     assert dry.returncode == 0, dry.stderr[-6000:]
     return workdir, release, dry_run_jobs(dry.stdout + dry.stderr)
+
+
+def run_on_cohorts(workdir: Path, cohorts: dict, *arguments: str, **config) -> subprocess.CompletedProcess:
+    """Run the repository's workflow in ``workdir`` on exactly ``cohorts``, under the registered plan (a config
+    given on the command line replaces the Snakefile's default config, so `rule all` builds only these).
+
+    ``config`` adds top-level config keys (e.g. ``power_overrides``). Targets and flags go in ``arguments``:
+    they come before ``--configfile``, which takes every word after it."""
+    overlay = workdir / "overlay.yaml"
+    overlay.write_text(yaml.safe_dump({"prereg": str(REPO / "config" / "prereg.yaml"), "cohorts": cohorts, **config}))
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+               "--cores", "2", *arguments, "--configfile", str(overlay)]
+    # a guard against a hung run only: on a shared, loaded machine a whole run may take several minutes
+    return subprocess.run(command, capture_output=True, text=True, timeout=1800)
+
+
+# The simulated cohort: 40 participants per arm (the phrase miner's k-participant rule keeps phrases at this
+# size), two judges (the per-judge sensitivity analysis), 8 messages per conversation.
+SIMULATION = {
+    "seed": 5,
+    "arm_sizes": {"control": 40, "video": 40, "coach": 40, "combined": 40},
+    "judges": ["gpt-4o", "claude"],
+    "messages_per_conversation": 8.0,
+}
+N_PARTICIPANTS = 160
+# A planner's overrides of the registered power grid (two sizes x 30 simulated trials).
+POWER_OVERRIDES = {"n_per_arm": [20, 40], "simulations": 30, "attrition": 0.1, "mde": {"power": 0.8, "effect_grid_sd": [0.2, 0.8]}}
+
+FOUNDATION_TARGETS = [
+    f"reports/tiny/tables/{name}.{extension}" for name in ("primary_did", "arm_contrasts") for extension in ("csv", "tex", "md")
+] + [
+    f"reports/tiny/figures/{name}.{extension}" for name in ("effects_sd", "composite_by_conversation") for extension in ("png", "pdf")
+] + ["results/tiny/primary/spec.json", "results/tiny/qc/flow.csv"]
+JUDGE_TARGETS = ["results/tiny/primary/judge_sensitivity.csv", "reports/tiny/tables/judge_sensitivity.md"]
+MIXED_RESULTS = [
+    f"results/tiny/mixed/{name}" for name in (
+        "lmm_coefficients.csv", "convergence.csv", "spec.json", "reliability.csv", "responders.csv", "participant_change.csv",
+        "reliable_change_excluded.csv", "reliable_change.spec.json")
+]
+MIXED_REPORTS = [f"reports/tiny/tables/{name}.{ext}" for name in ("lmm_coefficients", "responders") for ext in ("csv", "tex", "md")] + [
+    f"reports/tiny/figures/responders.{ext}" for ext in ("png", "pdf")
+]
+SECONDARY_TABLES = ["silent_empathy_correlations", "silent_empathy_gap", "improvement_effects", "baseline_heterogeneity", "perception",
+                    "perception_elo"]
+SECONDARY_FIGURES = ["silent_empathy_traits", "silent_empathy_self_vs_judged", "improvement_by_arm", "perception_gap_bins"]
+SECONDARY_SPECS = ["silent_empathy/spec.json", "improvement/spec.json", "perception/spec.json", "perception/elo.spec.json"]
+SECONDARY_TARGETS = [f"reports/tiny/tables/{name}.md" for name in SECONDARY_TABLES] + [
+    f"reports/tiny/figures/{name}.png" for name in SECONDARY_FIGURES] + [f"results/tiny/{spec}" for spec in SECONDARY_SPECS]
+TAXONOMY_TARGETS = [
+    "reports/tiny/tables/taxonomy_phrases.md", "reports/tiny/tables/phrase_change.md", "reports/tiny/tables/theme_change.md",
+    "reports/tiny/figures/phrase_change.png", "reports/tiny/figures/theme_change.png", "results/tiny/taxonomy/phrase_scores.csv",
+]
+DESIGN_TARGETS = [f"results/tiny/design/{name}" for name in ("power.csv", "sample_size.csv", "mde.csv", "spec.json")] + [
+    "reports/tiny/figures/power_curves.png", "reports/tiny/figures/power_curves.pdf"]
+NATIVE_TARGETS = ["reports/mine/tables/primary_did.md", "results/mine/primary/hypothesis_tests.csv"]
+SIMULATED_TARGETS = [*FOUNDATION_TARGETS, *JUDGE_TARGETS, *MIXED_RESULTS, *MIXED_REPORTS, *SECONDARY_TARGETS, *TAXONOMY_TARGETS,
+                     *DESIGN_TARGETS, *NATIVE_TARGETS]
+
+
+def simulated_cohorts(workdir: Path) -> dict:
+    """The simulated run's cohorts: ``tiny`` (simulated) and ``mine`` (native, read from ``workdir/input``)."""
+    return {"tiny": {"format": "simulated", "simulation": SIMULATION}, "mine": {"format": "native", "path": str(workdir / "input")}}
+
+
+def run_simulated(workdir: Path, *arguments: str) -> subprocess.CompletedProcess:
+    """Run the workflow in ``workdir`` on the simulated run's cohorts and overrides."""
+    return run_on_cohorts(workdir, simulated_cohorts(workdir), *arguments, power_overrides=POWER_OVERRIDES)
+
+
+def build_simulated_run(workdir: Path, native: CohortTables) -> Path:
+    """Write the native cohort ``native`` to ``workdir/input`` and build every simulated-run target."""
+    write_native(native, workdir / "input")
+    process = run_simulated(workdir, *SIMULATED_TARGETS)
+    assert process.returncode == 0, process.stderr[-6000:]
+    return workdir

@@ -8,13 +8,13 @@ STAMP := $(VENV)/.installed
 CORES ?= all
 # What a run prints (docs/report.md): by default one line per finished step with the progress count,
 # a heartbeat every 15 s from long steps and failures last (the logger plugin `steps`,
-# analysis/console.py, found on PYTHONPATH); VERBOSE=1 prints Snakemake's full output instead.
+# analysis/runtime/console.py, found on PYTHONPATH); VERBOSE=1 prints Snakemake's full output instead.
 VERBOSE ?=
 SNAKEMAKE_OUTPUT := $(if $(VERBOSE),--printshellcmds,--logger=steps)
-# A run killed half-way (README, "If a run is interrupted"): analysis/run_guard.py removes the lock it left
+# A run killed half-way (README, "If a run is interrupted"): analysis/runtime/run_guard.py removes the lock it left
 # when no Snakemake process works here any more (a live run's lock stays), then becomes Snakemake;
 # --rerun-incomplete rebuilds the outputs of the steps that were killed.
-SNAKEMAKE_RUN := PYTHONPATH="$(CURDIR)/workflow/plugins$(if $(PYTHONPATH),:$(PYTHONPATH))" $(BIN)/python -m analysis.run_guard \
+SNAKEMAKE_RUN := PYTHONPATH="$(CURDIR)/workflow/plugins$(if $(PYTHONPATH),:$(PYTHONPATH))" $(BIN)/python -m analysis.runtime.run_guard \
   $(BIN)/snakemake --cores $(CORES) --rerun-incomplete $(SNAKEMAKE_OUTPUT)
 
 .PHONY: reproduce test lint dryrun bench lock clean
@@ -86,7 +86,7 @@ power: $(STAMP)
 # Lock the registered plan: config/prereg.lock = sha256 of the canonicalised plan + date (docs/preregistration.md).
 .PHONY: prereg-lock
 prereg-lock: $(STAMP)
-	$(BIN)/python -m analysis.prereg_lock --prereg config/prereg.yaml --lock config/prereg.lock
+	$(BIN)/python -m analysis.prereg.lock --prereg config/prereg.yaml --lock config/prereg.lock
 
 # Remove Snakemake's lock by hand: needed only when a run started on another machine sharing this folder was
 # killed (make reproduce removes a lock a killed run left on this machine by itself).

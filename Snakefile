@@ -4,7 +4,7 @@ import os
 
 from snakemake.utils import min_version
 
-from analysis.jobenv import job_environment
+from analysis.runtime.jobenv import job_environment
 
 min_version("9.0")
 

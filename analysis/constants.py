@@ -2,6 +2,25 @@
 
 from __future__ import annotations
 
+__all__ = [
+    "PRESCRIPTIVE_DIMENSIONS",
+    "MISATTUNED_DIMENSIONS",
+    "DIMENSIONS",
+    "COMPOSITE",
+    "OUTCOMES",
+    "SCORE_MIN",
+    "SCORE_MAX",
+    "TROUBLE_TYPES",
+    "SCENARIO_TROUBLE_TYPE",
+    "SCENARIO_OPENING_LINES",
+    "ROLES",
+    "EMPATHY_ITEMS",
+    "SELF_RATINGS",
+    "NATIVE_FILES",
+    "OPTIONAL_FILES",
+    "THEME_CATEGORIES",
+]
+
 PRESCRIPTIVE_DIMENSIONS: tuple[str, ...] = (
     "validating_emotions",
     "encouraging_elaboration",

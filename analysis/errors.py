@@ -7,6 +7,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+__all__ = [
+    "PipelineError",
+    "ConfigError",
+    "InputFileError",
+    "ValidationIssue",
+    "SHOWN_VALUE_MAX_CHARS",
+    "CohortValidationError",
+    "AnalysisError",
+    "exit_on_pipeline_error",
+]
+
 
 class PipelineError(Exception):
     """Base class of every error the pipeline raises on purpose."""
@@ -54,7 +65,7 @@ def _shown_value(value: object) -> object:
     white space) as a short scrubbed excerpt, so that no whole message is printed; a single short token
     (an ID, code or number) as it is, so that the user can find it."""
     if isinstance(value, str) and (len(value) > SHOWN_VALUE_MAX_CHARS or re.search(r"\s", value)):
-        from analysis.privacy import excerpt  # analysis.privacy imports this module
+        from analysis.cohorts.privacy import excerpt  # analysis.cohorts.privacy imports this module
 
         return excerpt(value, max_chars=SHOWN_VALUE_MAX_CHARS)
     return value

@@ -6,7 +6,7 @@ by their paths, and each file is rendered by its type:
 
 * figures (``.png``) are embedded as base64 ``data:`` URIs with their caption (the ``.rst`` caption
   used by ``snakemake --report``, when there is one) and a link to the PDF beside them;
-* display tables (``reports/NAME/tables/*.csv``, the CSV layout of :func:`analysis.tables.render_table`)
+* display tables (``reports/NAME/tables/*.csv``, the CSV layout of :func:`analysis.render.tables.render_table`)
   are shown with their caption and note, with links to the ``.tex`` and ``.md`` versions;
 * small result tables (``results/NAME/**/*.csv``) are shown rounded to 3 decimals; larger ones and
   every other file (``.nc``, ``.json``, ...) are listed as relative links.
@@ -39,8 +39,45 @@ import pandas as pd
 import yaml
 
 from analysis import __version__
-from analysis.escape import html_text, spreadsheet_value
-from analysis.tables import format_number, format_p_value, outcome_label
+from analysis.render.escape import html_text, spreadsheet_value
+from analysis.render.tables import format_number, format_p_value, outcome_label
+
+__all__ = [
+    "REPOSITORY_ROOT",
+    "MAX_INLINE_ROWS",
+    "MAX_INLINE_COLUMNS",
+    "Section",
+    "SECTIONS",
+    "CONTEXT_PATTERNS",
+    "ResultTable",
+    "RESULT_TABLES",
+    "SHOWN_AS",
+    "result_table",
+    "ReportInputs",
+    "section_of",
+    "png_display_width",
+    "png_data_uri",
+    "caption_text",
+    "humanise",
+    "DISPLAY_TITLES",
+    "display_title",
+    "read_display_table",
+    "read_result_table",
+    "file_blocks",
+    "consort_block",
+    "design_blocks",
+    "hypothesis_block",
+    "audit_blocks",
+    "release_import_blocks",
+    "planning_block",
+    "comparison_blocks",
+    "package_versions",
+    "git_commit",
+    "canonical_sha256",
+    "provenance_blocks",
+    "report_title",
+    "build_report",
+]
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
 MAX_INLINE_ROWS = 40
@@ -340,8 +377,8 @@ def display_title(stem: str) -> str:
 
 
 def read_display_table(path: str | Path) -> dict:
-    """A table written by :func:`analysis.tables.render_table` (CSV layout: header, caption row, rows, note row), its
-    cells read back as their text (:func:`analysis.escape.spreadsheet_value`)."""
+    """A table written by :func:`analysis.render.tables.render_table` (CSV layout: header, caption row, rows, note row), its
+    cells read back as their text (:func:`analysis.render.escape.spreadsheet_value`)."""
     frame = pd.read_csv(path, dtype=str, keep_default_na=False).map(spreadsheet_value)
     frame.columns = [spreadsheet_value(column) for column in frame.columns]
     caption, note = "", ""

@@ -8,7 +8,7 @@ What is measured (wall-clock; nothing here is asserted):
   derived quantities, diagnostics, writing the .nc file), the compile and sampling seconds recorded
   in the InferenceData, the diagnostics of every registered quantity and the ESS per second of the
   slowest one.
-* ``inprocess``: the same fit in this process (``analysis.bayes.fit_ordinal_model``), with optional
+* ``inprocess``: the same fit in this process (``analysis.models.bayes.fit_ordinal_model``), with optional
   sampler overrides, e.g. ``--sampler '{"engine": "pymc", "draws": 300, "tune": 300}'`` to time
   PyMC's own NUTS.
 * ``--brms``: ``benchmarks/bench_brms_ordinal.R`` (R's brms, rstan) on the same conversation scores.
@@ -41,11 +41,11 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from analysis.bayes import fit_ordinal_model  # noqa: E402
-from analysis.cohort import write_csv  # noqa: E402
-from analysis.outcomes import derive_outcomes  # noqa: E402
-from analysis.prereg import load_prereg  # noqa: E402
-from analysis.simulate import simulate_cohort  # noqa: E402
+from analysis.cohorts.native import write_csv  # noqa: E402
+from analysis.cohorts.outcomes import derive_outcomes  # noqa: E402
+from analysis.models.bayes import fit_ordinal_model  # noqa: E402
+from analysis.prereg.plan import load_prereg  # noqa: E402
+from analysis.simulate.cohort import simulate_cohort  # noqa: E402
 
 
 def paper_sim_outcomes(plan: dict) -> pd.DataFrame:

@@ -1,6 +1,6 @@
 """Start-up cost of the ordinal Bayesian fit: imports, PyTensor's BLAS set-up and nutpie's compilation.
 
-Run it in a process with the environment the rule jobs get (``analysis.jobenv.job_environment``: the
+Run it in a process with the environment the rule jobs get (``analysis.runtime.jobenv.job_environment``: the
 repository's compile cache and scipy's OpenBLAS), or with ``--as-before`` with only the compile cache,
 PyTensor left to search the system for a BLAS as it did before. One JSON line per call, wall and CPU
 seconds of each part; the CPU seconds are the ones to compare on a shared machine. Run twice: the
@@ -22,7 +22,7 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY))
 
-from analysis.jobenv import job_environment  # noqa: E402
+from analysis.runtime.jobenv import job_environment  # noqa: E402
 
 
 def main() -> None:
@@ -42,8 +42,8 @@ def main() -> None:
     import pytensor
     import yaml
 
-    from analysis.bayes import ORDINAL_NUISANCE, ORDINAL_QUANTITIES, build_ordinal_model, discretise_scores, trial_design
-    from analysis.outcomes import read_outcomes
+    from analysis.cohorts.outcomes import read_outcomes
+    from analysis.models.bayes import ORDINAL_NUISANCE, ORDINAL_QUANTITIES, build_ordinal_model, discretise_scores, trial_design
 
     imported = time.perf_counter(), time.process_time()
     with warnings.catch_warnings(record=True) as caught:

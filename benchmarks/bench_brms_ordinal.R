@@ -6,7 +6,7 @@
 # include/ folder rstan looks for, so bench_bayes.py points R_LIBS at a shim BH whose include/ links
 # to /usr/include, where libboost-dev puts Boost.)
 #
-# Model (the closest brms equivalent of analysis/bayes.py's ordinal model, same data): the six
+# Model (the closest brms equivalent of analysis/models/bayes.py's ordinal model, same data): the six
 # dimensions rounded half up as registered; multivariate cumulative logit (set_rescor(FALSE)) with
 # arm * post fixed effects (treatment-coded arm: baseline differences, post, arm:post), treatment-coded
 # scenario effects, and participant intercepts correlated across the six outcomes via the shared

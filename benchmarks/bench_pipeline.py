@@ -21,13 +21,13 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from analysis.cohort import write_native  # noqa: E402
-from analysis.contract import load_and_validate  # noqa: E402
-from analysis.did import primary_analysis  # noqa: E402
-from analysis.exclusions import apply_exclusions  # noqa: E402
-from analysis.outcomes import derive_outcomes  # noqa: E402
-from analysis.prereg import load_prereg  # noqa: E402
-from analysis.simulate import simulate_cohort  # noqa: E402
+from analysis.cohorts.contract import load_and_validate  # noqa: E402
+from analysis.cohorts.exclusions import apply_exclusions  # noqa: E402
+from analysis.cohorts.native import write_native  # noqa: E402
+from analysis.cohorts.outcomes import derive_outcomes  # noqa: E402
+from analysis.models.did import primary_analysis  # noqa: E402
+from analysis.prereg.plan import load_prereg  # noqa: E402
+from analysis.simulate.cohort import simulate_cohort  # noqa: E402
 
 
 def timed(function, repeats: int) -> tuple[float, object]:

@@ -1,4 +1,4 @@
-"""Benchmark the planning family (analysis.design) at the paper's size, beside a statsmodels loop.
+"""Benchmark the planning family (analysis.planning.power) at the paper's size, beside a statsmodels loop.
 
 Run ``.venv/bin/python benchmarks/bench_power.py --skip-grid`` (or without ``--skip-grid`` to time the
 whole registered default too) after the cohort's mixed models exist (``make power COHORT=paper_sim``
@@ -26,10 +26,10 @@ import statsmodels.api as sm
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from analysis import design  # noqa: E402
-from analysis.did import design_matrix  # noqa: E402
-from analysis.outcomes import read_outcomes  # noqa: E402
-from analysis.prereg import load_prereg  # noqa: E402
+from analysis.cohorts.outcomes import read_outcomes  # noqa: E402
+from analysis.models.did import design_matrix  # noqa: E402
+from analysis.planning import power as design  # noqa: E402
+from analysis.prereg.plan import load_prereg  # noqa: E402
 
 
 def main() -> None:

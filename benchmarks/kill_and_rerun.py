@@ -14,7 +14,7 @@ equal the reference's too). Then, ``--kills`` times, in a fresh folder:
    atomic writers), and every output present right then, those of the killed steps included, must already
    equal the reference's (no file is half-written);
 3. the run is started again with the user's command line (the Makefile's SNAKEMAKE_RUN:
-   ``python -m analysis.run_guard snakemake --cores N --rerun-incomplete --logger=steps``) and must complete
+   ``python -m analysis.runtime.run_guard snakemake --cores N --rerun-incomplete --logger=steps``) and must complete
    without any manual step;
 4. every file under results/, reports/ and data/ is compared with the reference's, byte for byte except the
    clocks the InferenceData files and the HTML report record (tests/output_comparison.py, shared with the
@@ -47,7 +47,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from analysis.atomic import PARTIAL_MARKER  # noqa: E402
+from analysis.runtime.atomic import PARTIAL_MARKER  # noqa: E402
 from tests.output_comparison import compare_outputs  # noqa: E402
 from tests.workflow_runs import quick_plan  # noqa: E402
 
@@ -64,7 +64,7 @@ PROGRESS = re.compile(r"^\[\s*(\d+)/(\d+)\]", re.MULTILINE)
 
 def user_command(cores: int) -> list[str]:
     """The Makefile's SNAKEMAKE_RUN (checked against it by :func:`check_makefile`) with the flags of a `make reproduce`."""
-    return [sys.executable, "-m", "analysis.run_guard", str(SNAKEMAKE), "--cores", str(cores), "--rerun-incomplete", "--logger=steps"]
+    return [sys.executable, "-m", "analysis.runtime.run_guard", str(SNAKEMAKE), "--cores", str(cores), "--rerun-incomplete", "--logger=steps"]
 
 
 def copy_code(source: Path, destination: Path) -> Path:
@@ -208,8 +208,8 @@ def check_makefile() -> None:
     """Stop when the Makefile's run command no longer goes through the guard with --rerun-incomplete."""
     text = (REPO / "Makefile").read_text(encoding="utf-8").replace("\\\n", " ")
     definition = re.search(r"^SNAKEMAKE_RUN :=(.*)$", text, re.MULTILINE)
-    if definition is None or "-m analysis.run_guard" not in definition.group(1) or "--rerun-incomplete" not in definition.group(1):
-        sys.exit("Makefile: SNAKEMAKE_RUN no longer runs `python -m analysis.run_guard ... --rerun-incomplete`; update user_command()")
+    if definition is None or "-m analysis.runtime.run_guard" not in definition.group(1) or "--rerun-incomplete" not in definition.group(1):
+        sys.exit("Makefile: SNAKEMAKE_RUN no longer runs `python -m analysis.runtime.run_guard ... --rerun-incomplete`; update user_command()")
 
 
 def main() -> int:

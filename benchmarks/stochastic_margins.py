@@ -23,8 +23,8 @@ import nutpie
 import pandas as pd
 import statsmodels.formula.api as smf
 
-from analysis.bayes import fit_composite_model, fit_ordinal_model, ppc_category_proportions
-from analysis.prereg import load_prereg
+from analysis.models.bayes import fit_composite_model, fit_ordinal_model, ppc_category_proportions
+from analysis.prereg.plan import load_prereg
 from tests.conftest import REPO
 from tests.test_bayes import (
     ARMS,

@@ -23,9 +23,9 @@ from pathlib import Path
 import pandas as pd
 from hypothesis import strategies as st
 
+from analysis.cohorts.contract import VALIDATED_DTYPES
 from analysis.constants import EMPATHY_ITEMS, NATIVE_FILES, ROLES, SCENARIO_TROUBLE_TYPE, SELF_RATINGS, TROUBLE_TYPES
-from analysis.contract import VALIDATED_DTYPES
-from analysis.prereg import load_prereg
+from analysis.prereg.plan import load_prereg
 
 REPO = Path(__file__).resolve().parent.parent
 PLAN = load_prereg(REPO / "config" / "prereg.yaml")

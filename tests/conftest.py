@@ -1,6 +1,6 @@
 """Shared fixtures: a small valid cohort built by hand, the registered plan, and the pilot release.
 
-The pilot release is found the way the pipeline finds it (:func:`analysis.pilot_release.locate_release`):
+The pilot release is found the way the pipeline finds it (:func:`analysis.adapters.pilot_release.locate_release`):
 the local copy at the default config's path, else the pinned download cached under ``data/downloads/``
 (verified file by file), else the tests that need it skip with one line saying why. Where a local copy
 exists, or under CI (``CI=true``), such a skip is turned into a failure (:func:`pytest_runtest_makereport`),
@@ -25,10 +25,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from analysis.cohort import CohortTables, write_native
-from analysis.constants import DIMENSIONS
-from analysis.outcomes import derive_outcomes
-from analysis.pilot_release import (
+from analysis.adapters.pilot_release import (
     DEFAULT_BASE_URL,
     ReleaseChecksumError,
     ReleaseDownloadError,
@@ -39,8 +36,11 @@ from analysis.pilot_release import (
     read_manifest,
     verify_release,
 )
-from analysis.prereg import load_prereg
-from analysis.simulate import simulate_cohort
+from analysis.cohorts.native import CohortTables, write_native
+from analysis.cohorts.outcomes import derive_outcomes
+from analysis.constants import DIMENSIONS
+from analysis.prereg.plan import load_prereg
+from analysis.simulate.cohort import simulate_cohort
 from tests import hypothesis_profiles  # noqa: F401  (registers and loads the Hypothesis profile: HYPOTHESIS_PROFILE)
 from tests.workflow_runs import RELEASE_GROUP, RUN_GROUPS, build_release_run, build_simulated_run
 

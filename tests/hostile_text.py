@@ -2,7 +2,7 @@
 
 :func:`with_hostile_text` plants text that would run or turn into markup if a rendering step passed
 it through (a spreadsheet formula, a script tag, Markdown and LaTeX syntax, a bidirectional
-override) into a simulated release (:mod:`analysis.simulate_release`):
+override) into a simulated release (:mod:`analysis.simulate.release`):
 
 * as theme labels (``Level 3``), with ``Level 2`` parents holding a line break, coded on many
   supporter messages of the treated arms after training, so that every one is used by far more
@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.escape import latex_text, markdown_text, spreadsheet_cell
-from analysis.paper_release import CONDITION_ARMS
-from analysis.privacy import WITHHELD, scrub_text
-from analysis.simulate_release import SimulatedRelease
+from analysis.adapters.paper_release import CONDITION_ARMS
+from analysis.cohorts.privacy import WITHHELD, scrub_text
+from analysis.render.escape import latex_text, markdown_text, spreadsheet_cell
+from analysis.simulate.release import SimulatedRelease
 
 HOSTILE_THEMES: tuple[str, ...] = (
     '=HYPERLINK("http://x","y")',
@@ -71,7 +71,7 @@ def with_hostile_text(release: SimulatedRelease, seed: int = 11) -> SimulatedRel
     Parameters
     ----------
     release : SimulatedRelease
-        From :func:`analysis.simulate_release.simulate_release`.
+        From :func:`analysis.simulate.release.simulate_release`.
     seed : int
         Seed of the draws choosing the coded and changed messages.
 

@@ -1,12 +1,12 @@
 """Hypothesis strategies for the property-based tests of the two release adapters (tests/test_adapter_properties.py).
 
-* :func:`paper_releases`: the authors' release layout read by :mod:`analysis.paper_release`
+* :func:`paper_releases`: the authors' release layout read by :mod:`analysis.adapters.paper_release`
   (``experiment_1.csv`` with one row per supporter message and the whole transcript repeated on each,
   ``experiment_2.csv``, ``elo_rankings.csv`` with its restarting index column, ``all_themes.csv``), in
   every spelling the adapter documents (condition names, Prolific placeholders, text levels in any
   case, curly or straight opening lines, scenario labels, role prefixes in any case, Level 1 labels
   in any case and spacing), with the native tables and optional files the import must give.
-* :func:`pilot_releases`: the pilot release layout read by :mod:`analysis.pilot_release`
+* :func:`pilot_releases`: the pilot release layout read by :mod:`analysis.adapters.pilot_release`
   (transcripts, one ratings file per annotator, the crowd workers' individual annotations), with the
   tables the import must give; the manifest pinning the generated files is written beside them.
 
@@ -24,9 +24,16 @@ from pathlib import Path
 import pandas as pd
 from hypothesis import strategies as st
 
+from analysis.adapters.paper_release import (
+    CHOICE_SIDES,
+    CONDITION_ARMS,
+    MISSING_MARKERS,
+    RELEASE_FILES,
+    RELEASE_JUDGE,
+    TEXT_LEVELS,
+)
 from analysis.constants import DIMENSIONS, EMPATHY_ITEMS, SCENARIO_OPENING_LINES, SCENARIO_TROUBLE_TYPE, SELF_RATINGS
-from analysis.paper_release import CHOICE_SIDES, CONDITION_ARMS, MISSING_MARKERS, RELEASE_FILES, RELEASE_JUDGE, TEXT_LEVELS
-from analysis.simulate_release import RELEASE_STARTERS
+from analysis.simulate.release import RELEASE_STARTERS
 from tests.cohort_strategies import (
     REPO,
     TEXT_FRAGMENTS,

@@ -1,7 +1,7 @@
 """Property-based tests of the two release adapters: every generated release, not a list of them.
 
-For the authors' release (:func:`analysis.paper_release.import_release`) and the pilot release
-(:func:`analysis.pilot_release.import_pilot_release`):
+For the authors' release (:func:`analysis.adapters.paper_release.import_release`) and the pilot release
+(:func:`analysis.adapters.pilot_release.import_pilot_release`):
 
 1. A valid release in the upstream layout (tests/release_strategies.py: any IDs, message text with
    quotes, commas, line ends, emoji and right-to-left marks, every documented spelling) imports into
@@ -28,15 +28,15 @@ import yaml
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from analysis.cohort import write_csv, write_native
+from analysis.adapters.paper_release import OPTIONAL_SOURCES, import_release
+from analysis.adapters.pilot_release import PILOT_OUTPUT_FILES, import_pilot_release, read_crowd_annotations, read_scenarios
+from analysis.cohorts.contract import load_and_validate, read_validated
+from analysis.cohorts.native import write_csv, write_native
 from analysis.constants import DIMENSIONS
-from analysis.contract import load_and_validate, read_validated
 from analysis.errors import CohortValidationError, InputFileError
-from analysis.paper_release import OPTIONAL_SOURCES, import_release
-from analysis.perception import load_elo, load_perception
-from analysis.pilot_release import PILOT_OUTPUT_FILES, import_pilot_release, read_crowd_annotations, read_scenarios
-from analysis.simulate_release import simulate_release
-from analysis.taxonomy import load_themes
+from analysis.secondary.perception import load_elo, load_perception
+from analysis.secondary.taxonomy import load_themes
+from analysis.simulate.release import simulate_release
 from tests.cohort_strategies import (
     ARMS,
     CONVERSATIONS_PER_PARTICIPANT,

@@ -13,7 +13,10 @@ from scipy import stats
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import cohens_kappa
 
-from analysis.agreement import (
+from analysis.constants import DIMENSIONS
+from analysis.errors import AnalysisError
+from analysis.prereg.plan import load_prereg
+from analysis.secondary.agreement import (
     ALL_WORKERS,
     CROWD_WORKER_COLUMNS,
     PAIRWISE_COLUMNS,
@@ -29,9 +32,6 @@ from analysis.agreement import (
     spearman_with_ci,
     weighted_kappa,
 )
-from analysis.constants import DIMENSIONS
-from analysis.errors import AnalysisError
-from analysis.prereg import load_prereg
 from tests.conftest import REPO
 
 PUBLISHED = REPO / "analysis" / "reference" / "published_pilot_agreement.csv"

@@ -1,4 +1,4 @@
-"""Atomic writing (analysis.atomic): an interrupted writer leaves the previous file or none, never half of one;
+"""Atomic writing (analysis.runtime.atomic): an interrupted writer leaves the previous file or none, never half of one;
 and every writer of the package and the workflow scripts goes through it (a source scan)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import atomic
+from analysis.runtime import atomic
 from tests.conftest import REPO
 
 # ---------------------------------------------------------------------------------------------
@@ -88,13 +88,13 @@ def test_only_writing_modes_are_accepted(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-# A child that writes a large CSV through analysis.atomic; the object in row HALT says "half" on standard output
+# A child that writes a large CSV through analysis.runtime.atomic; the object in row HALT says "half" on standard output
 # when pandas formats it (by then tens of thousands of rows are on the disk) and waits there to be killed.
 KILLED_WRITER = textwrap.dedent(
     """
     import sys, time
     import pandas as pd
-    from analysis.atomic import write_csv
+    from analysis.runtime.atomic import write_csv
 
     class Halt:
         def __str__(self):
@@ -133,7 +133,7 @@ def test_a_writer_killed_half_way_leaves_the_previous_file(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# Every writer goes through analysis.atomic
+# Every writer goes through analysis.runtime.atomic
 # ---------------------------------------------------------------------------------------------
 
 # Methods that write a file they are given (to_csv & co. return text when given none).
@@ -146,7 +146,7 @@ WRITING_FUNCTIONS = {"os.replace", "os.rename", "shutil.copy", "shutil.copy2", "
                      "np.savez", "np.savez_compressed", "np.savetxt", "numpy.save", "numpy.savetxt"}
 STREAM_DUMPS = {"json.dump", "yaml.dump", "yaml.safe_dump"}  # write when given a stream
 OS_WRITE_FLAGS = {"O_WRONLY", "O_RDWR", "O_APPEND", "O_TRUNC"}
-ATOMIC = {"atomic", "analysis.atomic"}
+ATOMIC = {"atomic", "analysis.runtime.atomic"}
 
 
 def _dotted(node: ast.AST) -> str:
@@ -167,9 +167,9 @@ def _writing_mode(call: ast.Call, position: int) -> bool:
 
 
 def is_direct_write(call: ast.Call) -> bool:
-    """Whether a call writes a file by itself (not through analysis.atomic)."""
+    """Whether a call writes a file by itself (not through analysis.runtime.atomic)."""
     name = _dotted(call.func)
-    # a method of some object (the helpers of analysis.atomic, called as atomic.<name> or imported, are not)
+    # a method of some object (the helpers of analysis.runtime.atomic, called as atomic.<name> or imported, are not)
     method = call.func.attr if isinstance(call.func, ast.Attribute) and _dotted(call.func.value) not in ATOMIC else None
     keywords = {keyword.arg for keyword in call.keywords}
     if method in WRITES_WHEN_GIVEN_A_TARGET:
@@ -189,7 +189,7 @@ def is_direct_write(call: ast.Call) -> bool:
 
 
 def direct_writes(source: str, filename: str = "<snippet>") -> list[str]:
-    """``file:line: code`` of every call in ``source`` that writes a file without analysis.atomic."""
+    """``file:line: code`` of every call in ``source`` that writes a file without analysis.runtime.atomic."""
     return [
         f"{filename}:{node.lineno}: {ast.get_source_segment(source, node)}"
         for node in ast.walk(ast.parse(source, filename))
@@ -213,18 +213,18 @@ def test_the_scan_finds_each_kind_of_direct_write(snippet):
     "frame.to_csv(index=False, lineterminator='\\n')", "open(path)", "open(path, 'rb')", "Path(p).open(encoding='utf-8')",
     "json.dumps(record, indent=2)", "yaml.safe_dump(record, sort_keys=True)", "styler.to_latex(caption='c', hrules=True)",
     "os.open(p, os.O_RDONLY | os.O_CREAT, 0o666)", "atomic.write_csv(frame, path, index=False)", "text.replace('a', 'b')",
-    "atomic.write_text(path, text)", "write_text(snakemake.output.md, text)", "analysis.atomic.save_figure(fig, path)",
+    "atomic.write_text(path, text)", "write_text(snakemake.output.md, text)", "analysis.runtime.atomic.save_figure(fig, path)",
 ])
 def test_the_scan_leaves_reads_and_text_rendering_alone(snippet):
     assert direct_writes(snippet) == [], snippet
 
 
 def test_every_writer_goes_through_the_atomic_module():
-    """A new writer that opens, saves or dumps to a file by itself fails here: write through analysis.atomic
+    """A new writer that opens, saves or dumps to a file by itself fails here: write through analysis.runtime.atomic
     (write_text, write_json, write_csv, save_figure, write_netcdf, write_bytes, atomic_open, atomic_path)."""
     sources = sorted([*(REPO / "analysis").rglob("*.py"), *(REPO / "workflow" / "scripts").glob("*.py"),
                       *(REPO / "workflow" / "plugins").rglob("*.py")])
-    sources = [path for path in sources if path != REPO / "analysis" / "atomic.py"]
+    sources = [path for path in sources if path != REPO / "analysis" / "runtime" / "atomic.py"]
     assert len(sources) > 80
     found = [hit for path in sources for hit in direct_writes(path.read_text(encoding="utf-8"), str(path.relative_to(REPO)))]
-    assert found == [], "write these through analysis.atomic:\n" + "\n".join(found)
+    assert found == [], "write these through analysis.runtime.atomic:\n" + "\n".join(found)

@@ -7,7 +7,11 @@ import copy
 import pytest
 import yaml
 
-from analysis.audit import (
+from analysis.cohorts.exclusions import apply_exclusions
+from analysis.cohorts.outcomes import derive_outcomes
+from analysis.errors import ConfigError
+from analysis.models.did import primary_analysis
+from analysis.prereg.audit import (
     DEVIATION_KINDS,
     AuditError,
     compare_terms,
@@ -19,13 +23,9 @@ from analysis.audit import (
     run_audit,
     undeclared_deviations,
 )
-from analysis.did import primary_analysis
-from analysis.errors import ConfigError
-from analysis.exclusions import apply_exclusions
-from analysis.outcomes import derive_outcomes
-from analysis.prereg_lock import lock_status
-from analysis.simulate import simulate_cohort
-from analysis.specs import spec_record
+from analysis.prereg.lock import lock_status
+from analysis.prereg.specs import spec_record
+from analysis.simulate.cohort import simulate_cohort
 from tests.conftest import REPO
 
 FOUNDATION_SECTIONS = ("title", "registration", "design", "outcomes", "judge_aggregation", "exclusions", "hypotheses", "primary_analysis")

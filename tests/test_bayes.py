@@ -32,7 +32,8 @@ import xarray as xr
 from scipy import integrate, stats
 from scipy.special import expit
 
-from analysis.bayes import (
+from analysis.errors import AnalysisError, ConfigError
+from analysis.models.bayes import (
     COMPOSITE_QUANTITIES,
     CONTRAST_COLUMNS,
     DIAGNOSTIC_COLUMNS,
@@ -60,7 +61,6 @@ from analysis.bayes import (
     thin_posterior,
     trial_design,
 )
-from analysis.errors import AnalysisError, ConfigError
 from tests.conftest import REPO, simulated_outcomes
 
 ARMS = ["control", "video", "coach", "combined"]

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.bayes import DIAGNOSTIC_COLUMNS, EFFECT_COLUMNS, PPC_COLUMNS
-from analysis.bayes_report import (
+from analysis.models.bayes import DIAGNOSTIC_COLUMNS, EFFECT_COLUMNS, PPC_COLUMNS
+from analysis.render.bayes import (
     bayes_tables_text,
     diagnostics_summary_table,
     effects_table,

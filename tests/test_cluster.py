@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from analysis.resources import bayes_memory_mb, count_participants, largest_node_cpus, slurm_nodes, slurm_status_command
+from analysis.runtime.resources import bayes_memory_mb, count_participants, largest_node_cpus, slurm_nodes, slurm_status_command
 from tests.conftest import REPO
 from tests.output_comparison import compare_outputs
 from tests.workflow_runs import quick_plan

@@ -1,7 +1,7 @@
 """Code inputs: every rule declares its script, the analysis modules the script imports (directly or
 through other modules) and the reference files those modules read, so that an edit reruns it.
 
-The declared inputs come from :class:`analysis.code_inputs.ImportGraph` (source, :mod:`ast`). They are
+The declared inputs come from :class:`analysis.runtime.code_inputs.ImportGraph` (source, :mod:`ast`). They are
 checked here against a second formulation (the standard library's :mod:`modulefinder`, which reads
 bytecode), and against Snakemake's own DAG, built from the repository's Snakefile with every rule in it.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from analysis.code_inputs import ImportGraph, ImportResolutionError
+from analysis.runtime.code_inputs import ImportGraph, ImportResolutionError
 from tests.conftest import REPO
 
 PACKAGE = REPO / "analysis"
@@ -246,10 +246,10 @@ def test_every_rule_declares_the_code_it_runs(jobs, finder_imports):
 def test_a_missing_module_is_caught(jobs, finder_imports):
     """The check above can fail: drop one module (and the script) from one job's inputs."""
     rule, script, inputs, benchmark = next(job for job in jobs if job[0] == "fit_primary_did")
-    outcomes = str(PACKAGE / "outcomes.py")
+    outcomes = str(PACKAGE / "cohorts" / "outcomes.py")
     broken = [(rule, script, inputs - {outcomes, script}, benchmark)]
     assert missing_code_inputs(broken, finder_imports) == [
-        "fit_primary_did: analysis/outcomes.py is not an input",
+        "fit_primary_did: analysis/cohorts/outcomes.py is not an input",
         "fit_primary_did: workflow/scripts/fit_primary_did.py is not an input",
     ]
 

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from snakemake_interface_logger_plugins.common import LogEvent
 
-from analysis.console import LogHandler, StepConsole
 from analysis.errors import CohortValidationError, ValidationIssue
-from analysis.jobenv import job_environment, pytensor_blas_ldflags, scipy_openblas
-from analysis.runlog import STEP_CONSOLE_ENV, Heartbeat, current_heartbeat, format_duration, logged_step, step_label
+from analysis.runtime.console import LogHandler, StepConsole
+from analysis.runtime.jobenv import job_environment, pytensor_blas_ldflags, scipy_openblas
+from analysis.runtime.runlog import STEP_CONSOLE_ENV, Heartbeat, current_heartbeat, format_duration, logged_step, step_label
 from tests.conftest import REPO
 
 
@@ -37,7 +37,7 @@ def record(message=None, level=logging.INFO, **extra) -> logging.LogRecord:
 
 def job_info(jobid: int, rule: str, cohort: str) -> logging.LogRecord:
     return record(f" Rule: {rule}, Jobid: {jobid}", event=LogEvent.JOB_INFO, jobid=jobid, rule_name=rule,
-                  wildcards={"cohort": cohort}, input=["a.csv", "analysis/did.py"], output=["b.csv"])
+                  wildcards={"cohort": cohort}, input=["a.csv", "analysis/models/did.py"], output=["b.csv"])
 
 
 def finished(jobid: int, done: int, total: int) -> list[logging.LogRecord]:
@@ -199,7 +199,7 @@ def test_console_says_when_a_failed_step_wrote_no_log(tmp_path):
 
 def test_the_logger_plugin_is_found_where_the_makefile_points():
     code = ("from snakemake_interface_logger_plugins.registry import LoggerPluginRegistry; "
-            "from analysis.console import LogHandler; "
+            "from analysis.runtime.console import LogHandler; "
             "assert LoggerPluginRegistry().get_plugin('steps').log_handler is LogHandler")
     environment = {**os.environ, "PYTHONPATH": str(REPO / "workflow" / "plugins")}
     process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment, cwd=REPO, timeout=120)
@@ -324,7 +324,7 @@ def test_sampler_progress_reaches_the_heartbeat_and_leaves_the_draws_unchanged()
     import nutpie
     import pymc as pm
 
-    from analysis.bayes import sample_model
+    from analysis.models.bayes import sample_model
 
     with pm.Model() as model:
         pm.Normal("mu", 0.0, 1.0, shape=2)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analysis.cohort import write_csv
+from analysis.cohorts.contract import load_and_validate, read_validated
+from analysis.cohorts.native import write_csv
 from analysis.constants import NATIVE_FILES
-from analysis.contract import load_and_validate, read_validated
 from analysis.errors import CohortValidationError, InputFileError
 
 

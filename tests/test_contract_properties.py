@@ -28,9 +28,9 @@ import pytest
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 
-from analysis.cohort import write_csv
+from analysis.cohorts.contract import load_and_validate, read_validated
+from analysis.cohorts.native import write_csv
 from analysis.constants import EMPATHY_ITEMS, NATIVE_FILES, ROLES, SELF_RATINGS, TROUBLE_TYPES
-from analysis.contract import load_and_validate, read_validated
 from analysis.errors import CohortValidationError, InputFileError, PipelineError
 from tests.cohort_strategies import (
     ARMS,

@@ -1,4 +1,4 @@
-"""Tests of analysis.design: the vectorised primary analysis, decision rules, and power against theory."""
+"""Tests of analysis.planning.power: the vectorised primary analysis, decision rules, and power against theory."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import statsmodels.api as sm
 from scipy.stats import norm
 from statsmodels.stats.multitest import multipletests
 
-from analysis import design
-from analysis.did import design_matrix
 from analysis.errors import AnalysisError
+from analysis.models.did import design_matrix
+from analysis.planning import power as design
 
 ARMS = ("control", "video", "coach", "combined")
 DIMS = ("a", "b", "c", "d", "e", "f")

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.design import POWER_COLUMNS, SAMPLE_SIZE_COLUMNS
-from analysis.design_report import plot_power_curves
+from analysis.planning.power import POWER_COLUMNS, SAMPLE_SIZE_COLUMNS
+from analysis.render.power import plot_power_curves
 from analysis.report import planning_block
 
 

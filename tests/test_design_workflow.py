@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from analysis.design import MDE_COLUMNS, POWER_COLUMNS, SAMPLE_SIZE_COLUMNS
+from analysis.planning.power import MDE_COLUMNS, POWER_COLUMNS, SAMPLE_SIZE_COLUMNS
 from tests.workflow_runs import POWER_OVERRIDES, run_on_cohorts, simulated_cohorts
 
 pytestmark = pytest.mark.e2e

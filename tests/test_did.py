@@ -10,7 +10,9 @@ import pytest
 import statsmodels.formula.api as smf
 from scipy import stats
 
-from analysis.did import (
+from analysis.cohorts.outcomes import derive_outcomes
+from analysis.errors import AnalysisError
+from analysis.models.did import (
     COEFFICIENT_COLUMNS,
     CONTRAST_COLUMNS,
     EFFECT_COLUMNS,
@@ -19,8 +21,6 @@ from analysis.did import (
     hypothesis_tests,
     primary_analysis,
 )
-from analysis.errors import AnalysisError
-from analysis.outcomes import derive_outcomes
 from tests.conftest import make_small_cohort
 
 ARMS = ["control", "video", "coach", "combined"]

@@ -1,4 +1,4 @@
-"""Tests of the escaping of participant text in every rendered format (analysis.escape)."""
+"""Tests of the escaping of participant text in every rendered format (analysis.render.escape)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from analysis.escape import html_text, latex_text, markdown_text, spreadsheet_cell, spreadsheet_value, visible_controls
+from analysis.render.escape import html_text, latex_text, markdown_text, spreadsheet_cell, spreadsheet_value, visible_controls
+from analysis.render.tables import render_table
+from analysis.render.taxonomy import TOP_COLUMNS, plot_expression_change
 from analysis.report import read_display_table
-from analysis.tables import render_table
-from analysis.taxonomy_report import TOP_COLUMNS, plot_expression_change
 from tests.hostile_text import HOSTILE_THEMES, TEX_COMMANDS
 
 HOSTILE = (

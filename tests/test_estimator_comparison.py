@@ -2,7 +2,7 @@
 
 The fixtures have the layouts of primary/effects_sd.csv, mixed/lmm_coefficients.csv (the primary
 table's columns plus variance-component rows) and bayes/effects.csv; the OLS fixture is the real
-primary analysis of a small simulated cohort, so its numbers come from analysis.did.
+primary analysis of a small simulated cohort, so its numbers come from analysis.models.did.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.bayes import EFFECT_COLUMNS
-from analysis.did import COEFFICIENT_COLUMNS, primary_analysis
 from analysis.errors import AnalysisError
-from analysis.estimator_comparison import COMPARISON_COLUMNS, ESTIMATORS, compare_estimators, plot_estimator_comparison
+from analysis.models.bayes import EFFECT_COLUMNS
+from analysis.models.did import COEFFICIENT_COLUMNS, primary_analysis
+from analysis.models.estimator_comparison import COMPARISON_COLUMNS, ESTIMATORS, compare_estimators, plot_estimator_comparison
 from tests.conftest import simulated_outcomes
 
 ARMS = ["control", "video", "coach", "combined"]

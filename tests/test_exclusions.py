@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from analysis.cohorts.exclusions import apply_exclusions
 from analysis.errors import AnalysisError, ConfigError
-from analysis.exclusions import apply_exclusions
 
 
 def run(cohort, plan, **overrides):

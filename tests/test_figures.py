@@ -1,4 +1,4 @@
-"""Tests of the publication figures (analysis.figures)."""
+"""Tests of the publication figures (analysis.render.figures)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from analysis.constants import COMPOSITE, OUTCOMES
-from analysis.figures import (
+from analysis.render.figures import (
     FIXED_ARM_COLOURS,
     OKABE_ITO,
     arm_palette,

@@ -9,8 +9,9 @@ import statsmodels.formula.api as smf
 from matplotlib.figure import Figure
 from scipy import stats
 
+from analysis.cohorts.outcomes import derive_outcomes
 from analysis.errors import AnalysisError
-from analysis.improvement import (
+from analysis.secondary.improvement import (
     ARM_SUMMARY_COLUMNS,
     COEFFICIENT_COLUMNS,
     HETEROGENEITY_COLUMNS,
@@ -20,7 +21,6 @@ from analysis.improvement import (
     participant_improvement,
     plot_improvement,
 )
-from analysis.outcomes import derive_outcomes
 from tests.conftest import make_small_cohort
 
 ARMS = ["control", "video", "coach", "combined"]

@@ -7,17 +7,17 @@ import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
-from analysis.did import primary_analysis
+from analysis.cohorts.exclusions import apply_exclusions
+from analysis.cohorts.outcomes import derive_outcomes
 from analysis.errors import AnalysisError
-from analysis.exclusions import apply_exclusions
-from analysis.judge_sensitivity import (
+from analysis.models.did import primary_analysis
+from analysis.secondary.judge_sensitivity import (
     SENSITIVITY_COLUMNS,
     SINGLE_JUDGE_NOTE,
     judge_sensitivity,
     judge_sensitivity_table,
     judge_sensitivity_text,
 )
-from analysis.outcomes import derive_outcomes
 from tests.conftest import make_small_cohort
 
 

@@ -32,10 +32,11 @@ import yaml
 from scipy import stats
 from statsmodels.regression.mixed_linear_model import MixedLMParams
 
+from analysis.cohorts.outcomes import derive_outcomes
 from analysis.constants import OUTCOMES
-from analysis.did import COEFFICIENT_COLUMNS
 from analysis.errors import AnalysisError
-from analysis.mixed import (
+from analysis.models.did import COEFFICIENT_COLUMNS
+from analysis.models.mixed import (
     CONVERGENCE_COLUMNS,
     SINGULAR_RATIO,
     Optimizer,
@@ -45,10 +46,9 @@ from analysis.mixed import (
     mixed_analysis,
     model_formula,
 )
-from analysis.outcomes import derive_outcomes
-from analysis.prereg import load_prereg
-from analysis.simulate import simulate_cohort
-from analysis.specs import spec_record
+from analysis.prereg.plan import load_prereg
+from analysis.prereg.specs import spec_record
+from analysis.simulate.cohort import simulate_cohort
 from tests.conftest import REPO
 
 ARMS = ["control", "video", "coach", "combined"]

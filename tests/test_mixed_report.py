@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.mixed import mixed_analysis
-from analysis.mixed_report import CLASSIFICATION_COLOURS, lmm_table, mixed_tables_text, plot_responders, responders_table
-from analysis.reliable_change import IMPROVED
-from analysis.tables import SYNTHETIC_PREFIX
+from analysis.models.mixed import mixed_analysis
+from analysis.models.reliable_change import IMPROVED
+from analysis.render.mixed import CLASSIFICATION_COLOURS, lmm_table, mixed_tables_text, plot_responders, responders_table
+from analysis.render.tables import SYNTHETIC_PREFIX
 from tests.test_mixed import ARMS, mixed_plan, small_cohort_outcomes
 from tests.test_reliable_change import analyse
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from analysis.cohorts.outcomes import aggregate_judges, derive_outcomes
 from analysis.errors import ConfigError
-from analysis.outcomes import aggregate_judges, derive_outcomes
 
 
 def outcomes(cohort, plan, aggregation):

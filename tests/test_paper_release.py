@@ -15,8 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from analysis.errors import CohortValidationError, InputFileError, PipelineError
-from analysis.paper_release import (
+from analysis.adapters.paper_release import (
     INTERPRETATION_COLUMNS,
     MANIFEST_PATH,
     NATIVE_THEME_COLUMNS,
@@ -37,7 +36,8 @@ from analysis.paper_release import (
     read_text_csv,
     result_requirement,
 )
-from analysis.simulate_release import simulate_release, theme_levels, write_release
+from analysis.errors import CohortValidationError, InputFileError, PipelineError
+from analysis.simulate.release import simulate_release, theme_levels, write_release
 from tests.conftest import REPO
 
 ARMS = ["control", "video", "coach", "combined"]

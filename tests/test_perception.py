@@ -13,9 +13,9 @@ from scipy import stats
 from scipy.special import expit
 from statsmodels.stats.proportion import proportion_confint
 
+from analysis.cohorts.outcomes import derive_outcomes
 from analysis.errors import AnalysisError, CohortValidationError, InputFileError
-from analysis.outcomes import derive_outcomes
-from analysis.perception import (
+from analysis.secondary.perception import (
     CHOICE_COLUMNS,
     GAP_BIN_COLUMNS,
     LOGIT_COLUMNS,

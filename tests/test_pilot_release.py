@@ -13,10 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.constants import DIMENSIONS
-from analysis.contract import read_csv_text
-from analysis.errors import InputFileError
-from analysis.pilot_release import (
+from analysis.adapters.pilot_release import (
     PILOT_RELEASE_COMMIT,
     ReleaseChecksumError,
     ReleaseDownloadError,
@@ -34,6 +31,9 @@ from analysis.pilot_release import (
     split_turns,
     verify_release,
 )
+from analysis.cohorts.contract import read_csv_text
+from analysis.constants import DIMENSIONS
+from analysis.errors import InputFileError
 from tests.conftest import PILOT_DIR, PILOT_DOWNLOADS, PILOT_UNAVAILABLE, resolve_pilot_release, running_in_ci
 
 

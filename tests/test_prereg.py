@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from analysis.errors import ConfigError
-from analysis.prereg import load_prereg
+from analysis.prereg.plan import load_prereg
 
 
 def load_modified(tmp_path, plan, change):

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from analysis.errors import ConfigError
-from analysis.prereg_lock import canonical_plan, lock_status, main, plan_digest, read_lock, read_plan, write_lock
+from analysis.prereg.lock import canonical_plan, lock_status, main, plan_digest, read_lock, read_plan, write_lock
 from tests.conftest import REPO
 
 
@@ -38,7 +38,7 @@ def test_lock_round_trip_and_amendment(tmp_path):
     record = write_lock(prereg, tmp_path / "prereg.lock", dt.date(2026, 1, 26))
     lock = read_lock(tmp_path / "prereg.lock")
     assert lock["sha256"] == record["sha256"] and lock["locked_on"] == "2026-01-26"
-    assert lock["tool"] == "analysis.prereg_lock" and lock["tool_version"]
+    assert lock["tool"] == "analysis.prereg.lock" and lock["tool_version"]
     assert lock_status(read_plan(prereg), lock)["status"] == "matches"
     # a comment does not amend the plan; a changed value does
     prereg.write_text(prereg.read_text(encoding="utf-8") + "\n# a note\n", encoding="utf-8")

@@ -1,4 +1,4 @@
-"""Tests of the privacy filters (analysis.privacy): scrubbed text, excerpts in issue files and error
+"""Tests of the privacy filters (analysis.cohorts.privacy): scrubbed text, excerpts in issue files and error
 messages, and keyed pseudonyms of IDs."""
 
 from __future__ import annotations
@@ -11,13 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import analysis.privacy as privacy
-from analysis.cohort import write_native
-from analysis.contract import load_and_validate
-from analysis.errors import AnalysisError, CohortValidationError, ConfigError, ValidationIssue
-from analysis.paper_release import ISSUE_COLUMNS, _issues, import_release
-from analysis.pilot_release import parse_transcripts, read_scenarios
-from analysis.privacy import (
+import analysis.cohorts.privacy as privacy
+from analysis.adapters.paper_release import ISSUE_COLUMNS, _issues, import_release
+from analysis.adapters.pilot_release import parse_transcripts, read_scenarios
+from analysis.cohorts.contract import load_and_validate
+from analysis.cohorts.native import write_native
+from analysis.cohorts.privacy import (
     excerpt,
     opaque_id,
     pseudonymisation_record,
@@ -29,7 +28,8 @@ from analysis.privacy import (
     shown_items,
     withhold_cited_values,
 )
-from analysis.simulate_release import simulate_release, write_release
+from analysis.errors import AnalysisError, CohortValidationError, ConfigError, ValidationIssue
+from analysis.simulate.release import simulate_release, write_release
 from tests.conftest import make_small_cohort
 from tests.workflow_runs import RELEASE_CONFIG
 

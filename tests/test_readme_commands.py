@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from analysis.cohort import write_native
+from analysis.cohorts.native import write_native
 from tests.conftest import REPO, make_small_cohort
 
 pytestmark = pytest.mark.e2e

@@ -13,7 +13,7 @@ import pytest
 import statsmodels.formula.api as smf
 
 from analysis.errors import AnalysisError
-from analysis.reliable_change import (
+from analysis.models.reliable_change import (
     EXCLUDED_COLUMNS,
     IMPROVED,
     NO_CHANGE,
@@ -29,7 +29,7 @@ from analysis.reliable_change import (
     reliable_change_analysis,
     responder_summary,
 )
-from analysis.specs import spec_record
+from analysis.prereg.specs import spec_record
 from tests.test_mixed import ARMS, TOLERANCE, check_data_unchanged, mixed_plan, paper_sim_outcomes, small_cohort_outcomes
 
 

@@ -1,11 +1,11 @@
-"""Cluster resource requests estimated from the cohort (analysis.resources)."""
+"""Cluster resource requests estimated from the cohort (analysis.runtime.resources)."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from analysis.resources import (
+from analysis.runtime.resources import (
     BASE_MEMORY_MB,
     ResourceRequestError,
     SlurmNode,

@@ -1,4 +1,4 @@
-"""The run guard (analysis.run_guard): a lock left by a killed run is removed, a live run's never.
+"""The run guard (analysis.runtime.run_guard): a lock left by a killed run is removed, a live run's never.
 
 No Snakemake run here: a Python process stands in for Snakemake (through a link named ``snakemake`` where the
 process scan must see one). benchmarks/kill_and_rerun.py kills real runs and reruns them.
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis.run_guard import (
+from analysis.runtime.run_guard import (
     GUARD_FILE,
     RunGuardError,
     clear_stale_lock,
@@ -44,7 +44,7 @@ def leave_a_lock(folder: Path, host: str | None = HOST) -> None:
     (["/repo/.venv/bin/python3.11", "/repo/.venv/bin/snakemake", "-d", "x"], ["-d", "x"]),
     (["python", "-m", "snakemake", "--profile", "p"], ["--profile", "p"]),
     (["/usr/bin/python3", "/venv/lib/python3.11/site-packages/snakemake/__main__.py", "-c", "1"], ["-c", "1"]),
-    (["python", "-m", "analysis.run_guard", ".venv/bin/snakemake", "--cores", "all"], None),  # the guard itself
+    (["python", "-m", "analysis.runtime.run_guard", ".venv/bin/snakemake", "--cores", "all"], None),  # the guard itself
     (["/bin/sh", "-c", "PYTHONPATH=x .venv/bin/snakemake --cores all"], None),
     (["vim", "snakemake"], None),
     ([], None),
@@ -107,8 +107,8 @@ def test_a_snakemake_process_working_in_the_folder_is_seen(tmp_path):
 
 
 def guard(folder: Path, *program: str) -> subprocess.Popen:
-    """``python -m analysis.run_guard PROGRAM...`` started in ``folder``."""
-    return subprocess.Popen([sys.executable, "-m", "analysis.run_guard", *program], cwd=folder, stdout=subprocess.PIPE,
+    """``python -m analysis.runtime.run_guard PROGRAM...`` started in ``folder``."""
+    return subprocess.Popen([sys.executable, "-m", "analysis.runtime.run_guard", *program], cwd=folder, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
 
 
@@ -136,6 +136,6 @@ def test_a_second_run_in_the_folder_is_refused_while_the_first_lives(tmp_path, c
 
 def test_without_a_program_the_guard_says_how_to_call_it(tmp_path, caplog):
     assert main([]) == 2
-    assert "usage: python -m analysis.run_guard SNAKEMAKE" in caplog.text
+    assert "usage: python -m analysis.runtime.run_guard SNAKEMAKE" in caplog.text
     assert main([str(tmp_path / "missing" / "snakemake"), "--directory", str(tmp_path)]) == 127
     assert f"cannot start {tmp_path}/missing/snakemake" in caplog.text

@@ -14,7 +14,7 @@ import textwrap
 import pytest
 
 from analysis.errors import AnalysisError, ConfigError, InputFileError, PipelineError, exit_on_pipeline_error
-from analysis.runlog import STEP_CONSOLE_ENV, expected_failure_message, logged_step
+from analysis.runtime.runlog import STEP_CONSOLE_ENV, expected_failure_message, logged_step
 from tests.conftest import REPO
 
 UTF8_MESSAGE = ("messages.csv: not valid UTF-8 (byte 0xe9 at offset 89, line 2); expected UTF-8 text: "
@@ -25,7 +25,7 @@ def run_step(tmp_path, body: str) -> subprocess.CompletedProcess:
     """A rule script as Snakemake runs it: its own Python process, the step inside ``logged_step``."""
     script = textwrap.dedent(f"""
         from analysis.errors import InputFileError
-        from analysis.runlog import logged_step
+        from analysis.runtime.runlog import logged_step
         with logged_step({str(tmp_path / "logs/validate_cohort/bad.log")!r}, "validate_cohort") as log:
             log.info("reading the cohort")
             {body}

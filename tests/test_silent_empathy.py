@@ -10,9 +10,9 @@ from matplotlib.figure import Figure
 from scipy import stats
 from statsmodels.stats.contingency_tables import mcnemar
 
+from analysis.cohorts.outcomes import derive_outcomes
 from analysis.errors import AnalysisError
-from analysis.outcomes import derive_outcomes
-from analysis.silent_empathy import (
+from analysis.secondary.silent_empathy import (
     DISTRIBUTION_COLUMNS,
     GAP_COLUMNS,
     LEFT_OUT_COLUMNS,

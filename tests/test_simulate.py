@@ -1,4 +1,4 @@
-"""Tests of the calibrated cohort simulator (analysis.simulate)."""
+"""Tests of the calibrated cohort simulator (analysis.simulate.cohort)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
-from analysis.cohort import CohortTables, write_native
+from analysis.cohorts.native import CohortTables, write_native
 from analysis.constants import (
     DIMENSIONS,
     EMPATHY_ITEMS,
@@ -25,7 +25,7 @@ from analysis.constants import (
     THEME_CATEGORIES,
 )
 from analysis.errors import ConfigError
-from analysis.simulate import (
+from analysis.simulate.cohort import (
     DEFAULT_ARM_SIZES,
     DEFAULT_FIRST_SCENARIO_COUNTS,
     PHRASE_BANKS,

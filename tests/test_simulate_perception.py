@@ -8,10 +8,10 @@ import pytest
 from scipy import integrate
 from scipy.special import expit
 
+from analysis.cohorts.outcomes import derive_outcomes
 from analysis.constants import DIMENSIONS, MISATTUNED_DIMENSIONS
-from analysis.outcomes import derive_outcomes
-from analysis.perception import elo_analysis, load_elo, load_perception, perception_analysis
-from analysis.simulate_perception import (
+from analysis.secondary.perception import elo_analysis, load_elo, load_perception, perception_analysis
+from analysis.simulate.perception import (
     PUBLISHED_BT_ELO_SPEARMAN,
     PUBLISHED_SLOPE,
     PerceptionSimulationParameters,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis.paper_release import EXPERIMENT_1_COLUMNS, EXPERIMENT_2_COLUMNS, RELEASE_FILES, TEXT_LEVELS
-from analysis.simulate_release import RELEASE_STARTERS, simulate_release, write_release
+from analysis.adapters.paper_release import EXPERIMENT_1_COLUMNS, EXPERIMENT_2_COLUMNS, RELEASE_FILES, TEXT_LEVELS
+from analysis.simulate.release import RELEASE_STARTERS, simulate_release, write_release
 
 ARMS = {"control": 8, "video": 8, "coach": 8, "combined": 8}
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from analysis.did import primary_analysis
 from analysis.errors import PipelineError
-from analysis.specs import read_spec_record, spec_record, write_spec_record
+from analysis.models.did import primary_analysis
+from analysis.prereg.specs import read_spec_record, spec_record, write_spec_record
 from tests.conftest import simulated_outcomes
 
 ARMS = ["control", "video", "coach", "combined"]

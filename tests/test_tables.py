@@ -1,4 +1,4 @@
-"""Tests of the publication tables (analysis.tables)."""
+"""Tests of the publication tables (analysis.render.tables)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import statsmodels.formula.api as smf
 
 from analysis.constants import COMPOSITE, OUTCOMES
-from analysis.tables import (
+from analysis.render.tables import (
     OUTCOME_LABELS,
     SYNTHETIC_PREFIX,
     contrasts_table,

@@ -1,4 +1,4 @@
-"""Tests of the expression taxonomy (analysis.taxonomy): phrases, log-odds, change, themes, recovery."""
+"""Tests of the expression taxonomy (analysis.secondary.taxonomy): phrases, log-odds, change, themes, recovery."""
 
 from __future__ import annotations
 
@@ -12,19 +12,10 @@ import statsmodels.formula.api as smf
 from scipy import sparse
 from statsmodels.stats.multitest import multipletests
 
+from analysis.cohorts.outcomes import derive_outcomes
 from analysis.constants import DIMENSIONS, PRESCRIPTIVE_DIMENSIONS
 from analysis.errors import AnalysisError, CohortValidationError
-from analysis.outcomes import derive_outcomes
-from analysis.simulate import (
-    DEFAULT_ARM_SIZES,
-    PHRASE_BANKS,
-    PHRASE_THEMES,
-    SimulationParameters,
-    code_planted_themes,
-    planted_training_shifts,
-    simulate_cohort,
-)
-from analysis.taxonomy import (
+from analysis.secondary.taxonomy import (
     CHANGE_COLUMNS,
     LEFT_OUT_COLUMNS,
     PHRASE_SCORE_COLUMNS,
@@ -47,6 +38,15 @@ from analysis.taxonomy import (
     theme_change,
     top_changes,
     validate_themes,
+)
+from analysis.simulate.cohort import (
+    DEFAULT_ARM_SIZES,
+    PHRASE_BANKS,
+    PHRASE_THEMES,
+    SimulationParameters,
+    code_planted_themes,
+    planted_training_shifts,
+    simulate_cohort,
 )
 
 RECOVERY_SEED = 20260301

@@ -1,4 +1,4 @@
-"""Tests of the taxonomy's tables and figure (analysis.taxonomy_report)."""
+"""Tests of the taxonomy's tables and figure (analysis.render.taxonomy)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from matplotlib.colors import to_hex
 
 from analysis.constants import DIMENSIONS
-from analysis.taxonomy_report import CATEGORY_COLOURS, TOP_COLUMNS, change_table, plot_expression_change, taxonomy_table
+from analysis.render.taxonomy import CATEGORY_COLOURS, TOP_COLUMNS, change_table, plot_expression_change, taxonomy_table
 
 
 def _top() -> pd.DataFrame:

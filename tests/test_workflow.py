@@ -16,9 +16,9 @@ import pytest
 import statsmodels.formula.api as smf
 import yaml
 
-from analysis.cohort import write_native
-from analysis.judge_sensitivity import SENSITIVITY_COLUMNS
-from analysis.specs import SCHEMA_PATH
+from analysis.cohorts.native import write_native
+from analysis.prereg.specs import SCHEMA_PATH
+from analysis.secondary.judge_sensitivity import SENSITIVITY_COLUMNS
 from tests.conftest import REPO, make_small_cohort
 from tests.workflow_runs import (
     FOUNDATION_TARGETS,

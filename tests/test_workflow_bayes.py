@@ -19,10 +19,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from analysis.bayes import CONTRAST_COLUMNS, DIAGNOSTIC_COLUMNS, EFFECT_COLUMNS, PPC_COLUMNS
-from analysis.estimator_comparison import COMPARISON_COLUMNS
-from analysis.resources import bayes_memory_mb, count_participants
-from analysis.specs import read_spec_record, spec_record
+from analysis.models.bayes import CONTRAST_COLUMNS, DIAGNOSTIC_COLUMNS, EFFECT_COLUMNS, PPC_COLUMNS
+from analysis.models.estimator_comparison import COMPARISON_COLUMNS
+from analysis.prereg.specs import read_spec_record, spec_record
+from analysis.runtime.resources import bayes_memory_mb, count_participants
 from tests.conftest import REPO
 from tests.workflow_runs import ARM_SIZES, IMPOSSIBLE_ESS, quick_plan, snakemake
 

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from analysis.cohort import write_csv
-from analysis.mixed import mixed_analysis
-from analysis.outcomes import read_outcomes
-from analysis.reliable_change import reliable_change_analysis
+from analysis.cohorts.native import write_csv
+from analysis.cohorts.outcomes import read_outcomes
+from analysis.models.mixed import mixed_analysis
+from analysis.models.reliable_change import reliable_change_analysis
 from tests.conftest import REPO
 from tests.workflow_runs import MIXED_REPORTS, MIXED_RESULTS, N_PARTICIPANTS, SIMULATION, run_on_cohorts, run_simulated
 

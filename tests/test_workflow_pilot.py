@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from analysis.agreement import CROWD_WORKER_COLUMNS, EXPERT_COLUMNS, PAIRWISE_COLUMNS
-from analysis.pilot_release import read_manifest
-from analysis.specs import SCHEMA_PATH
+from analysis.adapters.pilot_release import read_manifest
+from analysis.prereg.specs import SCHEMA_PATH
+from analysis.secondary.agreement import CROWD_WORKER_COLUMNS, EXPERT_COLUMNS, PAIRWISE_COLUMNS
 from tests.workflow_runs import SIMULATION, run_on_cohorts
 
 pytestmark = pytest.mark.e2e

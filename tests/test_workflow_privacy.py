@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis.cohort import write_native
+from analysis.cohorts.native import write_native
 from tests.conftest import make_small_cohort
 from tests.workflow_runs import run_on_cohorts
 

@@ -18,11 +18,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from analysis.audit import run_audit
-from analysis.prereg import load_prereg
-from analysis.prereg_lock import lock_status, write_lock
+from analysis.prereg.audit import run_audit
+from analysis.prereg.lock import lock_status, write_lock
+from analysis.prereg.plan import load_prereg
+from analysis.prereg.specs import read_spec_record
 from analysis.report import ReportInputs, build_report
-from analysis.specs import read_spec_record
 from tests.conftest import REPO
 from tests.hostile_text import assert_hostile_text_is_inert
 from tests.test_report import assert_self_contained

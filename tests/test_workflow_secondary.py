@@ -10,15 +10,15 @@ import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
-from analysis.cohort import write_csv, write_native
-from analysis.contract import read_validated
-from analysis.improvement import improvement_analysis
-from analysis.outcomes import read_outcomes
-from analysis.perception import load_perception, perception_analysis
-from analysis.prereg import load_prereg
-from analysis.silent_empathy import silent_empathy_analysis
-from analysis.simulate_perception import simulate_perception
-from analysis.specs import spec_record
+from analysis.cohorts.contract import read_validated
+from analysis.cohorts.native import write_csv, write_native
+from analysis.cohorts.outcomes import read_outcomes
+from analysis.prereg.plan import load_prereg
+from analysis.prereg.specs import spec_record
+from analysis.secondary.improvement import improvement_analysis
+from analysis.secondary.perception import load_perception, perception_analysis
+from analysis.secondary.silent_empathy import silent_empathy_analysis
+from analysis.simulate.perception import simulate_perception
 from tests.conftest import REPO, make_small_cohort
 from tests.workflow_runs import (
     N_PARTICIPANTS,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analysis.cohort import write_csv, write_native
-from analysis.specs import read_spec_record
+from analysis.cohorts.native import write_csv, write_native
+from analysis.prereg.specs import read_spec_record
 from tests.conftest import make_small_cohort
 from tests.workflow_runs import N_PARTICIPANTS, dry_run_jobs, run_on_cohorts
 

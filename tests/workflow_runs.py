@@ -2,7 +2,7 @@
 
 **The release run.** A simulated release in the authors' layout, through the DAG.
 
-The release is simulated (analysis.simulate_release writes the layout the authors' notebook shows: one
+The release is simulated (analysis.simulate.release writes the layout the authors' notebook shows: one
 row per supporter message, the real themes, Elo and perception files and coverage). One Snakemake run,
 under a copy of the plan with few Bayesian draws and a small power grid (:func:`quick_plan`), imports it
 (format: paper_release), runs every registered analysis (the Bayesian fits included), compares the
@@ -28,8 +28,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from analysis.cohort import CohortTables, write_native
-from analysis.simulate_release import simulate_release, write_release
+from analysis.cohorts.native import CohortTables, write_native
+from analysis.simulate.release import simulate_release, write_release
 from tests.hostile_text import with_hostile_text
 
 REPO = Path(__file__).resolve().parent.parent

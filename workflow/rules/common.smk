@@ -11,8 +11,8 @@ from snakemake.utils import validate
 
 from analysis.constants import NATIVE_FILES, OPTIONAL_FILES
 from analysis.errors import ConfigError, exit_on_pipeline_error
-from analysis.paper_release import release_marks_synthetic
-from analysis.prereg import load_prereg
+from analysis.adapters.paper_release import release_marks_synthetic
+from analysis.prereg.plan import load_prereg
 
 SCHEMAS = Path(workflow.basedir) / "workflow" / "schemas"
 
@@ -48,7 +48,7 @@ wildcard_constraints:
 
 
 # The import graph of workflow/scripts and the analysis package, parsed once per Snakemake run.
-from analysis.code_inputs import ImportGraph
+from analysis.runtime.code_inputs import ImportGraph
 
 SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 CODE_GRAPH = ImportGraph(PACKAGE, data_dirs=[PACKAGE / "reference", Path(workflow.basedir) / "workflow" / "schemas"])
@@ -72,7 +72,7 @@ def cohort_spec(wildcards):
 
 
 def is_synthetic(wildcards):
-    """Simulated cohorts, and local copies of a release that analysis.simulate_release wrote, are labelled
+    """Simulated cohorts, and local copies of a release that analysis.simulate.release wrote, are labelled
     synthetic in every table, figure and report."""
     spec = cohort_spec(wildcards)
     if spec["format"] == "paper_release" and "path" in spec:
@@ -108,7 +108,7 @@ def raw_cohort_files(wildcards):
 # cohort's IDs replaces them by keyed hashes, so that every later output carries only pseudonyms. The key
 # file is an input of that step (a new key reruns the cohort) and is checked when the DAG is built: it must
 # exist, hold at least 32 bytes and lie outside the repository and the folder the run writes to.
-from analysis.privacy import read_pseudonym_key
+from analysis.cohorts.privacy import read_pseudonym_key
 
 PSEUDONYMISED_BY = {"native": "validate_cohort", "simulated": "validate_cohort", "paper_release": "import_paper_release"}
 KEY_PROTECTED_DIRS = [str(workflow.basedir), os.getcwd()]
@@ -172,7 +172,7 @@ def register_targets(patterns, kinds=("trial",), requires=None):
         TARGET_PATTERNS[kind].append((list(patterns), requires))
 
 
-# Spec records (analysis/specs.py) that the pre-registration audit of a cohort reads (issue 6).
+# Spec records (analysis/prereg/specs.py) that the pre-registration audit of a cohort reads (issue 6).
 SPEC_RECORDS = []
 
 
@@ -299,7 +299,7 @@ def cohort_available(cohort):
 # probed once, quickly); when none is possible the cohort is skipped with a warning.
 from snakemake.logging import logger
 
-from analysis.pilot_release import DEFAULT_BASE_URL, PILOT_OUTPUT_FILES, locate_release, manifest_inputs, read_manifest
+from analysis.adapters.pilot_release import DEFAULT_BASE_URL, PILOT_OUTPUT_FILES, locate_release, manifest_inputs, read_manifest
 
 PILOT_MANIFEST = str(PACKAGE / "reference" / "pilot_release_manifest.csv")
 PILOT_DOWNLOADS = "data/downloads/pilot_release/{cohort}"
@@ -344,9 +344,9 @@ def pilot_download_outputs():
 # docs/preregistration.md, docs/paper_release.md, docs/report.md).
 import csv
 
-from analysis.paper_release import RELEASE_COMMIT as PAPER_RELEASE_COMMIT
-from analysis.paper_release import RELEASE_FILES as PAPER_RELEASE_FILES
-from analysis.paper_release import result_requirement
+from analysis.adapters.paper_release import RELEASE_COMMIT as PAPER_RELEASE_COMMIT
+from analysis.adapters.paper_release import RELEASE_FILES as PAPER_RELEASE_FILES
+from analysis.adapters.paper_release import result_requirement
 
 PAPER_RELEASE_DOWNLOADS = f"data/downloads/paper_release/{PAPER_RELEASE_COMMIT}"
 PAPER_RELEASE_MANIFEST = str(PACKAGE / "reference" / "paper_release_manifest.csv")
@@ -454,7 +454,7 @@ def report_inputs(wildcards):
 # Cluster resources (README, "Running on a cluster"): requests estimated from the cohort.
 from functools import cache
 
-from analysis.resources import bayes_memory_mb, check_fits_a_node, count_participants, slurm_nodes
+from analysis.runtime.resources import bayes_memory_mb, check_fits_a_node, count_participants, slurm_nodes
 
 
 @cache
@@ -467,7 +467,7 @@ def submission_nodes():
 
 def bayes_memory(rule_name, n_effects_per_participant):
     """Memory request (MB) of a Bayesian fit, from the cohort's participants and the registered
-    sampler (analysis.resources.bayes_memory_mb); evaluated when the job is scheduled. Under SLURM,
+    sampler (analysis.runtime.resources.bayes_memory_mb); evaluated when the job is scheduled. Under SLURM,
     a request no node can hold stops the run before the job is submitted (it would pend for ever)."""
     sampler = PREREG["bayesian_models"]["sampler"]
 

@@ -1,11 +1,11 @@
 """Rule analyse_improvement: standardized improvement by arm, its moderation, baseline heterogeneity."""
 
-from analysis.cohort import write_csv
-from analysis.contract import read_validated
-from analysis.improvement import improvement_analysis
-from analysis.outcomes import read_outcomes
-from analysis.runlog import logged_step
-from analysis.specs import spec_record, write_spec_record
+from analysis.cohorts.contract import read_validated
+from analysis.cohorts.native import write_csv
+from analysis.cohorts.outcomes import read_outcomes
+from analysis.prereg.specs import spec_record, write_spec_record
+from analysis.runtime.runlog import logged_step
+from analysis.secondary.improvement import improvement_analysis
 
 with logged_step(snakemake.log[0], "analyse_improvement") as log:
     settings = snakemake.params.settings

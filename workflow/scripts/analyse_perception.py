@@ -1,11 +1,11 @@
 """Rule analyse_perception: choosing the higher-composite conversation, gap bins, Bradley-Terry."""
 
-from analysis.cohort import write_csv
-from analysis.contract import read_validated
-from analysis.outcomes import read_outcomes
-from analysis.perception import load_perception, perception_analysis
-from analysis.runlog import logged_step
-from analysis.specs import spec_record, write_spec_record
+from analysis.cohorts.contract import read_validated
+from analysis.cohorts.native import write_csv
+from analysis.cohorts.outcomes import read_outcomes
+from analysis.prereg.specs import spec_record, write_spec_record
+from analysis.runtime.runlog import logged_step
+from analysis.secondary.perception import load_perception, perception_analysis
 
 with logged_step(snakemake.log[0], "analyse_perception") as log:
     settings = snakemake.params.settings

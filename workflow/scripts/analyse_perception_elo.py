@@ -1,10 +1,10 @@
 """Rule analyse_perception_elo: agreement with the LLM's Elo preference; Bradley-Terry versus Elo."""
 
-from analysis.cohort import write_csv
-from analysis.contract import read_validated
-from analysis.perception import elo_analysis, load_elo, read_choices, read_strengths
-from analysis.runlog import logged_step
-from analysis.specs import spec_record, write_spec_record
+from analysis.cohorts.contract import read_validated
+from analysis.cohorts.native import write_csv
+from analysis.prereg.specs import spec_record, write_spec_record
+from analysis.runtime.runlog import logged_step
+from analysis.secondary.perception import elo_analysis, load_elo, read_choices, read_strengths
 
 with logged_step(snakemake.log[0], "analyse_perception_elo") as log:
     settings = snakemake.params.settings

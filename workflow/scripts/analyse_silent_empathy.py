@@ -1,11 +1,11 @@
 """Rule analyse_silent_empathy: trait empathy and self-ratings against the judged scores."""
 
-from analysis.cohort import write_csv
-from analysis.contract import read_validated
-from analysis.outcomes import read_outcomes
-from analysis.runlog import logged_step
-from analysis.silent_empathy import silent_empathy_analysis
-from analysis.specs import spec_record, write_spec_record
+from analysis.cohorts.contract import read_validated
+from analysis.cohorts.native import write_csv
+from analysis.cohorts.outcomes import read_outcomes
+from analysis.prereg.specs import spec_record, write_spec_record
+from analysis.runtime.runlog import logged_step
+from analysis.secondary.silent_empathy import silent_empathy_analysis
 
 with logged_step(snakemake.log[0], "analyse_silent_empathy") as log:
     settings = snakemake.params.settings

@@ -1,9 +1,9 @@
 """Rule apply_exclusions: apply the registered exclusions; list every excluded record; count the flow."""
 
-from analysis.cohort import write_csv
-from analysis.contract import read_validated
-from analysis.exclusions import apply_exclusions
-from analysis.runlog import logged_step
+from analysis.cohorts.contract import read_validated
+from analysis.cohorts.exclusions import apply_exclusions
+from analysis.cohorts.native import write_csv
+from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "apply_exclusions") as log:
     tables = {name: read_validated(snakemake.input[name], name) for name in ("participants", "conversations", "messages", "scores")}

@@ -1,11 +1,11 @@
 """Rule assess_agreement: the registered agreement analysis of a rating cohort (kappa, rho, ICC, alpha, crowd)."""
 
-from analysis.agreement import agreement_analysis
-from analysis.cohort import write_csv
-from analysis.contract import read_validated
-from analysis.pilot_release import read_crowd_annotations
-from analysis.runlog import logged_step
-from analysis.specs import spec_record, write_spec_record
+from analysis.adapters.pilot_release import read_crowd_annotations
+from analysis.cohorts.contract import read_validated
+from analysis.cohorts.native import write_csv
+from analysis.prereg.specs import spec_record, write_spec_record
+from analysis.runtime.runlog import logged_step
+from analysis.secondary.agreement import agreement_analysis
 
 with logged_step(snakemake.log[0], "assess_agreement") as log:
     settings = snakemake.params.settings

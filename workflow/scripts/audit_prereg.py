@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.atomic import write_json, write_text
-from analysis.audit import AuditError, failure_message, render_markdown, run_audit
-from analysis.prereg import load_prereg
-from analysis.prereg_lock import lock_status, read_lock
-from analysis.runlog import logged_step
-from analysis.specs import read_spec_record
+from analysis.prereg.audit import AuditError, failure_message, render_markdown, run_audit
+from analysis.prereg.lock import lock_status, read_lock
+from analysis.prereg.plan import load_prereg
+from analysis.prereg.specs import read_spec_record
+from analysis.runtime.atomic import write_json, write_text
+from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "audit_prereg") as log:
     plan = load_prereg(snakemake.input.prereg)

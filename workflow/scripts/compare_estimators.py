@@ -2,10 +2,10 @@
 
 import pandas as pd
 
-from analysis.cohort import write_csv
-from analysis.estimator_comparison import compare_estimators
-from analysis.runlog import logged_step
-from analysis.specs import spec_record, write_spec_record
+from analysis.cohorts.native import write_csv
+from analysis.models.estimator_comparison import compare_estimators
+from analysis.prereg.specs import spec_record, write_spec_record
+from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "compare_estimators") as log:
     params = snakemake.params

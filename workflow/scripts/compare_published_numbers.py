@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.cohort import write_csv
-from analysis.paper_release import compare_published, read_comparisons, read_text_csv
-from analysis.runlog import logged_step
+from analysis.adapters.paper_release import compare_published, read_comparisons, read_text_csv
+from analysis.cohorts.native import write_csv
+from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "compare_published_numbers") as log:
     prefix = f"results/{snakemake.wildcards.cohort}/"

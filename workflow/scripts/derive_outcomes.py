@@ -2,10 +2,10 @@
 
 import pandas as pd
 
-from analysis.cohort import write_csv
-from analysis.contract import read_validated
-from analysis.outcomes import derive_outcomes
-from analysis.runlog import logged_step
+from analysis.cohorts.contract import read_validated
+from analysis.cohorts.native import write_csv
+from analysis.cohorts.outcomes import derive_outcomes
+from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "derive_outcomes") as log:
     outcomes = derive_outcomes(

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from analysis.atomic import write_json
-from analysis.paper_release import download_release, read_manifest
-from analysis.runlog import logged_step
+from analysis.adapters.paper_release import download_release, read_manifest
+from analysis.runtime.atomic import write_json
+from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "download_paper_release") as log:
     destination = Path(snakemake.output.record).parent

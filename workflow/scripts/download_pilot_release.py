@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from analysis.pilot_release import download_release, read_manifest
-from analysis.runlog import logged_step
+from analysis.adapters.pilot_release import download_release, read_manifest
+from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "download_pilot_release") as log:
     manifest = read_manifest(snakemake.input.manifest)

@@ -2,12 +2,12 @@
 
 import pandas as pd
 
-from analysis.cohort import write_csv
-from analysis.contract import read_validated
-from analysis.outcomes import read_outcomes
-from analysis.runlog import logged_step
-from analysis.specs import write_rule_spec_record
-from analysis.taxonomy import phrase_change
+from analysis.cohorts.contract import read_validated
+from analysis.cohorts.native import write_csv
+from analysis.cohorts.outcomes import read_outcomes
+from analysis.prereg.specs import write_rule_spec_record
+from analysis.runtime.runlog import logged_step
+from analysis.secondary.taxonomy import phrase_change
 
 with logged_step(snakemake.log[0], "estimate_phrase_change") as log:
     results = phrase_change(

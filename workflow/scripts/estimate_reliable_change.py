@@ -1,10 +1,10 @@
 """Rule estimate_reliable_change: reliability of the composite and each participant's reliable change."""
 
-from analysis.cohort import write_csv
-from analysis.outcomes import read_outcomes
-from analysis.reliable_change import reliable_change_analysis
-from analysis.runlog import logged_step
-from analysis.specs import spec_record, write_spec_record
+from analysis.cohorts.native import write_csv
+from analysis.cohorts.outcomes import read_outcomes
+from analysis.models.reliable_change import reliable_change_analysis
+from analysis.prereg.specs import spec_record, write_spec_record
+from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "estimate_reliable_change") as log:
     plan = snakemake.params.plan

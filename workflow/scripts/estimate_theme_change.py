@@ -1,12 +1,12 @@
 """Rules estimate_theme_change and estimate_theme_level2_change: how training changed the use of the coded themes
 (DiD of proportions), at the finest level and at the parent level of a hierarchical coding."""
 
-from analysis.cohort import write_csv
-from analysis.contract import read_validated
-from analysis.outcomes import read_outcomes
-from analysis.runlog import logged_step
-from analysis.specs import write_rule_spec_record
-from analysis.taxonomy import read_validated_themes, theme_change, themes_at_level
+from analysis.cohorts.contract import read_validated
+from analysis.cohorts.native import write_csv
+from analysis.cohorts.outcomes import read_outcomes
+from analysis.prereg.specs import write_rule_spec_record
+from analysis.runtime.runlog import logged_step
+from analysis.secondary.taxonomy import read_validated_themes, theme_change, themes_at_level
 
 with logged_step(snakemake.log[0], "estimate_theme_change") as log:
     results = theme_change(

@@ -1,12 +1,12 @@
 """Rules fit_bayes_ordinal and fit_bayes_composite: one registered Bayesian model (PyMC + nutpie),
 named by the rule's ``model`` param."""
 
-from analysis.atomic import write_netcdf
-from analysis.bayes import enforce_gates, fit_registered_model
-from analysis.cohort import write_csv
-from analysis.outcomes import read_outcomes
-from analysis.runlog import logged_step
-from analysis.specs import write_rule_spec_record
+from analysis.cohorts.native import write_csv
+from analysis.cohorts.outcomes import read_outcomes
+from analysis.models.bayes import enforce_gates, fit_registered_model
+from analysis.prereg.specs import write_rule_spec_record
+from analysis.runtime.atomic import write_netcdf
+from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log.log, snakemake.rule) as log:
     gates = snakemake.params.gates

@@ -2,11 +2,11 @@
 
 import pandas as pd
 
-from analysis.cohort import write_csv
-from analysis.contract import read_validated
-from analysis.judge_sensitivity import judge_sensitivity
-from analysis.runlog import logged_step
-from analysis.specs import spec_record, write_spec_record
+from analysis.cohorts.contract import read_validated
+from analysis.cohorts.native import write_csv
+from analysis.prereg.specs import spec_record, write_spec_record
+from analysis.runtime.runlog import logged_step
+from analysis.secondary.judge_sensitivity import judge_sensitivity
 
 with logged_step(snakemake.log[0], "fit_judge_sensitivity") as log:
     settings = snakemake.params.settings

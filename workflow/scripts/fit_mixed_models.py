@@ -1,10 +1,10 @@
 """Rule fit_mixed_models: the registered linear mixed model (REML) for every outcome."""
 
-from analysis.cohort import write_csv
-from analysis.mixed import mixed_analysis
-from analysis.outcomes import read_outcomes
-from analysis.runlog import logged_step
-from analysis.specs import write_rule_spec_record
+from analysis.cohorts.native import write_csv
+from analysis.cohorts.outcomes import read_outcomes
+from analysis.models.mixed import mixed_analysis
+from analysis.prereg.specs import write_rule_spec_record
+from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "fit_mixed_models") as log:
     results = mixed_analysis(

@@ -1,10 +1,10 @@
 """Rule fit_primary_did: the registered OLS difference-in-differences for every outcome."""
 
-from analysis.cohort import write_csv
-from analysis.did import primary_analysis
-from analysis.outcomes import read_outcomes
-from analysis.runlog import logged_step
-from analysis.specs import write_rule_spec_record
+from analysis.cohorts.native import write_csv
+from analysis.cohorts.outcomes import read_outcomes
+from analysis.models.did import primary_analysis
+from analysis.prereg.specs import write_rule_spec_record
+from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "fit_primary_did") as log:
     results = primary_analysis(

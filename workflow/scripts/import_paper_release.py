@@ -1,11 +1,11 @@
 """Rule import_paper_release: map the authors' release onto the native contract and the optional files (IDs
 pseudonymised where the cohort registers `pseudonymise_ids`)."""
 
-from analysis.cohort import CohortTables, write_csv, write_native
+from analysis.adapters.paper_release import RELEASE_FILES, import_release, read_manifest, write_import_record
+from analysis.cohorts.native import CohortTables, write_csv, write_native
+from analysis.cohorts.privacy import pseudonymise_cohort
 from analysis.constants import NATIVE_FILES
-from analysis.paper_release import RELEASE_FILES, import_release, read_manifest, write_import_record
-from analysis.privacy import pseudonymise_cohort
-from analysis.runlog import logged_step
+from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "import_paper_release") as log:
     imported = import_release(

@@ -1,9 +1,9 @@
 """Rule import_pilot_release: verify the release's checksums and parse it into the native contract."""
 
-from analysis.atomic import write_json
-from analysis.cohort import write_csv
-from analysis.pilot_release import PILOT_OUTPUT_FILES, import_pilot_release, read_manifest, read_scenarios
-from analysis.runlog import logged_step
+from analysis.adapters.pilot_release import PILOT_OUTPUT_FILES, import_pilot_release, read_manifest, read_scenarios
+from analysis.cohorts.native import write_csv
+from analysis.runtime.atomic import write_json
+from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "import_pilot_release") as log:
     manifest = read_manifest(snakemake.input.manifest)

@@ -1,11 +1,11 @@
 """Rule mine_phrases: route 2 of the taxonomy, recurring supporter phrases ranked per dimension."""
 
-from analysis.cohort import write_csv
-from analysis.contract import read_validated
-from analysis.outcomes import read_outcomes
-from analysis.runlog import logged_step
-from analysis.specs import write_rule_spec_record
-from analysis.taxonomy import mine_phrases
+from analysis.cohorts.contract import read_validated
+from analysis.cohorts.native import write_csv
+from analysis.cohorts.outcomes import read_outcomes
+from analysis.prereg.specs import write_rule_spec_record
+from analysis.runtime.runlog import logged_step
+from analysis.secondary.taxonomy import mine_phrases
 
 with logged_step(snakemake.log[0], "mine_phrases") as log:
     results = mine_phrases(

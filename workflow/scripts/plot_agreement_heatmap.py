@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from analysis.agreement import plot_agreement_heatmap
-from analysis.figures import save_figure
-from analysis.runlog import logged_step
+from analysis.render.figures import save_figure
+from analysis.runtime.runlog import logged_step
+from analysis.secondary.agreement import plot_agreement_heatmap
 
 with logged_step(snakemake.log[0], "plot_agreement_heatmap"):
     figure = plot_agreement_heatmap(pd.read_csv(snakemake.input.pairwise), synthetic=snakemake.params.synthetic,

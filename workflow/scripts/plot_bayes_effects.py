@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from analysis.bayes_report import plot_bayes_effects
-from analysis.figures import save_figure
-from analysis.runlog import logged_step
+from analysis.render.bayes import plot_bayes_effects
+from analysis.render.figures import save_figure
+from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "plot_bayes_effects"):
     figure = plot_bayes_effects(

@@ -1,8 +1,8 @@
 """Rule plot_composite_by_conversation: mean composite by arm and conversation with 95% CIs."""
 
-from analysis.figures import plot_composite_by_conversation, save_figure
-from analysis.outcomes import read_outcomes
-from analysis.runlog import logged_step
+from analysis.cohorts.outcomes import read_outcomes
+from analysis.render.figures import plot_composite_by_conversation, save_figure
+from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "plot_composite_by_conversation"):
     figure = plot_composite_by_conversation(

@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from analysis.estimator_comparison import plot_estimator_comparison
-from analysis.figures import save_figure
-from analysis.runlog import logged_step
+from analysis.models.estimator_comparison import plot_estimator_comparison
+from analysis.render.figures import save_figure
+from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "plot_estimator_comparison"):
     figure = plot_estimator_comparison(

@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from analysis.figures import save_figure
-from analysis.improvement import plot_improvement
-from analysis.runlog import logged_step
+from analysis.render.figures import save_figure
+from analysis.runtime.runlog import logged_step
+from analysis.secondary.improvement import plot_improvement
 
 with logged_step(snakemake.log[0], "plot_improvement"):
     figure = plot_improvement(

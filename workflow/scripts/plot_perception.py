@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from analysis.figures import save_figure
-from analysis.perception import plot_gap_bins
-from analysis.runlog import logged_step
+from analysis.render.figures import save_figure
+from analysis.runtime.runlog import logged_step
+from analysis.secondary.perception import plot_gap_bins
 
 with logged_step(snakemake.log[0], "plot_perception"):
     figure = plot_gap_bins(

@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from analysis.figures import save_figure
-from analysis.runlog import logged_step
-from analysis.taxonomy_report import plot_expression_change
+from analysis.render.figures import save_figure
+from analysis.render.taxonomy import plot_expression_change
+from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "plot_phrase_change"):
     figure = plot_expression_change(

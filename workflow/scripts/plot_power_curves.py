@@ -4,9 +4,9 @@ import logging
 
 import pandas as pd
 
-from analysis.design_report import plot_power_curves
-from analysis.figures import save_figure
-from analysis.runlog import logged_step
+from analysis.render.figures import save_figure
+from analysis.render.power import plot_power_curves
+from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "plot_power_curves"):
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting chatter

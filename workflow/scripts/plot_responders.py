@@ -4,9 +4,9 @@ import logging
 
 import pandas as pd
 
-from analysis.figures import save_figure
-from analysis.mixed_report import plot_responders
-from analysis.runlog import logged_step
+from analysis.render.figures import save_figure
+from analysis.render.mixed import plot_responders
+from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "plot_responders"):
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting chatter

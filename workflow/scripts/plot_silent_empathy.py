@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from analysis.figures import save_figure
-from analysis.runlog import logged_step
-from analysis.silent_empathy import plot_self_vs_judged, plot_trait_panel, read_participant_traits
+from analysis.render.figures import save_figure
+from analysis.runtime.runlog import logged_step
+from analysis.secondary.silent_empathy import plot_self_vs_judged, plot_trait_panel, read_participant_traits
 
 with logged_step(snakemake.log[0], "plot_silent_empathy"):
     traits = plot_trait_panel(

@@ -1,10 +1,10 @@
 """Rule pseudonymise_cohort_file: an optional cohort file (perception, elo, themes) of a cohort whose IDs are
 pseudonymised at validation, with its IDs replaced by the same pseudonyms, rows in the file's order."""
 
-from analysis.cohort import write_csv
-from analysis.contract import read_csv_text
-from analysis.privacy import pseudonymise_cohort
-from analysis.runlog import logged_step
+from analysis.cohorts.contract import read_csv_text
+from analysis.cohorts.native import write_csv
+from analysis.cohorts.privacy import pseudonymise_cohort
+from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "pseudonymise_cohort_file") as log:
     table = snakemake.params.table

@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from analysis.atomic import write_text
-from analysis.bayes_report import bayes_tables_text
-from analysis.runlog import logged_step
+from analysis.render.bayes import bayes_tables_text
+from analysis.runtime.atomic import write_text
+from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "render_bayes_tables") as log:
     rendered = bayes_tables_text(

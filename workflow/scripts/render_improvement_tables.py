@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from analysis.improvement import improvement_tables
-from analysis.render import write_rendered_tables
-from analysis.runlog import logged_step
+from analysis.render.primary import write_rendered_tables
+from analysis.runtime.runlog import logged_step
+from analysis.secondary.improvement import improvement_tables
 
 with logged_step(snakemake.log[0], "render_improvement_tables") as log:
     rendered = improvement_tables(

@@ -2,10 +2,10 @@
 
 import pandas as pd
 
-from analysis.mixed_report import mixed_tables_text
-from analysis.render import write_rendered_tables
-from analysis.runlog import logged_step
-from analysis.specs import read_spec_record
+from analysis.prereg.specs import read_spec_record
+from analysis.render.mixed import mixed_tables_text
+from analysis.render.primary import write_rendered_tables
+from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "render_mixed_tables") as log:
     levels = read_spec_record(snakemake.input.spec)["details"]["scenario_levels"]

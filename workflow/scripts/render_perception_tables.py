@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from analysis.perception import perception_tables
-from analysis.render import write_rendered_tables
-from analysis.runlog import logged_step
+from analysis.render.primary import write_rendered_tables
+from analysis.runtime.runlog import logged_step
+from analysis.secondary.perception import perception_tables
 
 with logged_step(snakemake.log[0], "render_perception_tables") as log:
     rendered = perception_tables(

@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from analysis.render import primary_tables_text, write_rendered_tables
-from analysis.runlog import logged_step
+from analysis.render.primary import primary_tables_text, write_rendered_tables
+from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "render_primary_tables") as log:
     rendered = primary_tables_text(

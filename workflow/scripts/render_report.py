@@ -1,8 +1,8 @@
 """Rule render_report: the cohort's self-contained HTML report."""
 
-from analysis.atomic import write_text
 from analysis.report import ReportInputs, build_report
-from analysis.runlog import logged_step
+from analysis.runtime.atomic import write_text
+from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "render_report") as log:
     given = snakemake.input

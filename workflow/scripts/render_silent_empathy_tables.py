@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from analysis.render import write_rendered_tables
-from analysis.runlog import logged_step
-from analysis.silent_empathy import silent_empathy_tables
+from analysis.render.primary import write_rendered_tables
+from analysis.runtime.runlog import logged_step
+from analysis.secondary.silent_empathy import silent_empathy_tables
 
 with logged_step(snakemake.log[0], "render_silent_empathy_tables") as log:
     rendered = silent_empathy_tables(

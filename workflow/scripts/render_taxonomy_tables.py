@@ -2,10 +2,10 @@
 
 import pandas as pd
 
-from analysis.render import write_rendered_tables
-from analysis.runlog import logged_step
-from analysis.tables import render_table
-from analysis.taxonomy_report import change_table, taxonomy_table
+from analysis.render.primary import write_rendered_tables
+from analysis.render.tables import render_table
+from analysis.render.taxonomy import change_table, taxonomy_table
+from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "render_taxonomy_tables") as log:
     read = {"keep_default_na": False, "na_values": [""]}

@@ -2,10 +2,10 @@
 
 import pandas as pd
 
-from analysis.atomic import write_text
-from analysis.runlog import logged_step
-from analysis.tables import render_table
-from analysis.taxonomy_report import change_table
+from analysis.render.tables import render_table
+from analysis.render.taxonomy import change_table
+from analysis.runtime.atomic import write_text
+from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "render_theme_tables") as log:
     rendered = render_table(

@@ -1,8 +1,8 @@
 """Rule simulate_cohort: write a SYNTHETIC native cohort calibrated to the published trial."""
 
-from analysis.cohort import write_native
-from analysis.runlog import logged_step
-from analysis.simulate import simulate_cohort
+from analysis.cohorts.native import write_native
+from analysis.runtime.runlog import logged_step
+from analysis.simulate.cohort import simulate_cohort
 
 with logged_step(snakemake.log[0], "simulate_cohort") as log:
     spec = snakemake.params.simulation

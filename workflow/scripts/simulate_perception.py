@@ -1,9 +1,9 @@
 """Rule simulate_perception: SYNTHETIC perception choices and Elo ratings for a simulated cohort."""
 
-from analysis.cohort import write_csv
-from analysis.contract import read_validated
-from analysis.runlog import logged_step
-from analysis.simulate_perception import simulate_perception
+from analysis.cohorts.contract import read_validated
+from analysis.cohorts.native import write_csv
+from analysis.runtime.runlog import logged_step
+from analysis.simulate.perception import simulate_perception
 
 with logged_step(snakemake.log[0], "simulate_perception") as log:
     perception, elo, calibration = simulate_perception(

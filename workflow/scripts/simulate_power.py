@@ -2,11 +2,11 @@
 
 import pandas as pd
 
-from analysis.cohort import write_csv
-from analysis.design import design_analysis
-from analysis.outcomes import read_outcomes
-from analysis.runlog import logged_step
-from analysis.specs import write_rule_spec_record
+from analysis.cohorts.native import write_csv
+from analysis.cohorts.outcomes import read_outcomes
+from analysis.planning.power import design_analysis
+from analysis.prereg.specs import write_rule_spec_record
+from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "simulate_power") as log:
     settings = snakemake.params.settings

@@ -1,9 +1,9 @@
 """Rule simulate_themes: the SYNTHETIC cohort's themes.csv, the planted expressions read back from its messages."""
 
-from analysis.cohort import write_csv
-from analysis.contract import read_validated
-from analysis.runlog import logged_step
-from analysis.simulate import code_planted_themes
+from analysis.cohorts.contract import read_validated
+from analysis.cohorts.native import write_csv
+from analysis.runtime.runlog import logged_step
+from analysis.simulate.cohort import code_planted_themes
 
 with logged_step(snakemake.log[0], "simulate_themes") as log:
     themes = code_planted_themes(read_validated(snakemake.input.messages, "messages"))

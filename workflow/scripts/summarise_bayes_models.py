@@ -2,9 +2,9 @@
 
 import arviz as az
 
-from analysis.bayes import beneficial_directions, summarise_models
-from analysis.cohort import write_csv
-from analysis.runlog import logged_step
+from analysis.cohorts.native import write_csv
+from analysis.models.bayes import beneficial_directions, summarise_models
+from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "summarise_bayes_models") as log:
     params = snakemake.params

@@ -1,11 +1,11 @@
 """Rule validate_cohort: check the four native tables against the contract; write typed copies (IDs pseudonymised
 where the cohort registers `pseudonymise_ids` and is not a release the import pseudonymised)."""
 
-from analysis.atomic import write_json
-from analysis.cohort import write_csv
-from analysis.contract import load_and_validate
-from analysis.privacy import pseudonymise_cohort
-from analysis.runlog import logged_step
+from analysis.cohorts.contract import load_and_validate
+from analysis.cohorts.native import write_csv
+from analysis.cohorts.privacy import pseudonymise_cohort
+from analysis.runtime.atomic import write_json
+from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "validate_cohort") as log:
     files = {name: snakemake.input[name] for name in ("participants", "conversations", "messages", "scores")}

@@ -1,9 +1,9 @@
 """Rule validate_themes: check the cohort's optional themes.csv against its messages; write a typed copy."""
 
-from analysis.cohort import write_csv
-from analysis.contract import read_validated
-from analysis.runlog import logged_step
-from analysis.taxonomy import load_themes
+from analysis.cohorts.contract import read_validated
+from analysis.cohorts.native import write_csv
+from analysis.runtime.runlog import logged_step
+from analysis.secondary.taxonomy import load_themes
 
 with logged_step(snakemake.log[0], "validate_themes") as log:
     themes = load_themes(snakemake.input.themes, read_validated(snakemake.input.messages, "messages"))

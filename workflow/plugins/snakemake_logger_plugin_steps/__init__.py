@@ -2,9 +2,9 @@
 
 Snakemake finds logger plugins by their module name on ``sys.path``; the Makefile puts
 ``workflow/plugins`` on ``PYTHONPATH`` and passes ``--logger steps``. The logic lives in
-:mod:`analysis.console`.
+:mod:`analysis.runtime.console`.
 """
 
-from analysis.console import LogHandler
+from analysis.runtime.console import LogHandler
 
 __all__ = ["LogHandler"]

@@ -1,0 +1,102 @@
+"""Spec records: what an analysis rule actually executed, for the pre-registration audit.
+
+Every analysis rule writes one JSON record (schema: ``workflow/schemas/spec_record.schema.yaml``)
+beside its outputs. The audit compares these records with the registered plan, so the record must
+describe the models as fitted (terms, covariance, sample), not repeat the plan.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from analysis.errors import PipelineError
+from analysis.runtime import atomic
+
+__all__ = ["SCHEMA_PATH", "spec_record", "write_spec_record", "read_spec_record", "write_rule_spec_record"]
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "spec_record.schema.yaml"
+
+
+def _schema() -> dict:
+    with open(SCHEMA_PATH, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def spec_record(**fields: Any) -> dict:
+    """Build and validate a spec record.
+
+    Parameters
+    ----------
+    **fields
+        The record's fields (see the schema); optional fields default to None
+        or empty.
+
+    Returns
+    -------
+    dict
+        The validated record.
+
+    Raises
+    ------
+    PipelineError
+        When the record breaks its schema (a programming error in a rule).
+    """
+    record = {
+        "reference_arm": None, "covariance": None, "alpha": None, "multiplicity": None, "exclusions": [],
+        "judge_aggregation": None, "seed": None, "diagnostics": None, "details": {},
+    }
+    record.update(fields)
+    errors = sorted(jsonschema.Draft202012Validator(_schema()).iter_errors(record), key=str)
+    if errors:
+        raise PipelineError("spec record breaks its schema: " + "; ".join(error.message for error in errors))
+    return record
+
+
+def write_spec_record(record: dict, path: str | Path) -> None:
+    """Write a spec record as sorted, indented JSON (deterministic bytes), atomically."""
+    atomic.write_json(path, record)
+
+
+def read_spec_record(path: str | Path) -> dict:
+    """Read a spec record written by :func:`write_spec_record`."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def write_rule_spec_record(params, cohort: str, family: str, execution: dict, path: str | Path) -> dict:
+    """Build, validate and write the spec record of a registered analysis rule.
+
+    Parameters
+    ----------
+    params
+        The rule's params (``snakemake.params``) holding ``analysis_id``,
+        ``confirmatory``, ``exclusions`` and ``judge_aggregation``.
+    cohort : str
+        The cohort wildcard.
+    family : str
+        Output family of the rule.
+    execution : dict
+        What the analysis actually ran (estimator, terms, sample, ...).
+    path : str or Path
+        Where to write the record.
+
+    Returns
+    -------
+    dict
+        The record written.
+    """
+    record = spec_record(
+        analysis_id=params.analysis_id,
+        family=family,
+        cohort=cohort,
+        confirmatory=params.confirmatory,
+        exclusions=list(params.exclusions),
+        judge_aggregation=dict(params.judge_aggregation),
+        **execution,
+    )
+    write_spec_record(record, path)
+    return record

@@ -1,0 +1,752 @@
+"""The perception task: do people recognise aligned responses? (secondary, exploratory)
+
+Human raters saw pairs of conversations from the same scenario and chose the more empathic one
+(optional cohort file ``perception.csv``); an LLM ranked the conversations by pairwise Elo
+(optional ``elo.csv``). Registered under ``secondary_analyses.perception``:
+
+* For each choice, the gap = outcome (composite) of the left minus the right conversation. Logit of
+  choosing the higher-composite conversation on ``|gap|`` plus scenario dummies, cluster-robust by
+  rater (statsmodels ``Logit``, ``cov_type="cluster"``). Choices with a zero gap have no higher
+  conversation: they are left out and counted. With a single scenario the dummies would be
+  constant: the term is dropped and the fit table's ``note`` (and the spec record) says so.
+* The share choosing the higher conversation by ``|gap|`` bin, with Wilson CIs (statsmodels).
+* Bradley-Terry strengths of the conversations from the human choices (``choix``; pairs lie
+  within scenarios, so the strengths of different scenarios are tied together only by the
+  registered regularisation), and their Spearman correlation with the composite.
+* With ``elo.csv`` (:func:`elo_analysis`): the logit of agreeing with the LLM's Elo preference on
+  the same covariates, and the Spearman correlation of the Bradley-Terry strengths with Elo.
+
+Both optional files are validated here with the helpers of :mod:`analysis.cohorts.contract`, so their
+errors read like the core contract's (file, row, column, value, expected).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from analysis.cohorts.contract import (
+    IDENTIFIER_PATTERN,
+    IDENTIFIER_RULE,
+    duplicate_issues,
+    read_csv_text,
+    reference_issues,
+    schema_issues,
+)
+from analysis.errors import AnalysisError, CohortValidationError, ValidationIssue
+from analysis.render.figures import _STYLE, _suptitle
+from analysis.render.tables import format_coefficient, format_count, format_number, format_p_value, render_table
+from analysis.runtime.lazy_imports import lazy_module
+
+__all__ = [
+    "PERCEPTION_COLUMNS",
+    "ELO_COLUMNS",
+    "CHOICE_COLUMNS",
+    "LOGIT_COLUMNS",
+    "LOGIT_FIT_COLUMNS",
+    "GAP_BIN_COLUMNS",
+    "CURVE_COLUMNS",
+    "STRENGTH_COLUMNS",
+    "RANK_COLUMNS",
+    "LEFT_OUT_COLUMNS",
+    "PerceptionResults",
+    "EloResults",
+    "perception_schema",
+    "elo_schema",
+    "load_perception",
+    "load_elo",
+    "choice_table",
+    "logit_design",
+    "scenario_term_note",
+    "fit_cluster_logit",
+    "logit_rows",
+    "gap_bins",
+    "predicted_curve",
+    "bradley_terry",
+    "spearman_row",
+    "perception_analysis",
+    "elo_analysis",
+    "read_choices",
+    "read_strengths",
+    "perception_tables",
+    "perception_elo_tables",
+    "plot_gap_bins",
+]
+
+choix = lazy_module("choix")
+pa = lazy_module("pandera.pandas")
+sm = lazy_module("statsmodels.api")
+sm_exceptions = lazy_module("statsmodels.tools.sm_exceptions")
+stats = lazy_module("scipy.stats")
+proportion = lazy_module("statsmodels.stats.proportion")
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+PERCEPTION_COLUMNS = ["rater_id", "pair_id", "scenario", "conversation_left_id", "conversation_right_id", "choice"]
+ELO_COLUMNS = ["conversation_id", "elo_rating"]
+CHOICE_COLUMNS = [
+    *PERCEPTION_COLUMNS, "chosen_id", "outcome_left", "outcome_right", "gap", "abs_gap", "higher_side", "chose_higher",
+]
+LOGIT_COLUMNS = [
+    "model", "term", "estimate", "std_error", "statistic", "p_value", "ci_low", "ci_high", "odds_ratio", "n_obs", "n_clusters",
+]
+LOGIT_FIT_COLUMNS = [
+    "model", "n_choices", "n_used", "n_left_out", "n_raters", "share_outcome", "converged", "log_likelihood", "pseudo_r2", "note",
+]
+GAP_BIN_COLUMNS = ["bin_low", "bin_high", "label", "n", "n_chose_higher", "share", "ci_low", "ci_high", "mean_abs_gap"]
+CURVE_COLUMNS = ["abs_gap", "predicted"]
+STRENGTH_COLUMNS = ["conversation_id", "scenario", "strength", "n_comparisons", "n_wins", "outcome"]
+RANK_COLUMNS = ["x", "y", "method", "n", "rho", "p_value"]
+LEFT_OUT_COLUMNS = ["analysis", "record_id", "reason"]
+
+
+@dataclass(frozen=True)
+class PerceptionResults:
+    """Tables of the perception analysis (columns: the ``*_COLUMNS`` lists of this module).
+
+    ``execution`` describes what was run, for the spec record.
+    """
+
+    choices: pd.DataFrame
+    logit: pd.DataFrame
+    logit_fit: pd.DataFrame
+    gap_bins: pd.DataFrame
+    curve: pd.DataFrame
+    strengths: pd.DataFrame
+    rank_correlations: pd.DataFrame
+    left_out: pd.DataFrame
+    execution: dict
+
+
+@dataclass(frozen=True)
+class EloResults:
+    """Tables of the Elo comparison (agreement logit and rank correlations)."""
+
+    logit: pd.DataFrame
+    logit_fit: pd.DataFrame
+    rank_correlations: pd.DataFrame
+    left_out: pd.DataFrame
+    execution: dict
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading and validating the optional files
+
+
+def perception_schema() -> pa.DataFrameSchema:
+    """The pandera schema of ``perception.csv`` (extra columns are allowed and kept)."""
+    identifier = pa.Check.str_matches(IDENTIFIER_PATTERN, error=IDENTIFIER_RULE)
+    columns = {name: pa.Column(str, identifier) for name in PERCEPTION_COLUMNS[:-1]}
+    columns["choice"] = pa.Column(str, pa.Check.isin(["left", "right"], error="left or right"))
+    return pa.DataFrameSchema(columns, strict=False, name="perception")
+
+
+def elo_schema() -> pa.DataFrameSchema:
+    """The pandera schema of ``elo.csv``."""
+    identifier = pa.Check.str_matches(IDENTIFIER_PATTERN, error=IDENTIFIER_RULE)
+    finite = pa.Check(lambda values: np.isfinite(values), error="a finite number")
+    return pa.DataFrameSchema(
+        {"conversation_id": pa.Column(str, identifier), "elo_rating": pa.Column(float, finite, coerce=True)},
+        strict=False, name="elo",
+    )
+
+
+def load_perception(path: str | Path, conversations: pd.DataFrame) -> pd.DataFrame:
+    """Read and validate ``perception.csv`` against the cohort's conversations.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    conversations : pandas.DataFrame
+        The cohort's validated conversations (conversation_id, scenario).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows, typed, in file order.
+
+    Raises
+    ------
+    InputFileError
+        When the file is missing, empty or not CSV.
+    CohortValidationError
+        Listing every problem: a missing column, an empty ID, a choice other than left/right, a
+        repeated (rater_id, pair_id), a conversation ID not in conversations.csv, a pair showing
+        the same conversation twice, and a scenario that differs from the conversations'.
+    """
+    file = str(path)
+    raw = read_csv_text(path)
+    typed, issues = schema_issues(raw, perception_schema(), file)
+    if {"rater_id", "pair_id"} <= set(raw):
+        issues.extend(duplicate_issues(raw, ["rater_id", "pair_id"], file, "(rater_id, pair_id) to be"))
+    known = conversations["conversation_id"]
+    scenario_of = conversations.set_index("conversation_id")["scenario"]
+    for side in ("conversation_left_id", "conversation_right_id"):
+        if side in raw:
+            issues.extend(reference_issues(raw, side, known, file, "conversations.csv"))
+            if "scenario" in raw:
+                expected = raw[side].map(scenario_of)
+                wrong = expected.notna() & raw["scenario"].notna() & (expected != raw["scenario"])
+                issues.extend(
+                    ValidationIssue(file, int(index) + 1, "scenario", raw.loc[index, "scenario"],
+                                    f"the scenario of {raw.loc[index, side]} in conversations.csv ({expected[index]})")
+                    for index in raw.index[wrong]
+                )
+    if {"conversation_left_id", "conversation_right_id"} <= set(raw):
+        same = raw["conversation_left_id"] == raw["conversation_right_id"]
+        issues.extend(
+            ValidationIssue(file, int(index) + 1, "conversation_right_id", raw.loc[index, "conversation_right_id"],
+                            "a conversation other than conversation_left_id")
+            for index in raw.index[same]
+        )
+    if issues:
+        raise CohortValidationError(issues)
+    return typed.reset_index(drop=True)
+
+
+def load_elo(path: str | Path, conversations: pd.DataFrame) -> pd.DataFrame:
+    """Read and validate ``elo.csv``: unique conversation IDs of the cohort and finite ratings.
+
+    Raises
+    ------
+    InputFileError, CohortValidationError
+        As :func:`load_perception`.
+    """
+    file = str(path)
+    raw = read_csv_text(path)
+    typed, issues = schema_issues(raw, elo_schema(), file)
+    if "conversation_id" in raw:
+        issues.extend(duplicate_issues(raw, ["conversation_id"], file, "conversation_id to be"))
+        issues.extend(reference_issues(raw, "conversation_id", conversations["conversation_id"], file, "conversations.csv"))
+    if issues:
+        raise CohortValidationError(issues)
+    return typed.reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# The analysis
+
+
+def choice_table(perception: pd.DataFrame, outcomes: pd.DataFrame, outcome: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Attach each shown conversation's outcome and derive the gap and the choice of the higher one.
+
+    Returns
+    -------
+    choices : pandas.DataFrame
+        ``CHOICE_COLUMNS``: gap = outcome_left - outcome_right, ``higher_side`` left/right/tie and
+        ``chose_higher`` (1/0, empty for a tie). Only choices whose two conversations were analysed.
+    left_out : pandas.DataFrame
+        Choices showing a conversation that was not analysed (excluded upstream).
+    """
+    if outcome not in outcomes:
+        raise AnalysisError(f"conversation_scores.csv has no column '{outcome}' (registered perception.outcome)")
+    value = outcomes.set_index("conversation_id")[outcome]
+    data = perception[PERCEPTION_COLUMNS].copy()
+    data["chosen_id"] = np.where(data["choice"] == "left", data["conversation_left_id"], data["conversation_right_id"])
+    data["outcome_left"] = data["conversation_left_id"].map(value)
+    data["outcome_right"] = data["conversation_right_id"].map(value)
+    unanalysed = data["outcome_left"].isna() | data["outcome_right"].isna()
+    missing_id = np.where(data["outcome_left"].isna(), data["conversation_left_id"], data["conversation_right_id"])
+    left_out = pd.DataFrame(
+        {
+            "analysis": "perception",
+            "record_id": (data["rater_id"] + "/" + data["pair_id"])[unanalysed].to_numpy(),
+            "reason": ("conversation " + pd.Series(missing_id, index=data.index)[unanalysed]
+                       + " is not among the analysed conversations (excluded upstream)").to_numpy(),
+        }
+    )
+    data = data[~unanalysed].copy()
+    data["gap"] = data["outcome_left"] - data["outcome_right"]
+    data["abs_gap"] = data["gap"].abs()
+    data["higher_side"] = np.select([data["gap"] > 0, data["gap"] < 0], ["left", "right"], "tie")
+    chose = (data["choice"] == data["higher_side"]).astype("Int64")
+    data["chose_higher"] = chose.where(data["higher_side"] != "tie")
+    return data[CHOICE_COLUMNS].reset_index(drop=True), left_out[LEFT_OUT_COLUMNS]
+
+
+def logit_design(data: pd.DataFrame, covariate: str, settings: Mapping, scenarios: Sequence[str]) -> pd.DataFrame:
+    """Design of the choice logits: intercept, the covariate, scenario dummies (first scenario is the reference)."""
+    columns = {}
+    if settings["intercept"]:
+        columns["intercept"] = np.ones(len(data))
+    columns[covariate] = data[covariate].to_numpy(dtype=float)
+    if settings["scenario_dummies"]:
+        for scenario in list(scenarios)[1:]:
+            columns[f"scenario[{scenario}]"] = (data["scenario"] == scenario).to_numpy(dtype=float)
+    return pd.DataFrame(columns, index=data.index)
+
+
+def scenario_term_note(scenarios: Sequence[str], settings: Mapping) -> str:
+    """Say why the registered scenario term is left out of a choice logit, or ``""`` when it is not.
+
+    Parameters
+    ----------
+    scenarios : sequence of str
+        The scenarios of the analysed choices (sorted; the first is the reference).
+    settings : mapping
+        The registered ``logit`` block (``scenario_dummies``).
+
+    Returns
+    -------
+    str
+        With scenario dummies registered and a single scenario present, a note that the term was
+        dropped (it would be a constant column, not identified beside the intercept); else ``""``.
+
+    Notes
+    -----
+    :func:`logit_design` builds no dummy for the reference scenario, so with one scenario the
+    model is the registered one minus a term that carries no information here. That is the fit a
+    statistician would run, but it is no longer the registered model, so the note goes into the
+    fit table, the spec record and the run log instead of passing silently.
+    """
+    if not settings["scenario_dummies"] or len(scenarios) != 1:
+        return ""
+    return (
+        f"scenario term dropped: only one scenario ({scenarios[0]}) among the analysed choices, "
+        "so the registered scenario dummies would be constant"
+    )
+
+
+def fit_cluster_logit(y: np.ndarray, design: pd.DataFrame, clusters: pd.Series):
+    """Logit with cluster-robust covariance (statsmodels' default small-sample correction).
+
+    Raises
+    ------
+    AnalysisError
+        When the outcome does not vary, a design column is constant zero, or the fit fails
+        (e.g. perfect separation).
+    """
+    if len(y) == 0 or np.all(y == y[0]):
+        raise AnalysisError("the logit outcome does not vary (every choice is the same); the slope is not identified")
+    empty = [name for name, column in design.items() if name != "intercept" and not np.any(column)]
+    if empty:
+        raise AnalysisError(f"no choices for term(s) {empty}; the logit is not identified")
+    groups = pd.factorize(clusters, sort=True)[0]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", sm_exceptions.PerfectSeparationWarning)
+            return sm.Logit(np.asarray(y, dtype=float), design).fit(
+                disp=0, method="newton", maxiter=100, cov_type="cluster", cov_kwds={"groups": groups}
+            )
+    except (np.linalg.LinAlgError, sm_exceptions.PerfectSeparationError, sm_exceptions.PerfectSeparationWarning) as error:
+        raise AnalysisError(f"the choice logit could not be fitted: {error}") from error
+
+
+def logit_rows(result, model: str, alpha: float, n_clusters: int) -> pd.DataFrame:
+    """Tidy coefficients of a fitted logit (``LOGIT_COLUMNS``)."""
+    interval = result.conf_int(alpha=alpha)
+    return pd.DataFrame(
+        {
+            "model": model, "term": result.params.index, "estimate": result.params.to_numpy(), "std_error": result.bse.to_numpy(),
+            "statistic": result.tvalues.to_numpy(), "p_value": result.pvalues.to_numpy(), "ci_low": interval[0].to_numpy(),
+            "ci_high": interval[1].to_numpy(), "odds_ratio": np.exp(result.params.to_numpy()), "n_obs": int(result.nobs),
+            "n_clusters": n_clusters,
+        }
+    )[LOGIT_COLUMNS]
+
+
+def gap_bins(choices: pd.DataFrame, edges: Sequence[float], method: str, alpha: float) -> pd.DataFrame:
+    """Share choosing the higher conversation per right-closed ``|gap|`` bin, with CIs.
+
+    Zero gaps are not in any bin (they have no higher conversation); gaps above the last edge
+    are counted in the last bin. CIs: ``statsmodels.stats.proportion.proportion_confint``.
+    """
+    edges = [float(edge) for edge in edges]
+    if any(b <= a for a, b in zip(edges[:-1], edges[1:], strict=True)):
+        raise AnalysisError(f"gap_bins must be increasing, got {edges}")
+    data = choices[choices["higher_side"] != "tie"]
+    gaps = np.minimum(data["abs_gap"].to_numpy(dtype=float), edges[-1])
+    bins = pd.cut(gaps, edges, right=True, include_lowest=False)
+    grouped = pd.DataFrame({"bin": bins, "chose": data["chose_higher"].to_numpy(dtype=float), "gap": data["abs_gap"].to_numpy()})
+    summary = grouped.groupby("bin", observed=False).agg(n=("chose", "size"), n_chose_higher=("chose", "sum"), mean_abs_gap=("gap", "mean"))
+    summary["n_chose_higher"] = summary["n_chose_higher"].astype("int64")
+    n = summary["n"].to_numpy()
+    share = np.where(n > 0, summary["n_chose_higher"].to_numpy() / np.maximum(n, 1), np.nan)
+    low, high = proportion.proportion_confint(summary["n_chose_higher"].to_numpy(), np.maximum(n, 1), alpha=alpha, method=method)
+    table = pd.DataFrame(
+        {
+            "bin_low": edges[:-1], "bin_high": edges[1:],
+            "label": [f"({format_number(a, 0)}, {format_number(b, 0)}]" for a, b in zip(edges[:-1], edges[1:], strict=True)],
+            "n": n.astype("int64"), "n_chose_higher": summary["n_chose_higher"].to_numpy(), "share": share,
+            "ci_low": np.where(n > 0, low, np.nan), "ci_high": np.where(n > 0, high, np.nan),
+            "mean_abs_gap": summary["mean_abs_gap"].to_numpy(),
+        }
+    )
+    return table[GAP_BIN_COLUMNS]
+
+
+def predicted_curve(result, design: pd.DataFrame, covariate: str, grid: np.ndarray) -> pd.DataFrame:
+    """Average predicted probability over the observed choices (their scenario mix) at each covariate value."""
+    predictions = []
+    for value in grid:
+        shifted = design.copy()
+        shifted[covariate] = value
+        predictions.append(float(np.mean(result.predict(shifted))))
+    return pd.DataFrame({"abs_gap": grid, "predicted": predictions})[CURVE_COLUMNS]
+
+
+def bradley_terry(choices: pd.DataFrame, conversations: pd.DataFrame, method: str, regularisation: float) -> pd.DataFrame:
+    """Bradley-Terry strengths of every shown conversation from the human choices (choix).
+
+    Parameters
+    ----------
+    choices : pandas.DataFrame
+        Validated perception rows (conversation_left_id, conversation_right_id, choice).
+    conversations : pandas.DataFrame
+        conversation_id and scenario (and the outcome column ``outcome`` when known).
+    method : {"ilsr_pairwise", "opt_pairwise"}
+        choix estimator.
+    regularisation : float
+        choix ``alpha``. Pairs lie within scenarios, so the comparison graph is disconnected;
+        the regularisation makes the strengths finite and ties the scenarios' levels together.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``STRENGTH_COLUMNS``, sorted by conversation_id (the item order given to choix).
+    """
+    items = np.sort(pd.unique(pd.concat([choices["conversation_left_id"], choices["conversation_right_id"]])))
+    index = {item: position for position, item in enumerate(items)}
+    left = choices["conversation_left_id"].map(index).to_numpy()
+    right = choices["conversation_right_id"].map(index).to_numpy()
+    chose_left = (choices["choice"] == "left").to_numpy()
+    winners = np.where(chose_left, left, right)
+    losers = np.where(chose_left, right, left)
+    data = list(zip(winners.tolist(), losers.tolist(), strict=True))
+    if method == "ilsr_pairwise":
+        strength = choix.ilsr_pairwise(len(items), data, alpha=regularisation)
+    elif method == "opt_pairwise":
+        strength = choix.opt_pairwise(len(items), data, alpha=regularisation)
+    else:
+        raise AnalysisError(f"unknown bradley_terry.method '{method}' (expected ilsr_pairwise or opt_pairwise)")
+    table = pd.DataFrame(
+        {
+            "conversation_id": items, "strength": strength,
+            "n_comparisons": np.bincount(np.concatenate([left, right]), minlength=len(items)),
+            "n_wins": np.bincount(winners, minlength=len(items)),
+        }
+    )
+    table = table.merge(conversations, on="conversation_id", how="left", validate="one_to_one")
+    return table[STRENGTH_COLUMNS]
+
+
+def spearman_row(x_name: str, y_name: str, x: np.ndarray, y: np.ndarray) -> dict:
+    """Spearman rho with two-sided p (scipy.stats.spearmanr); NaN with fewer than three pairs or no spread."""
+    n = int(len(x))
+    if n < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return {"x": x_name, "y": y_name, "method": "spearman", "n": n, "rho": np.nan, "p_value": np.nan}
+    result = stats.spearmanr(x, y)
+    return {"x": x_name, "y": y_name, "method": "spearman", "n": n, "rho": float(result.statistic), "p_value": float(result.pvalue)}
+
+
+def _fit_summary(model: str, n_choices: int, used: pd.DataFrame, response: str, result, n_left_out: int, note: str = "") -> dict:
+    return {
+        "model": model, "n_choices": n_choices, "n_used": int(len(used)), "n_left_out": n_left_out,
+        "n_raters": int(used["rater_id"].nunique()), "share_outcome": float(used[response].astype(float).mean()),
+        "converged": bool(result.mle_retvals.get("converged", True)), "log_likelihood": float(result.llf),
+        "pseudo_r2": float(result.prsquared), "note": note,
+    }
+
+
+def perception_analysis(perception: pd.DataFrame, outcomes: pd.DataFrame, settings: Mapping) -> PerceptionResults:
+    """Run the registered perception analysis (without Elo).
+
+    Parameters
+    ----------
+    perception : pandas.DataFrame
+        Validated ``perception.csv`` (:func:`load_perception`).
+    outcomes : pandas.DataFrame
+        Analysed conversations (``conversation_scores.csv``).
+    settings : mapping
+        ``secondary_analyses.perception`` of the registered plan.
+
+    Returns
+    -------
+    PerceptionResults
+    """
+    alpha = float(settings["alpha"])
+    outcome = settings["outcome"]
+    choices, left_out = choice_table(perception, outcomes, outcome)
+    ties = choices["higher_side"] == "tie"
+    tie_rows = pd.DataFrame(
+        {"analysis": "logit_higher_outcome", "record_id": (choices["rater_id"] + "/" + choices["pair_id"])[ties].to_numpy(),
+         "reason": f"zero {outcome} gap: neither conversation is higher"}
+    )
+    used = choices[~ties]
+    scenarios = sorted(choices["scenario"].unique())
+    scenario_note = scenario_term_note(scenarios, settings["logit"])
+    design = logit_design(used, "abs_gap", settings["logit"], scenarios)
+    result = fit_cluster_logit(used["chose_higher"].to_numpy(dtype=float), design, used["rater_id"])
+    n_clusters = int(used["rater_id"].nunique())
+    logit = logit_rows(result, "higher_outcome", alpha, n_clusters)
+    fit = pd.DataFrame(
+        [_fit_summary("higher_outcome", int(len(choices)), used, "chose_higher", result, int(ties.sum()), scenario_note)],
+        columns=LOGIT_FIT_COLUMNS,
+    )
+    bins = gap_bins(choices, settings["gap_bins"], settings["proportion_ci"], alpha)
+    top = float(min(settings["gap_bins"][-1], max(used["abs_gap"].max(), 1.0)))
+    curve = predicted_curve(result, design, "abs_gap", np.linspace(0.0, top, 61))
+    # every validated choice informs the ranking (it needs no composite); shown conversations that were
+    # not analysed keep an empty outcome and drop out of the rank correlation only
+    shown = pd.DataFrame(
+        {"conversation_id": pd.concat([perception["conversation_left_id"], perception["conversation_right_id"]]),
+         "scenario": pd.concat([perception["scenario"], perception["scenario"]])}
+    ).drop_duplicates("conversation_id")
+    shown["outcome"] = shown["conversation_id"].map(outcomes.set_index("conversation_id")[outcome])
+    bt = settings["bradley_terry"]
+    strengths = bradley_terry(perception, shown, bt["method"], float(bt["regularisation"]))
+    scored = strengths.dropna(subset=["outcome"])
+    ranks = pd.DataFrame(
+        [spearman_row("bradley_terry", outcome, scored["strength"].to_numpy(), scored["outcome"].to_numpy())], columns=RANK_COLUMNS
+    )
+    execution = {
+        "estimator": "logit",
+        "outcomes": ["chose_higher_outcome"],
+        "terms": list(result.params.index),
+        "covariance": {"type": result.cov_type, "cluster_by": "rater_id",
+                       "small_sample_correction": bool(result.cov_kwds.get("use_correction", True)),
+                       "reference_distribution": "t" if result.use_t else "normal"},
+        "alpha": alpha,
+        "sample": {"n_choices": int(len(perception)), "n_analysed_choices": int(len(choices)), "n_nonzero_gap": int(len(used)),
+                   "n_zero_gap": int(ties.sum()), "n_raters": n_clusters, "n_conversations_shown": int(len(strengths)),
+                   "n_left_out_records": int(len(left_out) + len(tie_rows))},
+        "diagnostics": {"converged": bool(result.mle_retvals.get("converged", True))},
+        "details": {
+            "gap": f"{outcome} of the left minus the right conversation",
+            "zero_gap": settings["zero_gap"],
+            "logit": dict(settings["logit"]),
+            "scenario_reference": scenarios[0] if settings["logit"]["scenario_dummies"] and not scenario_note else None,
+            "scenario_term": scenario_note or ("fitted" if settings["logit"]["scenario_dummies"] else "not registered"),
+            "gap_bins": list(settings["gap_bins"]),
+            "proportion_ci": settings["proportion_ci"],
+            "bradley_terry": {"library": f"choix {version('choix')}", "method": bt["method"], "alpha": float(bt["regularisation"])},
+            "rank_correlation": settings["rank_correlation"],
+        },
+    }
+    return PerceptionResults(
+        choices=choices, logit=logit, logit_fit=fit, gap_bins=bins, curve=curve, strengths=strengths, rank_correlations=ranks,
+        left_out=pd.concat([left_out, tie_rows], ignore_index=True)[LEFT_OUT_COLUMNS], execution=execution,
+    )
+
+
+def elo_analysis(choices: pd.DataFrame, strengths: pd.DataFrame, elo: pd.DataFrame, settings: Mapping) -> EloResults:
+    """Agreement of the human choices with the LLM's Elo preference, and BT versus Elo ranks.
+
+    Parameters
+    ----------
+    choices : pandas.DataFrame
+        ``choices.csv`` of :func:`perception_analysis` (analysed choices, zero gaps included).
+    strengths : pandas.DataFrame
+        ``bt_strengths.csv`` of :func:`perception_analysis`.
+    elo : pandas.DataFrame
+        Validated ``elo.csv`` (:func:`load_elo`).
+    settings : mapping
+        ``secondary_analyses.perception`` of the registered plan (its ``elo`` block and logit).
+
+    Returns
+    -------
+    EloResults
+
+    Notes
+    -----
+    ``agree = 1`` when the chosen conversation has the higher Elo rating. Choices whose two
+    conversations have equal Elo ratings, or a conversation without a rating, are left out and
+    listed. The covariate is ``|gap|`` of the outcome (``agreement_gap: composite``; zero gaps
+    are kept because the Elo preference is defined) or ``|Elo gap| / 100`` (``elo``).
+    """
+    alpha = float(settings["alpha"])
+    elo_settings = settings["elo"]
+    rating = elo.set_index("conversation_id")["elo_rating"]
+    data = choices.copy()
+    data["elo_left"] = data["conversation_left_id"].map(rating)
+    data["elo_right"] = data["conversation_right_id"].map(rating)
+    key = data["rater_id"] + "/" + data["pair_id"]
+    unrated = data["elo_left"].isna() | data["elo_right"].isna()
+    missing_id = np.where(data["elo_left"].isna(), data["conversation_left_id"], data["conversation_right_id"])
+    tie = ~unrated & (data["elo_left"] == data["elo_right"])
+    left = [
+        pd.DataFrame({"analysis": "logit_elo_agreement", "record_id": key[unrated].to_numpy(),
+                      "reason": ("conversation " + pd.Series(missing_id, index=data.index)[unrated] + " has no Elo rating").to_numpy()}),
+        pd.DataFrame({"analysis": "logit_elo_agreement", "record_id": key[tie].to_numpy(), "reason": "equal Elo ratings: no Elo preference"}),
+    ]
+    used = data[~unrated & ~tie].copy()
+    elo_choice = np.where(used["elo_left"] > used["elo_right"], "left", "right")
+    used["agree"] = (used["choice"].to_numpy() == elo_choice).astype(float)
+    if elo_settings["agreement_gap"] == "elo":
+        used["abs_gap"] = (used["elo_left"] - used["elo_right"]).abs() / 100.0
+        covariate_note = "|Elo gap| / 100"
+    else:
+        covariate_note = f"|{settings['outcome']} gap|"
+    scenarios = sorted(choices["scenario"].unique())
+    scenario_note = scenario_term_note(scenarios, settings["logit"])
+    design = logit_design(used, "abs_gap", settings["logit"], scenarios)
+    result = fit_cluster_logit(used["agree"].to_numpy(), design, used["rater_id"])
+    n_clusters = int(used["rater_id"].nunique())
+    logit = logit_rows(result, "elo_agreement", alpha, n_clusters)
+    fit = pd.DataFrame(
+        [_fit_summary("elo_agreement", int(len(choices)), used, "agree", result, int(unrated.sum() + tie.sum()), scenario_note)],
+        columns=LOGIT_FIT_COLUMNS,
+    )
+    with_elo = strengths.assign(elo=strengths["conversation_id"].map(rating))
+    no_rating = with_elo["elo"].isna()
+    left.append(pd.DataFrame({"analysis": "rank_bradley_terry_elo", "record_id": with_elo.loc[no_rating, "conversation_id"].to_numpy(),
+                              "reason": "shown in the perception task but has no Elo rating"}))
+    not_shown = ~elo["conversation_id"].isin(strengths["conversation_id"])
+    left.append(pd.DataFrame({"analysis": "rank_bradley_terry_elo", "record_id": elo.loc[not_shown, "conversation_id"].to_numpy(),
+                              "reason": "has an Elo rating but was not shown in the perception task"}))
+    rated = with_elo[~no_rating]
+    scored = rated.dropna(subset=["outcome"])
+    ranks = pd.DataFrame(
+        [
+            spearman_row("bradley_terry", "elo", rated["strength"].to_numpy(), rated["elo"].to_numpy()),
+            spearman_row("elo", settings["outcome"], scored["elo"].to_numpy(), scored["outcome"].to_numpy()),
+        ],
+        columns=RANK_COLUMNS,
+    )
+    left_out = pd.concat(left, ignore_index=True)[LEFT_OUT_COLUMNS]
+    execution = {
+        "estimator": "logit",
+        "outcomes": ["agree_with_elo"],
+        "terms": list(result.params.index),
+        "covariance": {"type": result.cov_type, "cluster_by": "rater_id",
+                       "small_sample_correction": bool(result.cov_kwds.get("use_correction", True)),
+                       "reference_distribution": "t" if result.use_t else "normal"},
+        "alpha": alpha,
+        "sample": {"n_choices": int(len(choices)), "n_used": int(len(used)), "n_raters": n_clusters,
+                   "n_rank_pairs": int(len(rated)), "n_left_out_records": int(len(left_out))},
+        "diagnostics": {"converged": bool(result.mle_retvals.get("converged", True))},
+        "details": {"agreement_gap": elo_settings["agreement_gap"], "covariate": covariate_note,
+                    "logit": dict(settings["logit"]),
+                    "scenario_term": scenario_note or ("fitted" if settings["logit"]["scenario_dummies"] else "not registered"),
+                    "rank_correlation": elo_settings["rank_correlation"]},
+    }
+    return EloResults(logit=logit, logit_fit=fit, rank_correlations=ranks, left_out=left_out, execution=execution)
+
+
+def read_choices(path) -> pd.DataFrame:
+    """Read ``choices.csv`` with IDs as text."""
+    text = {column: "str" for column in ["rater_id", "pair_id", "scenario", "conversation_left_id", "conversation_right_id",
+                                          "choice", "chosen_id", "higher_side"]}
+    return pd.read_csv(path, dtype={**text, "chose_higher": "Int64"}, keep_default_na=False, na_values=[""])
+
+
+def read_strengths(path) -> pd.DataFrame:
+    """Read ``bt_strengths.csv`` with IDs as text."""
+    return pd.read_csv(path, dtype={"conversation_id": "str", "scenario": "str"}, keep_default_na=False, na_values=[""])
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables and figure
+
+
+def _term_label(term: str, gap_label: str) -> str:
+    if term == "intercept":
+        return "Intercept"
+    if term == "abs_gap":
+        return gap_label
+    return term.replace("scenario[", "Scenario: ").replace("]", "")
+
+
+def perception_tables(
+    logit: pd.DataFrame, fit: pd.DataFrame, ranks: pd.DataFrame, cohort: str, synthetic: bool, gap_label: str = "Absolute composite gap",
+    name: str = "perception", caption: str | None = None,
+) -> dict[str, dict[str, str]]:
+    """A display table of a choice logit (coefficients, N) and its rank correlations.
+
+    Returns
+    -------
+    dict
+        ``{name: {"csv": ..., "tex": ..., "md": ...}}``.
+    """
+    rows = [
+        {"Term": _term_label(record.term, gap_label),
+         "Estimate (SE)": format_coefficient(record.estimate, record.std_error, record.p_value),
+         "Odds ratio": format_number(record.odds_ratio), "p": format_p_value(record.p_value)}
+        for record in logit.itertuples()
+    ]
+    summary = fit.iloc[0]
+    rows.append({"Term": "Choices used / all", "Estimate (SE)": f"{format_count(summary['n_used'])} / {format_count(summary['n_choices'])}",
+                 "Odds ratio": "", "p": ""})
+    rows.append({"Term": "Raters (clusters)", "Estimate (SE)": format_count(summary["n_raters"]), "Odds ratio": "", "p": ""})
+    for record in ranks.itertuples():
+        rows.append({"Term": f"Spearman rho: {record.x.replace('_', '-')} vs {record.y.replace('_', ' ')} (N = {format_count(record.n)})",
+                     "Estimate (SE)": format_number(record.rho), "Odds ratio": "", "p": format_p_value(record.p_value)})
+    table = pd.DataFrame(rows, dtype=object)
+    # an older fit table has no note column; an empty note reads back from CSV as NaN
+    fit_note = summary.get("note", "")
+    fit_note = fit_note if isinstance(fit_note, str) else ""
+    scenarios = f"{fit_note[0].upper()}{fit_note[1:]}." if fit_note else "Scenario dummies against the first scenario in sorted order."
+    table.attrs["note"] = (
+        f"Logit with standard errors clustered by rater. {scenarios} "
+        "Bradley-Terry strengths from the human choices (choix). * p < .05, ** p < .01, *** p < .001."
+    )
+    return {name: render_table(table, caption=caption or f"Perception task: choosing the conversation judged more empathic (cohort {cohort})",
+                               label=f"tab:{name.replace('_', '-')}-{cohort}", synthetic=synthetic)}
+
+
+def perception_elo_tables(
+    logit: pd.DataFrame, fit: pd.DataFrame, ranks: pd.DataFrame, agreement_gap: str, cohort: str, synthetic: bool
+) -> dict[str, dict[str, str]]:
+    """The display table of the Elo comparison: the agreement logit and the rank correlations.
+
+    Returns
+    -------
+    dict
+        ``{"perception_elo": {"csv": ..., "tex": ..., "md": ...}}``.
+    """
+    return perception_tables(
+        logit, fit, ranks, cohort, synthetic,
+        gap_label="Absolute Elo gap / 100" if agreement_gap == "elo" else "Absolute composite gap",
+        name="perception_elo",
+        caption=f"Perception task: agreeing with the LLM's Elo preference (cohort {cohort})",
+    )
+
+
+def plot_gap_bins(bins: pd.DataFrame, curve: pd.DataFrame, fit: pd.DataFrame, logit: pd.DataFrame, synthetic: bool = False) -> Figure:
+    """Share choosing the higher-composite conversation by ``|gap|`` bin with CIs, and the fitted logit.
+
+    Each bin's share is drawn at the bin's mean ``|gap|`` (bin edges as light vertical lines, the
+    number of choices above each CI); the line is the fitted logit averaged over the scenario mix.
+    """
+    import matplotlib
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    with matplotlib.rc_context(_STYLE):
+        fig = Figure(figsize=(5.2, 3.5), layout="constrained")
+        ax = fig.subplots()
+        ax.axhline(50, color="#777777", linewidth=0.6, linestyle=":")
+        shown = bins[bins["n"] > 0]
+        right = float(max(curve["abs_gap"].max(), shown["mean_abs_gap"].max() if len(shown) else 1.0))
+        edges = [edge for edge in sorted(set(bins["bin_low"]) | set(bins["bin_high"])) if edge <= right]
+        for edge in edges[1:]:
+            ax.axvline(edge, color="#DDDDDD", linewidth=0.5, zorder=0)
+        x = shown["mean_abs_gap"]
+        ax.errorbar(x, 100 * shown["share"], yerr=100 * np.vstack([shown["share"] - shown["ci_low"], shown["ci_high"] - shown["share"]]),
+                    fmt="o", color="#0072B2", markersize=4, elinewidth=0.9, capsize=2, label="Observed share per bin, 95% CI", zorder=3)
+        for xi, y, n in zip(x, 100 * shown["ci_high"], shown["n"], strict=True):
+            ax.text(xi, y + 1.5, f"n = {format_count(n)}", ha="center", va="bottom", fontsize=6.5, color="#444444")
+        ax.plot(curve["abs_gap"], 100 * curve["predicted"], color="black", linewidth=1.0, label="Fitted logit (scenario mix)")
+        slope = logit.set_index("term").loc["abs_gap"]
+        summary = fit.iloc[0]
+        ax.text(0.98, 0.04, f"slope {format_number(slope['estimate'])} (SE {format_number(slope['std_error'])}) log-odds per point\n"
+                f"{format_count(summary['n_used'])} of {format_count(summary['n_choices'])} choices (non-zero gap)",
+                transform=ax.transAxes, ha="right", va="bottom", fontsize=6.5)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlim(0, right * 1.03)
+        ax.set_xlabel("|Composite gap| between the two conversations (grey lines: bin edges)")
+        ax.set_ylabel("Chose the higher-scored conversation (%)")
+        low = float(np.nanmin(100 * shown["ci_low"])) if len(shown) else 40.0
+        ax.set_ylim(min(40.0, low - 5), 105)
+        ax.legend(loc="upper left", frameon=False)
+        _suptitle(fig, "Do people recognise the better-judged response?", synthetic)
+    return fig

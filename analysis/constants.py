@@ -46,7 +46,7 @@ SCENARIO_TROUBLE_TYPE: dict[str, str] = {
     "loss_dad": "personal",
     "mom_unwell": "personal",
 }
-# The seekers' verbatim opening lines in the trial (issue 6, from the authors' release).
+# The seekers' verbatim opening lines in the trial (from the authors' release; docs/paper_release.md).
 SCENARIO_OPENING_LINES: dict[str, str] = {
     "job_loss": "So, I just lost my job today. I had a sense this was coming, but it's still a shock..",
     "promotion": "I'm feeling so discouraged.. I just got passed over for the promotion I was working hard for",
@@ -78,6 +78,6 @@ OPTIONAL_FILES: dict[str, str] = {
     "themes": "themes.csv",
 }
 
-# Categories of empathic expressions in themes.csv (issue 7): prescriptive affective, cognitive and
+# Categories of empathic expressions in themes.csv (docs/taxonomy.md): prescriptive affective, cognitive and
 # motivational expressions, and proscriptive (misattuned) ones.
 THEME_CATEGORIES: tuple[str, ...] = ("affective", "cognitive", "motivational", "misattuned")

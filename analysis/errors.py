@@ -15,6 +15,7 @@ __all__ = [
     "SHOWN_VALUE_MAX_CHARS",
     "CohortValidationError",
     "AnalysisError",
+    "require_implemented",
     "exit_on_pipeline_error",
 ]
 
@@ -91,6 +92,28 @@ class CohortValidationError(PipelineError):
 
 class AnalysisError(PipelineError):
     """A registered analysis cannot be carried out on the data given."""
+
+
+def require_implemented(key: str, value: object, implemented: object) -> None:
+    """Refuse a registered option whose behaviour is fixed in code unless it is the one implemented.
+
+    Parameters
+    ----------
+    key : str
+        The option's place in the plan (e.g. ``perception.zero_gap``), named in the message.
+    value : object
+        The registered value.
+    implemented : object
+        The only value the code carries out.
+
+    Raises
+    ------
+    ConfigError
+        When ``value`` differs from ``implemented``: the spec record echoes the option, so running
+        anything else under its name would misreport what ran.
+    """
+    if value != implemented:
+        raise ConfigError(f"{key} '{value}' is not supported (implemented: {implemented})")
 
 
 @contextmanager

@@ -43,7 +43,7 @@ sys.path.insert(0, str(REPO))
 
 from analysis.cohorts.native import write_csv  # noqa: E402
 from analysis.cohorts.outcomes import derive_outcomes  # noqa: E402
-from analysis.models.bayes import fit_ordinal_model  # noqa: E402
+from analysis.models.bayes import Gates, Sampler, fit_ordinal_model  # noqa: E402
 from analysis.prereg.plan import load_prereg  # noqa: E402
 from analysis.simulate.cohort import simulate_cohort  # noqa: E402
 
@@ -115,11 +115,21 @@ def run_rules(workdir: Path) -> list[dict]:
 
 def run_inprocess(plan: dict, outcomes: pd.DataFrame, overrides: dict) -> list[dict]:
     bayes = plan["bayesian_models"]
-    sampler = {**bayes["sampler"], **overrides}
+    ordinal = bayes["ordinal"]
     start = time.perf_counter()
     fit = fit_ordinal_model(
-        outcomes, plan["outcomes"]["dimensions"], plan["design"]["arms"], plan["design"]["reference_arm"], bayes["ordinal"], sampler,
-        {**bayes["diagnostics"], "policy": "warn"}, cores=2,
+        outcomes,
+        dimensions=plan["outcomes"]["dimensions"],
+        arms=plan["design"]["arms"],
+        reference_arm=plan["design"]["reference_arm"],
+        priors=ordinal["priors"],
+        gated=ordinal["gated"],
+        discretisation=ordinal["discretisation"],
+        participant_parameterisation=ordinal["participant_parameterisation"],
+        posterior_predictive_draws=ordinal["posterior_predictive_draws"],
+        sampler=Sampler.from_plan({**bayes["sampler"], **overrides}),
+        gates=Gates.from_plan({**bayes["diagnostics"], "policy": "warn"}),
+        cores=2,
     )
     seconds = time.perf_counter() - start
     attrs = fit.idata.posterior.attrs

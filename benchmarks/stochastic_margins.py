@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import logging
 from contextlib import contextmanager
+from dataclasses import replace
 
 import arviz as az
 import numpy as np
@@ -32,17 +33,18 @@ from tests.test_bayes import (
     GATES,
     RECOVERY_ARMS,
     RECOVERY_DIMENSIONS,
+    RECOVERY_GATES,
     RECOVERY_SAMPLER,
     TRUTH,
     WEAK_PRIORS,
     _reference_draws,
     make_composite_data,
+    ordinal_settings,
     simulate_ordinal_cohort,
 )
 
 __all__ = ["ordinal_recovery", "clmm_agreement", "composite_agreement"]
 
-WARN = {**GATES, "min_ess_bulk": 100, "min_ess_tail": 100, "max_r_hat": 1.05, "policy": "warn"}
 _COMPILED: dict = {}
 _compile = nutpie.compile_pymc_model
 
@@ -74,8 +76,11 @@ def _hdi_slack(draws: np.ndarray, truth: np.ndarray) -> float:
 def ordinal_recovery(registered: dict, seed: int) -> dict:
     """What test_ordinal_model_recovers_the_true_effects and test_posterior_predictive_shares... assert."""
     data = simulate_ordinal_cohort(n_per_arm=50, seed=2024)
-    settings = {**registered["ordinal"], "posterior_predictive_draws": 40}
-    fit = fit_ordinal_model(data, RECOVERY_DIMENSIONS, RECOVERY_ARMS, "control", settings, {**RECOVERY_SAMPLER, "seed": seed}, WARN, cores=2)
+    fit = fit_ordinal_model(
+        data, dimensions=RECOVERY_DIMENSIONS, arms=RECOVERY_ARMS, reference_arm="control",
+        **ordinal_settings(registered, posterior_predictive_draws=40), sampler=replace(RECOVERY_SAMPLER, seed=seed),
+        gates=RECOVERY_GATES, cores=2,
+    )
     posterior = fit.idata.posterior
     slack, z, errors = [], [], []
     for name in ("arm_baseline", "post", "arm_post"):
@@ -101,9 +106,11 @@ def clmm_agreement(registered: dict, seed: int) -> dict:
     """What test_single_dimension_ordinal_model_agrees_with_ordinal_clmm asserts."""
     data = simulate_ordinal_cohort(n_per_arm=50, seed=2024)
     reference = pd.read_csv(CLMM_REFERENCE, comment="#", keep_default_na=False).query("dimension == 'validating_emotions'")
-    settings = {**registered["ordinal"], "priors": WEAK_PRIORS, "posterior_predictive_draws": 20}
-    sampler = {**RECOVERY_SAMPLER, "draws": 500, "tune": 500, "seed": seed}
-    fit = fit_ordinal_model(data, ["validating_emotions"], RECOVERY_ARMS, "control", settings, sampler, {**GATES, "policy": "warn"}, cores=2)
+    fit = fit_ordinal_model(
+        data, dimensions=["validating_emotions"], arms=RECOVERY_ARMS, reference_arm="control",
+        **ordinal_settings(registered, priors=WEAK_PRIORS, posterior_predictive_draws=20),
+        sampler=replace(RECOVERY_SAMPLER, draws=500, tune=500, seed=seed), gates=replace(GATES, policy="warn"), cores=2,
+    )
     posterior = fit.idata.posterior.sel(dimension="validating_emotions")
     shift, ratios, sd_shift = [], [], np.nan
     for row in reference.itertuples():
@@ -130,7 +137,10 @@ def composite_agreement(registered: dict, seed: int) -> dict:
         "overall_empathy ~ C(arm, Treatment('control'), levels=['control', 'video', 'coach', 'combined']) * post",
         data, groups=data["participant_id"],
     ).fit(reml=True)
-    fit = fit_composite_model(data, "overall_empathy", ARMS, "control", registered["composite"], {**RECOVERY_SAMPLER, "seed": seed}, WARN, cores=2)
+    fit = fit_composite_model(
+        data, outcome="overall_empathy", arms=ARMS, reference_arm="control", priors=registered["composite"]["priors"],
+        gated=registered["composite"]["gated"], sampler=replace(RECOVERY_SAMPLER, seed=seed), gates=RECOVERY_GATES, cores=2,
+    )
     posterior = fit.idata.posterior
     prefix = "C(arm, Treatment('control'), levels=['control', 'video', 'coach', 'combined'])"
     shift, slack = [], []

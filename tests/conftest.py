@@ -25,10 +25,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from analysis.adapters.download import ReleaseChecksumError, ReleaseDownloadError
 from analysis.adapters.pilot_release import (
     DEFAULT_BASE_URL,
-    ReleaseChecksumError,
-    ReleaseDownloadError,
     download_release,
     import_pilot_release,
     locate_release,

@@ -32,10 +32,9 @@ from analysis.adapters.paper_release import OPTIONAL_SOURCES, import_release
 from analysis.adapters.pilot_release import PILOT_OUTPUT_FILES, import_pilot_release, read_crowd_annotations, read_scenarios
 from analysis.cohorts.contract import load_and_validate, read_validated
 from analysis.cohorts.native import write_csv, write_native
+from analysis.cohorts.optional import load_elo, load_perception, load_themes
 from analysis.constants import DIMENSIONS
 from analysis.errors import CohortValidationError, InputFileError
-from analysis.secondary.perception import load_elo, load_perception
-from analysis.secondary.taxonomy import load_themes
 from analysis.simulate.release import simulate_release
 from tests.cohort_strategies import (
     ARMS,

@@ -14,25 +14,24 @@ from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import cohens_kappa
 
 from analysis.constants import DIMENSIONS
-from analysis.errors import AnalysisError
+from analysis.errors import AnalysisError, ConfigError
 from analysis.prereg.plan import load_prereg
+from analysis.render.agreement import agreement_table, agreement_tables_text, plot_agreement_heatmap
 from analysis.secondary.agreement import (
     ALL_WORKERS,
     CROWD_WORKER_COLUMNS,
     PAIRWISE_COLUMNS,
     agreement_analysis,
-    agreement_table,
-    agreement_tables_text,
     cluster_bootstrap_kappa_se,
     expert_consensus,
     expert_reliability,
     pair_agreement,
-    plot_agreement_heatmap,
     rating_codes,
     spearman_with_ci,
     weighted_kappa,
 )
 from tests.conftest import REPO
+from tests.plan_keywords import agreement_keywords
 
 PUBLISHED = REPO / "analysis" / "reference" / "published_pilot_agreement.csv"
 
@@ -49,7 +48,7 @@ def settings() -> dict:
 
 @pytest.fixture(scope="module")
 def registered(pilot, settings):
-    return agreement_analysis(pilot.scores, pilot.crowd_annotations, settings, DIMENSIONS)
+    return agreement_analysis(pilot.scores, pilot.crowd_annotations, **agreement_keywords(settings), dimensions=DIMENSIONS)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +57,8 @@ def companion(pilot, settings):
     SE of the estimate."""
     return agreement_analysis(
         pilot.scores, pilot.crowd_annotations,
-        {**settings, "kappa_categories": "observed", "rounding": "hundredths", "kappa_z_variance": "estimate"}, DIMENSIONS,
+        **{**agreement_keywords(settings), "kappa_categories": "observed", "rounding": "hundredths", "kappa_z_variance": "estimate"},
+        dimensions=DIMENSIONS,
     )
 
 
@@ -172,7 +172,7 @@ def test_consensus_is_the_median_and_needs_every_expert():
 
 def test_missing_ratings_are_left_out_of_a_pair_and_listed(pilot, settings):
     scores = pilot.scores[~((pilot.scores["judge"] == "gpt") & (pilot.scores["conversation_id"] == "20241031124050492385"))]
-    result = agreement_analysis(scores, None, settings, DIMENSIONS)
+    result = agreement_analysis(scores, None, **agreement_keywords(settings), dimensions=DIMENSIONS)
     gpt = result.pairwise[(result.pairwise["rater_a"] == "experts") & (result.pairwise["rater_b"] == "gpt")]
     assert (gpt["n"] == 49).all()
     listed = result.excluded[result.excluded["rater"] == "gpt"]
@@ -182,9 +182,15 @@ def test_missing_ratings_are_left_out_of_a_pair_and_listed(pilot, settings):
 
 def test_unknown_rater_and_clashing_consensus_label_are_errors(pilot, settings):
     with pytest.raises(AnalysisError, match=r"agreement.pairs name rater\(s\) \['llama'\]"):
-        agreement_analysis(pilot.scores, None, {**settings, "pairs": [["experts", "llama"]]}, DIMENSIONS)
+        agreement_analysis(pilot.scores, None, **{**agreement_keywords(settings), "pairs": [["experts", "llama"]]}, dimensions=DIMENSIONS)
     with pytest.raises(AnalysisError, match="consensus label 'gpt' is also a judge"):
-        agreement_analysis(pilot.scores, None, {**settings, "consensus": {"label": "gpt", "method": "median"}}, DIMENSIONS)
+        agreement_analysis(pilot.scores, None, **{**agreement_keywords(settings), "consensus_label": "gpt"}, dimensions=DIMENSIONS)
+
+
+def test_an_unimplemented_consensus_method_is_refused(pilot, settings):
+    """The consensus method is echoed into the spec record, so it accepts only the one that runs."""
+    with pytest.raises(ConfigError, match="agreement.consensus.method 'mean'"):
+        agreement_analysis(pilot.scores, None, **{**agreement_keywords(settings), "consensus_method": "mean"}, dimensions=DIMENSIONS)
 
 
 def test_edge_cases_of_a_single_pair():
@@ -272,7 +278,7 @@ def test_rendered_table_and_heatmap(registered, tmp_path):
 
 
 def test_agreement_is_deterministic(pilot, settings, registered):
-    again = agreement_analysis(pilot.scores, pilot.crowd_annotations, settings, DIMENSIONS)
+    again = agreement_analysis(pilot.scores, pilot.crowd_annotations, **agreement_keywords(settings), dimensions=DIMENSIONS)
     for name in ("pairwise", "experts", "crowd_workers", "excluded"):
         pd.testing.assert_frame_equal(getattr(again, name), getattr(registered, name))
 

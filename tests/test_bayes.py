@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import replace
 
 import arviz as az
 import numpy as np
@@ -41,6 +42,8 @@ from analysis.models.bayes import (
     ORDINAL_QUANTITIES,
     PPC_COLUMNS,
     DiagnosticsError,
+    Gates,
+    Sampler,
     bayes_effects,
     beneficial_directions,
     build_composite_model,
@@ -54,7 +57,6 @@ from analysis.models.bayes import (
     expected_score_effects,
     fit_composite_model,
     fit_ordinal_model,
-    fit_registered_model,
     gate_problems,
     ppc_category_proportions,
     sample_model,
@@ -68,12 +70,28 @@ DIMENSIONS = [
     "validating_emotions", "encouraging_elaboration", "demonstrating_understanding",
     "advice_giving", "self_oriented", "dismissing_emotions",
 ]
-GATES = {"max_r_hat": 1.01, "min_ess_bulk": 400, "min_ess_tail": 400, "max_divergences": 0, "policy": "fail"}
+GATES = Gates(max_r_hat=1.01, min_ess_bulk=400, min_ess_tail=400, max_divergences=0, policy="fail")
+# the sampling tests' gates: looser than registered, and a broken gate is only logged
+RECOVERY_GATES = replace(GATES, min_ess_bulk=100, min_ess_tail=100, max_r_hat=1.05, policy="warn")
 
 
 @pytest.fixture(scope="module")
 def registered(plan):
     return plan["bayesian_models"]
+
+
+def ordinal_settings(registered: dict, **overrides) -> dict:
+    """The registered ordinal model's keywords of :func:`fit_ordinal_model` (all but data, design,
+    sampler and gates), some replaced by ``overrides``."""
+    block = registered["ordinal"]
+    settings = {
+        "priors": block["priors"],
+        "gated": block["gated"],
+        "discretisation": block["discretisation"],
+        "participant_parameterisation": block["participant_parameterisation"],
+        "posterior_predictive_draws": block["posterior_predictive_draws"],
+    }
+    return {**settings, **overrides}
 
 
 @pytest.fixture(scope="module")
@@ -179,7 +197,7 @@ def test_trial_design_matches_the_primary_design_and_rejects_bad_arms(outcomes):
 
 def test_beneficial_directions_follow_the_composite():
     composite = {"name": "overall_empathy", "add": DIMENSIONS[:3], "subtract": DIMENSIONS[3:]}
-    directions = beneficial_directions(DIMENSIONS, composite)
+    directions = beneficial_directions(DIMENSIONS, composite=composite)
     assert [directions[d] for d in DIMENSIONS] == ["increase"] * 3 + ["decrease"] * 3
     assert directions["overall_empathy"] == "increase"
 
@@ -279,6 +297,9 @@ def test_composite_model_graph(outcomes, registered):
         "intercept_centred", "arm_baseline", "post", "arm_post", "participant_sd", "residual_sd", "participant_z",
     }
     assert model.named_vars_to_dims["overall_empathy"] == ("conversation",)
+    priors = {name: prior for name, prior in registered["composite"]["priors"].items() if name != "residual_sd"}
+    with pytest.raises(ConfigError, match=r"composite.priors lacks \['residual_sd'\]"):
+        build_composite_model(design, outcomes["overall_empathy"].to_numpy(float), priors)
     with model:
         prior = pm.sample_prior_predictive(draws=20, random_seed=2, var_names=["overall_empathy", "intercept"])
     assert prior.prior_predictive["overall_empathy"].shape == (1, 20, len(outcomes))
@@ -366,7 +387,8 @@ def _fake_idata(rng, stuck=False, sticky=False, divergences=0):
 
 
 def test_diagnostics_table_reports_each_element_and_only_the_lower_triangle():
-    table = diagnostics_table(_fake_idata(np.random.default_rng(0)), "ordinal", ["arm_post", "participant_corr", "cutpoints"], ["arm_post"], GATES)
+    table = diagnostics_table(_fake_idata(np.random.default_rng(0)), "ordinal", quantities=["arm_post", "participant_corr", "cutpoints"],
+                              gated=["arm_post"], gates=GATES)
     assert list(table.columns) == DIAGNOSTIC_COLUMNS
     assert table["parameter"].tolist() == ["arm_post[video]", "arm_post[coach]", "participant_corr[b, a]"]
     assert table["passed"].all() and (table["divergences"] == 0).all()
@@ -377,14 +399,15 @@ def test_diagnostics_table_reports_each_element_and_only_the_lower_triangle():
 
 def test_bad_rhat_ess_and_divergences_fail_naming_the_parameters():
     idata = _fake_idata(np.random.default_rng(1), stuck=True, sticky=True, divergences=3)
-    table = diagnostics_table(idata, "ordinal", ["arm_post", "participant_corr"], ["arm_post", "participant_corr"], GATES)
-    problems = gate_problems(table, GATES)
+    table = diagnostics_table(idata, "ordinal", quantities=["arm_post", "participant_corr"], gated=["arm_post", "participant_corr"],
+                              gates=GATES)
+    problems = gate_problems(table, gates=GATES)
     assert any("R-hat above 1.01:" in problem and "arm_post[coach]" in problem for problem in problems)
     assert any(problem.startswith("ordinal: bulk ESS below 400: arm_post[video]") for problem in problems)
     assert any("3 divergent transition(s)" in problem for problem in problems)
     assert not any("participant_corr" in problem for problem in problems)
     with pytest.raises(DiagnosticsError) as error:
-        enforce_gates(problems, "fail", "bayes_ordinal")
+        enforce_gates(problems, gates=GATES, analysis_id="bayes_ordinal")
     message = str(error.value)
     assert "bayes_ordinal broke its registered diagnostic gates" in message
     assert "arm_post[coach]" in message and "arm_post[video]" in message and "divergent" in message
@@ -392,21 +415,21 @@ def test_bad_rhat_ess_and_divergences_fail_naming_the_parameters():
 
 def test_warn_policy_logs_instead_of_failing(caplog):
     idata = _fake_idata(np.random.default_rng(1), stuck=True)
-    problems = gate_problems(diagnostics_table(idata, "composite", ["arm_post"], ["arm_post"], GATES), GATES)
+    problems = gate_problems(diagnostics_table(idata, "composite", quantities=["arm_post"], gated=["arm_post"], gates=GATES), gates=GATES)
     assert problems
     with caplog.at_level(logging.WARNING):
-        enforce_gates(problems, "warn", "bayes_composite")
+        enforce_gates(problems, gates=replace(GATES, policy="warn"), analysis_id="bayes_composite")
     assert "arm_post[coach]" in caplog.text
     with pytest.raises(ConfigError):
-        enforce_gates(problems, "ignore", "bayes_composite")
-    enforce_gates([], "fail", "bayes_composite")
+        enforce_gates(problems, gates=replace(GATES, policy="ignore"), analysis_id="bayes_composite")
+    enforce_gates([], gates=GATES, analysis_id="bayes_composite")
 
 
 def test_ungated_quantities_are_reported_but_never_fail():
     idata = _fake_idata(np.random.default_rng(1), stuck=True)
-    table = diagnostics_table(idata, "composite", ["arm_post"], [], GATES)
+    table = diagnostics_table(idata, "composite", quantities=["arm_post"], gated=[], gates=GATES)
     assert table["passed"].all() and table["r_hat"].max() > 1.01
-    assert gate_problems(table, GATES) == []
+    assert gate_problems(table, gates=GATES) == []
 
 
 def test_long_problem_lists_are_truncated():
@@ -414,7 +437,7 @@ def test_long_problem_lists_are_truncated():
         {"model": "ordinal", "quantity": "z", "parameter": [f"z[{i}]" for i in range(40)], "r_hat": 1.2, "ess_bulk": 1000.0,
          "ess_tail": 1000.0, "gated": True, "passed": False, "divergences": 0, "chains": 4, "draws": 1000, "thin": 1}
     )
-    (problem,) = gate_problems(table, GATES)
+    (problem,) = gate_problems(table, gates=GATES)
     assert "z[24] (1.2000)" in problem and "z[25]" not in problem and "and 15 more" in problem
 
 
@@ -497,7 +520,7 @@ TRUTH = {
     "participant_corr": np.array([[1.0, -0.4, -0.5], [-0.4, 1.0, 0.3], [-0.5, 0.3, 1.0]]),
     "scenario_effect": np.array([[0.3, -0.1, -0.2], [0.0, 0.2, -0.2], [-0.25, 0.05, 0.2]]),
 }
-RECOVERY_SAMPLER = {"engine": "nutpie", "backend": "numba", "chains": 2, "draws": 300, "tune": 300, "target_accept": 0.8, "seed": 17}
+RECOVERY_SAMPLER = Sampler(engine="nutpie", backend="numba", chains=2, draws=300, tune=300, target_accept=0.8, seed=17)
 
 
 def simulate_ordinal_cohort(n_per_arm: int, seed: int) -> pd.DataFrame:
@@ -538,9 +561,10 @@ def simulate_ordinal_cohort(n_per_arm: int, seed: int) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def ordinal_fit(registered):
     data = simulate_ordinal_cohort(n_per_arm=50, seed=2024)
-    settings = {**registered["ordinal"], "posterior_predictive_draws": 40}
-    gates = {**GATES, "min_ess_bulk": 100, "min_ess_tail": 100, "max_r_hat": 1.05, "policy": "warn"}
-    return data, fit_ordinal_model(data, RECOVERY_DIMENSIONS, RECOVERY_ARMS, "control", settings, RECOVERY_SAMPLER, gates, cores=2)
+    return data, fit_ordinal_model(
+        data, dimensions=RECOVERY_DIMENSIONS, arms=RECOVERY_ARMS, reference_arm="control",
+        **ordinal_settings(registered, posterior_predictive_draws=40), sampler=RECOVERY_SAMPLER, gates=RECOVERY_GATES, cores=2,
+    )
 
 
 def test_ordinal_model_recovers_the_true_effects(ordinal_fit):
@@ -625,9 +649,11 @@ def clmm_comparison(registered):
         "tests/reference/ordinal_clmm_recovery.csv with tests/reference/ordinal_clmm.R"
     )
     reference = pd.read_csv(CLMM_REFERENCE, comment="#", keep_default_na=False).query("dimension == 'validating_emotions'")
-    settings = {**registered["ordinal"], "priors": WEAK_PRIORS, "posterior_predictive_draws": 20}
-    sampler = {**RECOVERY_SAMPLER, "draws": 500, "tune": 500, "seed": 5}
-    fit = fit_ordinal_model(data, ["validating_emotions"], RECOVERY_ARMS, "control", settings, sampler, {**GATES, "policy": "warn"}, cores=2)
+    fit = fit_ordinal_model(
+        data, dimensions=["validating_emotions"], arms=RECOVERY_ARMS, reference_arm="control",
+        **ordinal_settings(registered, priors=WEAK_PRIORS, posterior_predictive_draws=20),
+        sampler=replace(RECOVERY_SAMPLER, draws=500, tune=500, seed=5), gates=replace(GATES, policy="warn"), cores=2,
+    )
     return reference, fit.idata.posterior.sel(dimension="validating_emotions")
 
 
@@ -695,8 +721,10 @@ def composite_data():
 
 @pytest.fixture(scope="module")
 def composite_fit(composite_data, registered):
-    gates = {**GATES, "min_ess_bulk": 100, "min_ess_tail": 100, "max_r_hat": 1.05, "policy": "warn"}
-    return fit_composite_model(composite_data, "overall_empathy", ARMS, "control", registered["composite"], RECOVERY_SAMPLER, gates, cores=2)
+    return fit_composite_model(
+        composite_data, outcome="overall_empathy", arms=ARMS, reference_arm="control", priors=registered["composite"]["priors"],
+        gated=registered["composite"]["gated"], sampler=RECOVERY_SAMPLER, gates=RECOVERY_GATES, cores=2,
+    )
 
 
 def test_composite_model_agrees_with_statsmodels_mixedlm(composite_data, composite_fit):
@@ -734,9 +762,9 @@ def test_thinning_keeps_every_thin_th_draw_and_counts_every_divergence(composite
     sample stats alike; divergences are counted over all 300 iterations."""
     design = trial_design(composite_data, ARMS, "control")
     model = build_composite_model(design, composite_data["overall_empathy"].to_numpy(), registered["composite"]["priors"])
-    sampler = {**RECOVERY_SAMPLER, "draws": 100, "thin": 3}
-    thinned = sample_model(model, sampler, ["arm_post", "participant_sd"], cores=2)
-    full = sample_model(model, {**sampler, "draws": 300, "thin": 1}, ["arm_post", "participant_sd"], cores=2)
+    sampler = replace(RECOVERY_SAMPLER, draws=100, thin=3)
+    thinned = sample_model(model, sampler=sampler, var_names=["arm_post", "participant_sd"], cores=2)
+    full = sample_model(model, sampler=replace(sampler, draws=300, thin=1), var_names=["arm_post", "participant_sd"], cores=2)
     assert thinned.posterior.sizes["draw"] == thinned.sample_stats.sizes["draw"] == 100
     assert list(thinned.posterior["draw"].values) == list(range(100))
     np.testing.assert_array_equal(
@@ -747,7 +775,7 @@ def test_thinning_keeps_every_thin_th_draw_and_counts_every_divergence(composite
     )
     assert thinned.posterior.attrs["thin"] == 3
     assert thinned.posterior.attrs["divergences"] == int(full.sample_stats["diverging"].sum())
-    table = diagnostics_table(thinned, "composite", ["arm_post"], ["arm_post"], GATES)
+    table = diagnostics_table(thinned, "composite", quantities=["arm_post"], gated=["arm_post"], gates=GATES)
     assert (table["thin"] == 3).all() and (table["draws"] == 100).all()
 
 
@@ -755,24 +783,36 @@ def test_divergences_dropped_by_thinning_still_break_the_gate():
     draws = np.random.default_rng(5).normal(size=(4, 1000))
     idata = az.from_dict(posterior={"post": draws}, sample_stats={"diverging": np.zeros((4, 1000), dtype=bool)})
     idata.posterior.attrs.update({"thin": 4, "divergences": 3})
-    table = diagnostics_table(idata, "composite", ["post"], ["post"], GATES)
+    table = diagnostics_table(idata, "composite", quantities=["post"], gated=["post"], gates=GATES)
     assert (table["divergences"] == 3).all() and table["passed"].all()
-    assert gate_problems(table, GATES) == ["composite: 3 divergent transition(s) after tuning (at most 0 allowed)"]
+    assert gate_problems(table, gates=GATES) == ["composite: 3 divergent transition(s) after tuning (at most 0 allowed)"]
 
 
-def test_registered_models_are_fitted_by_name_and_the_same_seed_gives_identical_draws(composite_data, composite_fit, registered):
-    """One refit checks both: dispatch by name reaches fit_composite_model, and the same seed repeats every draw."""
-    gates = {**GATES, "min_ess_bulk": 100, "min_ess_tail": 100, "max_r_hat": 1.05, "policy": "warn"}
-    by_name = fit_registered_model("composite", composite_data, [], ARMS, "control", registered["composite"], RECOVERY_SAMPLER, gates, cores=2)
-    np.testing.assert_array_equal(by_name.idata.posterior["arm_post"].to_numpy(), composite_fit.idata.posterior["arm_post"].to_numpy())
-    pd.testing.assert_frame_equal(by_name.diagnostics, composite_fit.diagnostics)
-    with pytest.raises(ConfigError, match="'hurdle' is not one of ordinal, composite"):
-        fit_registered_model("hurdle", composite_data, [], ARMS, "control", registered["composite"], RECOVERY_SAMPLER, gates)
+def test_the_same_seed_gives_identical_draws_and_the_spec_record_names_the_settings(composite_data, composite_fit, registered):
+    """A refit with the same seed repeats every draw; the spec record's sampler, priors and gated are those given."""
+    refit = fit_composite_model(
+        composite_data, outcome="overall_empathy", arms=ARMS, reference_arm="control", priors=registered["composite"]["priors"],
+        gated=registered["composite"]["gated"], sampler=RECOVERY_SAMPLER, gates=RECOVERY_GATES, cores=2,
+    )
+    np.testing.assert_array_equal(refit.idata.posterior["arm_post"].to_numpy(), composite_fit.idata.posterior["arm_post"].to_numpy())
+    pd.testing.assert_frame_equal(refit.diagnostics, composite_fit.diagnostics)
+    details = refit.execution["details"]
+    assert details["sampler"] == {"engine": "nutpie", "backend": "numba", "chains": 2, "draws": 300, "thin": 1, "tune": 300,
+                                  "target_accept": 0.8, "mass_matrix": "diagonal"}
+    assert details["priors"] == registered["composite"]["priors"] and details["gated"] == registered["composite"]["gated"]
+    assert refit.execution["seed"] == 17 and refit.execution["estimator"] == "pymc_nutpie_nuts"
+    assert refit.execution["diagnostics"]["policy"] == "warn"
 
 
 def test_registered_plan_has_the_bayesian_section(registered):
     assert registered["sampler"] == {**registered["sampler"], "chains": 4, "draws": 1000, "thin": 4, "engine": "nutpie"}
     assert registered["diagnostics"] == {"max_r_hat": 1.01, "min_ess_bulk": 400, "min_ess_tail": 400, "max_divergences": 0, "policy": "fail"}
+    assert Sampler.from_plan(registered["sampler"]) == Sampler(
+        engine="nutpie", backend="numba", chains=4, draws=1000, tune=1000, target_accept=0.8, seed=20260303, thin=4, mass_matrix="diagonal"
+    )
+    assert Gates.from_plan(registered["diagnostics"]) == GATES
+    unset = Sampler.from_plan({name: value for name, value in registered["sampler"].items() if name not in ("thin", "mass_matrix")})
+    assert (unset.thin, unset.mass_matrix) == (1, "diagonal")  # the schema's defaults
     assert set(registered["ordinal"]["gated"]) == set(ORDINAL_QUANTITIES)
     assert set(registered["composite"]["gated"]) == set(COMPOSITE_QUANTITIES)
     assert (REPO / "workflow" / "rules" / "bayes.smk").is_file()

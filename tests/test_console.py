@@ -324,12 +324,12 @@ def test_sampler_progress_reaches_the_heartbeat_and_leaves_the_draws_unchanged()
     import nutpie
     import pymc as pm
 
-    from analysis.models.bayes import sample_model
+    from analysis.models.bayes import Sampler, sample_model
 
     with pm.Model() as model:
         pm.Normal("mu", 0.0, 1.0, shape=2)
-    sampler = {"engine": "nutpie", "backend": "numba", "chains": 2, "draws": 300, "thin": 1, "tune": 200,
-               "target_accept": 0.8, "seed": 11, "mass_matrix": "diagonal"}
+    sampler = Sampler(engine="nutpie", backend="numba", chains=2, draws=300, thin=1, tune=200, target_accept=0.8, seed=11,
+                      mass_matrix="diagonal")
     updates = []
 
     class Recording(Heartbeat):
@@ -338,7 +338,7 @@ def test_sampler_progress_reaches_the_heartbeat_and_leaves_the_draws_unchanged()
             super().update(done, total, unit, remaining_seconds, detail)
 
     progress = Recording("test", interval=float("inf"))
-    idata = sample_model(model, sampler, ["mu"], cores=1, progress=progress)
+    idata = sample_model(model, sampler=sampler, var_names=["mu"], cores=1, progress=progress)
     assert updates and updates[-1] == (1000, 1000, "0 divergences")  # 2 chains x (200 tuning + 300 draws)
     reference = nutpie.sample(nutpie.compile_pymc_model(model, backend="numba", var_names=["mu"]), draws=300, tune=200, chains=2,
                               cores=1, seed=11, target_accept=0.8, progress_bar=False, save_warmup=False)

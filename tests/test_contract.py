@@ -1,4 +1,4 @@
-"""The native data contract: every bad input listed in issue 2 gets one clear error."""
+"""The native data contract (docs/data_contract.md): every kind of bad input gets one clear error."""
 
 from __future__ import annotations
 

@@ -14,7 +14,8 @@ import pytest
 from analysis.errors import AnalysisError
 from analysis.models.bayes import EFFECT_COLUMNS
 from analysis.models.did import COEFFICIENT_COLUMNS, primary_analysis
-from analysis.models.estimator_comparison import COMPARISON_COLUMNS, ESTIMATORS, compare_estimators, plot_estimator_comparison
+from analysis.models.estimator_comparison import COMPARISON_COLUMNS, ESTIMATORS, compare_estimators
+from analysis.render.estimator_comparison import plot_estimator_comparison
 from tests.conftest import simulated_outcomes
 
 ARMS = ["control", "video", "coach", "combined"]

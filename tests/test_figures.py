@@ -1,4 +1,4 @@
-"""Tests of the publication figures (analysis.render.figures)."""
+"""Tests of the publication figures (analysis.render.figures) and the house style (analysis.render.style)."""
 
 from __future__ import annotations
 
@@ -14,14 +14,11 @@ from scipy import stats
 
 from analysis.constants import COMPOSITE, OUTCOMES
 from analysis.render.figures import (
-    FIXED_ARM_COLOURS,
-    OKABE_ITO,
-    arm_palette,
     conversation_means,
     plot_composite_by_conversation,
     plot_effects_sd,
-    save_figure,
 )
+from analysis.render.style import FIXED_ARM_COLOURS, OKABE_ITO, arm_palette, save_figure
 from tests.conftest import simulated_outcomes
 
 ARMS = ["control", "video", "coach", "combined"]

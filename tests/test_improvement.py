@@ -10,18 +10,18 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from analysis.cohorts.outcomes import derive_outcomes
-from analysis.errors import AnalysisError
+from analysis.errors import AnalysisError, ConfigError
+from analysis.render.improvement import improvement_tables, plot_improvement
 from analysis.secondary.improvement import (
     ARM_SUMMARY_COLUMNS,
     COEFFICIENT_COLUMNS,
     HETEROGENEITY_COLUMNS,
     LEFT_OUT_COLUMNS,
     improvement_analysis,
-    improvement_tables,
     participant_improvement,
-    plot_improvement,
 )
 from tests.conftest import make_small_cohort
+from tests.plan_keywords import improvement_keywords
 
 ARMS = ["control", "video", "coach", "combined"]
 ARM = "C(arm, Treatment('control'))"
@@ -64,8 +64,7 @@ def settings(plan):
 @pytest.fixture(scope="module")
 def results(data, settings, plan):
     outcomes, participants = data
-    return improvement_analysis(outcomes, participants, settings, ARMS, "control", plan["design"]["post_conversations"],
-                                plan["outcomes"]["dimensions"])
+    return _run(outcomes, participants, settings, plan)
 
 
 @pytest.fixture(scope="module")
@@ -198,8 +197,7 @@ def test_baseline_heterogeneity_by_trouble_type_and_sex(results, data, direct):
 def test_a_single_baseline_trouble_type_is_listed_not_fitted(data, settings, plan):
     outcomes, participants = data
     workplace = outcomes.assign(trouble_type="workplace")
-    result = improvement_analysis(workplace, participants, settings, ARMS, "control", plan["design"]["post_conversations"],
-                                  plan["outcomes"]["dimensions"])
+    result = _run(workplace, participants, settings, plan)
     assert "trouble_type" not in set(result.heterogeneity["factor"])
     listed = result.left_out[result.left_out["analysis"] == "baseline_trouble_type"]
     assert len(listed) == len(result.participants) and listed["reason"].str.contains("only one trouble type").all()
@@ -216,8 +214,7 @@ def test_arm_summary_t_intervals(results, direct):
 
 def test_all_change_standardiser_rescales_the_effects(data, settings, plan, results):
     outcomes, participants = data
-    other = improvement_analysis(outcomes, participants, {**settings, "standardiser": "all_change_sd"}, ARMS, "control",
-                                 plan["design"]["post_conversations"], plan["outcomes"]["dimensions"])
+    other = _run(outcomes, participants, {**settings, "standardiser": "all_change_sd"}, plan)
     sds = results.standardisers.set_index("standardiser")["sd"]
     ratio = sds["control_change_sd"] / sds["all_change_sd"]
     first = results.coefficients[results.coefficients["model"] == "arm"]["estimate"].to_numpy()
@@ -234,13 +231,13 @@ def test_several_baseline_conversations_are_refused(data):
 def test_an_arm_without_participants_is_refused(data, settings, plan):
     outcomes, participants = data
     with pytest.raises(AnalysisError, match="no participants for term"):
-        improvement_analysis(outcomes[outcomes["arm"] != "video"], participants, settings, ARMS, "control",
-                             plan["design"]["post_conversations"], plan["outcomes"]["dimensions"])
+        _run(outcomes[outcomes["arm"] != "video"], participants, settings, plan)
 
 
 def test_tables_and_figure(results, settings):
-    rendered = improvement_tables(results.coefficients, results.wald, results.heterogeneity, results.standardisers, settings,
-                                  "demo", synthetic=True)
+    rendered = improvement_tables(results.coefficients, results.wald, results.heterogeneity, results.standardisers,
+                                  baseline_covariate=settings["baseline_covariate"], age_unit=settings["age_unit"],
+                                  cohort="demo", synthetic=True)
     assert set(rendered) == {"improvement_effects", "baseline_heterogeneity"}
     text = rendered["improvement_effects"]["md"]
     assert text.startswith("SYNTHETIC DATA") and "Without baseline" in text and "Wald test" in text
@@ -250,8 +247,18 @@ def test_tables_and_figure(results, settings):
 
 
 def _run(outcomes, participants, settings, plan):
-    return improvement_analysis(outcomes, participants, settings, ARMS, "control", plan["design"]["post_conversations"],
-                                plan["outcomes"]["dimensions"])
+    return improvement_analysis(
+        outcomes, participants, **improvement_keywords(settings), arms=ARMS, reference_arm="control",
+        post_conversations=plan["design"]["post_conversations"], dimensions=plan["outcomes"]["dimensions"],
+    )
+
+
+@pytest.mark.parametrize(("key", "value"), [("covariance", "HC1"), ("baseline_covariate", "logged")])
+def test_an_unimplemented_option_is_refused(data, settings, plan, key, value):
+    """The covariance is echoed into the spec record, so it accepts only the one that runs."""
+    outcomes, participants = data
+    with pytest.raises(ConfigError, match=f"improvement.{key} '{value}'"):
+        _run(outcomes, participants, {**settings, key: value}, plan)
 
 
 @pytest.mark.parametrize("covariate", ["standardised", "raw"])
@@ -292,6 +299,7 @@ def test_a_constant_baseline_dimension_gets_a_not_estimable_row(data, settings, 
     others = result.heterogeneity[result.heterogeneity["outcome"] != "advice_giving"]
     assert (others["note"] == "").all() and np.isfinite(others["std_error"]).all()
     pd.testing.assert_frame_equal(result.coefficients, results.coefficients)
-    rendered = improvement_tables(result.coefficients, result.wald, result.heterogeneity, result.standardisers, settings, "demo",
-                                  synthetic=False)["baseline_heterogeneity"]["md"]
+    rendered = improvement_tables(result.coefficients, result.wald, result.heterogeneity, result.standardisers,
+                                  baseline_covariate=settings["baseline_covariate"], age_unit=settings["age_unit"],
+                                  cohort="demo", synthetic=False)["baseline_heterogeneity"]["md"]
     assert "not estimable" in rendered and "nan" not in rendered.lower()

@@ -11,12 +11,11 @@ from analysis.cohorts.exclusions import apply_exclusions
 from analysis.cohorts.outcomes import derive_outcomes
 from analysis.errors import AnalysisError
 from analysis.models.did import primary_analysis
+from analysis.render.judge_sensitivity import judge_sensitivity_table, judge_sensitivity_text
 from analysis.secondary.judge_sensitivity import (
     SENSITIVITY_COLUMNS,
     SINGLE_JUDGE_NOTE,
     judge_sensitivity,
-    judge_sensitivity_table,
-    judge_sensitivity_text,
 )
 from tests.conftest import make_small_cohort
 

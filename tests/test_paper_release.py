@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from analysis.adapters.download import lfs_pointer_text, parse_lfs_pointer
 from analysis.adapters.paper_release import (
     INTERPRETATION_COLUMNS,
     MANIFEST_PATH,
@@ -25,11 +26,8 @@ from analysis.adapters.paper_release import (
     compare_published,
     decimals_of,
     download_release,
-    git_blob_id,
     import_release,
-    lfs_pointer_text,
     match_scenarios,
-    parse_lfs_pointer,
     parse_transcripts,
     read_comparisons,
     read_manifest,
@@ -37,6 +35,7 @@ from analysis.adapters.paper_release import (
     result_requirement,
 )
 from analysis.errors import CohortValidationError, InputFileError, PipelineError
+from analysis.runtime.checksums import git_blob_id
 from analysis.simulate.release import simulate_release, theme_levels, write_release
 from tests.conftest import REPO
 

@@ -14,7 +14,8 @@ from scipy.special import expit
 from statsmodels.stats.proportion import proportion_confint
 
 from analysis.cohorts.outcomes import derive_outcomes
-from analysis.errors import AnalysisError, CohortValidationError, InputFileError
+from analysis.errors import AnalysisError, ConfigError
+from analysis.render.perception import perception_elo_tables, perception_tables, plot_gap_bins
 from analysis.secondary.perception import (
     CHOICE_COLUMNS,
     GAP_BIN_COLUMNS,
@@ -24,14 +25,10 @@ from analysis.secondary.perception import (
     elo_analysis,
     fit_cluster_logit,
     gap_bins,
-    load_elo,
-    load_perception,
     perception_analysis,
-    perception_elo_tables,
-    perception_tables,
-    plot_gap_bins,
 )
 from tests.conftest import make_small_cohort
+from tests.plan_keywords import elo_keywords, perception_keywords
 
 
 @pytest.fixture(scope="module")
@@ -84,68 +81,7 @@ def settings(plan):
 
 @pytest.fixture(scope="module")
 def results(perception, analysed, settings):
-    return perception_analysis(perception, analysed, settings)
-
-
-def write(frame: pd.DataFrame, path) -> str:
-    frame.to_csv(path, index=False)
-    return str(path)
-
-
-# ------------------------------------------------------------------------------------- validation
-
-
-def test_valid_file_loads(perception, cohort, tmp_path):
-    conversations, _ = cohort
-    loaded = load_perception(write(perception, tmp_path / "perception.csv"), conversations)
-    pd.testing.assert_frame_equal(loaded[perception.columns], perception, check_dtype=False)
-
-
-def test_every_problem_is_reported_with_row_column_and_value(perception, cohort, tmp_path):
-    conversations, _ = cohort
-    bad = perception.head(6).copy()
-    bad.loc[0, "choice"] = "up"
-    bad.loc[1, "conversation_left_id"] = "nobody"
-    bad.loc[2, "pair_id"] = bad.loc[3, "pair_id"]
-    bad.loc[2, "rater_id"] = bad.loc[3, "rater_id"]
-    bad.loc[4, "conversation_right_id"] = bad.loc[4, "conversation_left_id"]
-    bad.loc[5, "scenario"] = "promotion" if bad.loc[5, "scenario"] != "promotion" else "job_loss"
-    path = write(bad, tmp_path / "perception.csv")
-    with pytest.raises(CohortValidationError) as error:
-        load_perception(path, conversations)
-    text = str(error.value)
-    assert f"{path}, row 1, column 'choice': value 'up'; expected left or right" in text
-    assert f"{path}, row 2, column 'conversation_left_id': value 'nobody'; expected an ID that exists in conversations.csv" in text
-    assert "column 'rater_id+pair_id'" in text and "(first seen at row 3)" in text
-    assert f"{path}, row 5, column 'conversation_right_id'" in text and "a conversation other than conversation_left_id" in text
-    assert f"{path}, row 6, column 'scenario'" in text
-
-
-def test_missing_column_and_empty_file(perception, cohort, tmp_path):
-    conversations, _ = cohort
-    with pytest.raises(CohortValidationError, match="'choice'.*a column with this name"):
-        load_perception(write(perception.drop(columns="choice"), tmp_path / "p.csv"), conversations)
-    (tmp_path / "empty.csv").write_text("")
-    with pytest.raises(InputFileError, match="empty"):
-        load_perception(tmp_path / "empty.csv", conversations)
-
-
-def test_elo_validation(cohort, tmp_path):
-    conversations, _ = cohort
-    ids = conversations["conversation_id"].head(4).tolist()
-    good = pd.DataFrame({"conversation_id": ids, "elo_rating": [1500.0, 1490.5, 1622.0, 1388.0]})
-    assert load_elo(write(good, tmp_path / "elo.csv"), conversations)["elo_rating"].dtype == float
-    bad = pd.DataFrame({"conversation_id": [ids[0], ids[0], "ghost", ids[2]], "elo_rating": ["1500", "1400", "1300", "high"]})
-    path = write(bad, tmp_path / "bad.csv")
-    with pytest.raises(CohortValidationError) as error:
-        load_elo(path, conversations)
-    text = str(error.value)
-    assert "row 2, column 'conversation_id'" in text and "unique" in text
-    assert "row 3, column 'conversation_id': value 'ghost'" in text
-    assert "row 4, column 'elo_rating'" in text
-    (tmp_path / "inf.csv").write_text(f"conversation_id,elo_rating\n{ids[0]},inf\n")
-    with pytest.raises(CohortValidationError, match="a finite number"):
-        load_elo(tmp_path / "inf.csv", conversations)
+    return perception_analysis(perception, analysed, **perception_keywords(settings))
 
 
 # ------------------------------------------------------------------------------------- analysis
@@ -278,7 +214,7 @@ def elo(results, analysed):
 
 
 def test_elo_agreement_and_rank_correlation(results, elo, settings):
-    out = elo_analysis(results.choices, results.strengths, elo, settings)
+    out = elo_analysis(results.choices, results.strengths, elo, **elo_keywords(settings))
     rating = elo.set_index("conversation_id")["elo_rating"]
     data = results.choices.assign(elo_left=results.choices["conversation_left_id"].map(rating),
                                   elo_right=results.choices["conversation_right_id"].map(rating))
@@ -303,17 +239,36 @@ def test_elo_agreement_and_rank_correlation(results, elo, settings):
 
 
 def test_elo_gap_covariate_is_per_hundred_points(results, elo, settings):
-    settings = {**settings, "elo": {**settings["elo"], "agreement_gap": "elo"}}
-    out = elo_analysis(results.choices, results.strengths, elo, settings)
+    out = elo_analysis(results.choices, results.strengths, elo, **{**elo_keywords(settings), "agreement_gap": "elo"})
     assert out.execution["details"]["covariate"] == "|Elo gap| / 100"
     assert out.logit.set_index("term").loc["abs_gap", "estimate"] > 0
+
+
+@pytest.mark.parametrize(
+    ("keyword", "value", "key"),
+    [("zero_gap", "midpoint", "perception.zero_gap"), ("rank_correlation", "kendall", "perception.rank_correlation"),
+     ("logit_covariance", "HC1", "perception.logit.covariance"), ("logit_cluster_by", "pair_id", "perception.logit.cluster_by")],
+)
+def test_an_unimplemented_fixed_option_is_refused(perception, analysed, settings, keyword, value, key):
+    """Options echoed into the spec record accept only what runs, so the record cannot misreport the fit."""
+    with pytest.raises(ConfigError, match=f"{key} '{value}'"):
+        perception_analysis(perception, analysed, **{**perception_keywords(settings), keyword: value})
+
+
+@pytest.mark.parametrize(
+    ("keyword", "value", "key"),
+    [("rank_correlation", "kendall", "perception.elo.rank_correlation"), ("agreement_gap", "both", "perception.elo.agreement_gap")],
+)
+def test_an_unimplemented_elo_option_is_refused(results, elo, settings, keyword, value, key):
+    with pytest.raises(ConfigError, match=f"{key} '{value}'"):
+        elo_analysis(results.choices, results.strengths, elo, **{**elo_keywords(settings), keyword: value})
 
 
 def test_tables_and_figure(results, elo, settings):
     rendered = perception_tables(results.logit, results.logit_fit, results.rank_correlations, "demo", synthetic=True)
     assert rendered["perception"]["md"].startswith("SYNTHETIC DATA")
     assert "Absolute composite gap" in rendered["perception"]["md"]
-    out = elo_analysis(results.choices, results.strengths, elo, settings)
+    out = elo_analysis(results.choices, results.strengths, elo, **elo_keywords(settings))
     rendered = perception_elo_tables(out.logit, out.logit_fit, out.rank_correlations, "composite", "demo", synthetic=False)
     assert "SYNTHETIC" not in rendered["perception_elo"]["md"] and "vs elo" in rendered["perception_elo"]["md"]
     figure = plot_gap_bins(results.gap_bins, results.curve, results.logit_fit, results.logit, synthetic=True)
@@ -339,7 +294,7 @@ def test_a_single_scenario_drops_the_scenario_term_with_a_note(perception, analy
     assert results.logit_fit["note"].iloc[0] == "" and results.execution["details"]["scenario_term"] == "fitted"
     scenario = perception["scenario"].value_counts().index[0]
     single = perception[perception["scenario"] == scenario].reset_index(drop=True)
-    out = perception_analysis(single, analysed, settings)
+    out = perception_analysis(single, analysed, **perception_keywords(settings))
     note = out.logit_fit["note"].iloc[0]
     assert "scenario term dropped" in note and f"only one scenario ({scenario})" in note
     assert out.execution["details"]["scenario_term"] == note and out.execution["details"]["scenario_reference"] is None
@@ -353,6 +308,6 @@ def test_a_single_scenario_drops_the_scenario_term_with_a_note(perception, analy
     assert ours.loc["abs_gap", "std_error"] == pytest.approx(reference.bse["abs_gap"], abs=1e-8)
     rendered = perception_tables(out.logit, out.logit_fit, out.rank_correlations, "demo", synthetic=False)["perception"]["md"]
     assert "Scenario term dropped: only one scenario" in rendered and "first scenario in sorted order" not in rendered
-    agreement = elo_analysis(out.choices, results.strengths, elo, settings)
+    agreement = elo_analysis(out.choices, results.strengths, elo, **elo_keywords(settings))
     assert "scenario term dropped" in agreement.logit_fit["note"].iloc[0]
     assert not agreement.logit["term"].str.startswith("scenario").any()

@@ -13,10 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.adapters.download import ReleaseChecksumError, ReleaseDownloadError
 from analysis.adapters.pilot_release import (
     PILOT_RELEASE_COMMIT,
-    ReleaseChecksumError,
-    ReleaseDownloadError,
     compare_transcript_copies,
     crowd_mean_issues,
     download_release,

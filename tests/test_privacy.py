@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import analysis.cohorts.privacy as privacy
-from analysis.adapters.paper_release import ISSUE_COLUMNS, _issues, import_release
+from analysis.adapters.paper_release import ISSUE_COLUMNS, import_release, issue_rows
 from analysis.adapters.pilot_release import parse_transcripts, read_scenarios
 from analysis.cohorts.contract import load_and_validate
 from analysis.cohorts.native import write_native
@@ -193,7 +193,7 @@ def test_pilot_issues_show_transcript_text_as_excerpts():
 
 def test_release_issues_show_cell_values_as_excerpts():
     frame = pd.DataFrame({"Level 2": [LONG_MESSAGE, "Validating", None]})
-    issues = _issues(frame, pd.Series([True, True, True]), "all_themes.csv", "Level 2", "row left out", "why")
+    issues = issue_rows(frame, pd.Series([True, True, True]), "all_themes.csv", "Level 2", "row left out", "why")
     assert list(issues.columns) == ISSUE_COLUMNS and issues["row"].tolist() == [1, 2, 3]
     assert issues["value"].tolist() == ["Honestly I have been struggling a lot\u2026", "Validating", ""]
 

@@ -22,7 +22,7 @@ from PIL import Image  # noqa: E402
 from analysis.cohorts.exclusions import consort_flow  # noqa: E402
 from analysis.prereg.audit import run_audit  # noqa: E402
 from analysis.prereg.lock import lock_status  # noqa: E402
-from analysis.render.figures import save_figure  # noqa: E402
+from analysis.render.style import save_figure  # noqa: E402
 from analysis.render.tables import render_table  # noqa: E402
 from analysis.report import ReportInputs, build_report, package_versions, png_display_width, section_of  # noqa: E402
 from tests.conftest import REPO  # noqa: E402

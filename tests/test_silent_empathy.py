@@ -10,8 +10,9 @@ from matplotlib.figure import Figure
 from scipy import stats
 from statsmodels.stats.contingency_tables import mcnemar
 
-from analysis.cohorts.outcomes import derive_outcomes
-from analysis.errors import AnalysisError
+from analysis.cohorts.outcomes import Composite, derive_outcomes
+from analysis.errors import AnalysisError, ConfigError
+from analysis.render.silent_empathy import plot_self_vs_judged, plot_trait_panel, silent_empathy_tables
 from analysis.secondary.silent_empathy import (
     DISTRIBUTION_COLUMNS,
     GAP_COLUMNS,
@@ -23,12 +24,10 @@ from analysis.secondary.silent_empathy import (
     composite_range,
     judged_levels,
     paired_high_test,
-    plot_self_vs_judged,
-    plot_trait_panel,
     silent_empathy_analysis,
-    silent_empathy_tables,
 )
 from tests.conftest import make_small_cohort
+from tests.plan_keywords import silent_empathy_keywords
 
 JORDAN = [f"empathy_item_{k}" for k in range(1, 8)]
 
@@ -69,7 +68,9 @@ def settings(plan):
 @pytest.fixture(scope="module")
 def results(cohort, outcomes, settings, plan):
     participants, conversations, _ = cohort
-    return silent_empathy_analysis(participants, conversations, outcomes, settings, plan["outcomes"]["composite"])
+    return silent_empathy_analysis(
+        participants, conversations, outcomes, **silent_empathy_keywords(settings, plan["outcomes"]["composite"])
+    )
 
 
 def test_columns(results):
@@ -150,7 +151,7 @@ def test_absent_self_rating_column_lists_every_conversation(results, outcomes):
 
 
 def test_judged_levels_map_the_composite_and_round_half_up():
-    assert composite_range({"add": ["a", "b", "c"], "subtract": ["d", "e", "f"]}) == (-12.0, 12.0)
+    assert composite_range(Composite(name="c", add=("a", "b", "c"), subtract=("d", "e", "f"))) == (-12.0, 12.0)
     composite = pd.Series([-12.0, -3.01, -3.0, 0.0, 2.99, 3.0, 12.0])
     # 1 + 4 (c + 12) / 24, then floor(x + 0.5): -3.01 -> 2.498 -> 2, -3 -> 2.5 -> 3, 3 -> 3.5 -> 4
     assert judged_levels(composite, (-12.0, 12.0)).tolist() == [1, 2, 3, 3, 3, 4, 5]
@@ -173,7 +174,7 @@ def test_gap_test_equals_statsmodels_mcnemar(results, cohort, outcomes, plan):
     _, conversations, _ = cohort
     data = outcomes.merge(conversations[["conversation_id", "self_empathized"]], on="conversation_id").dropna(subset=["self_empathized"])
     self_high = data["self_empathized"].astype(int).isin([4, 5]).to_numpy()
-    judged_high = judged_levels(data["overall_empathy"], composite_range(plan["outcomes"]["composite"])).isin([4, 5]).to_numpy()
+    judged_high = judged_levels(data["overall_empathy"], composite_range(Composite.from_plan(plan["outcomes"]["composite"]))).isin([4, 5]).to_numpy()
     table = pd.crosstab(self_high, judged_high).reindex(index=[False, True], columns=[False, True], fill_value=0).to_numpy()
     exact = mcnemar(table, exact=True)
     approx = mcnemar(table, exact=False, correction=True)
@@ -201,7 +202,20 @@ def test_unknown_judged_outcome_is_an_error(cohort, outcomes, settings, plan):
     participants, conversations, _ = cohort
     bad = {**settings, "self_vs_judged": [{"self_rating": "self_empathized", "judged": "warmth"}]}
     with pytest.raises(AnalysisError, match="warmth"):
-        silent_empathy_analysis(participants, conversations, outcomes, bad, plan["outcomes"]["composite"])
+        silent_empathy_analysis(participants, conversations, outcomes, **silent_empathy_keywords(bad, plan["outcomes"]["composite"]))
+
+
+@pytest.mark.parametrize(
+    ("keyword", "value", "key"),
+    [("correlation", "spearman", "silent_empathy.correlation"), ("judged_levels_rule", "floor", "silent_empathy.judged_levels"),
+     ("cluster_paired_test", "durkalski", "silent_empathy.cluster_inference.paired_test")],
+)
+def test_an_unimplemented_fixed_option_is_refused(cohort, outcomes, settings, plan, keyword, value, key):
+    """Options echoed into the spec record accept only what runs, so the record cannot misreport the analysis."""
+    participants, conversations, _ = cohort
+    keywords = {**silent_empathy_keywords(settings, plan["outcomes"]["composite"]), keyword: value}
+    with pytest.raises(ConfigError, match=f"{key} '{value}'"):
+        silent_empathy_analysis(participants, conversations, outcomes, **keywords)
 
 
 def test_execution_record(results, outcomes):
@@ -212,8 +226,9 @@ def test_execution_record(results, outcomes):
 
 
 def test_tables_and_figures_are_labelled(results, settings):
-    rendered = silent_empathy_tables(results.trait_correlations, results.self_judged, results.high_rating_gap, settings, "demo",
-                                     synthetic=True)
+    rendered = silent_empathy_tables(results.trait_correlations, results.self_judged, results.high_rating_gap,
+                                     high_levels=settings["high_levels"], paired_test=settings["paired_test"],
+                                     cohort="demo", synthetic=True)
     assert set(rendered) == {"silent_empathy_correlations", "silent_empathy_gap"}
     for formats in rendered.values():
         assert all("SYNTHETIC DATA" in text for text in formats.values())

@@ -390,14 +390,14 @@ def test_generation_is_fast():
     assert len(tables.messages) == pytest.approx(2904 * 11.7, rel=0.02)
 
 
-# --- Planted expressions (issue 7) ---------------------------------------------------------------
+# --- Planted expressions (taxonomy) -------------------------------------------------------------
 
 PAPER_SIM_SCORES_SHA256 = "a9fe57f3e4dd54169e801403c17a65ea208f3355e44a21249577a4be274bf5a0"
 
 
 def test_scores_of_the_default_cohort_are_unchanged_by_the_phrase_model(tmp_path):
     # sha256 of scores.csv of the default cohort (config/config.yaml: seed 20260126) as written by the
-    # simulator before the phrase model of issue 7: the phrases draw from their own stream.
+    # simulator before the phrase model (docs/taxonomy.md): the phrases draw from their own stream.
     tables = simulate_cohort(
         DEFAULT_ARM_SIZES, seed=20260126, judges=["gpt-4o"], first_scenario_counts=DEFAULT_FIRST_SCENARIO_COUNTS
     )

@@ -8,20 +8,22 @@ import pytest
 from scipy import integrate
 from scipy.special import expit
 
+from analysis.cohorts.optional import load_elo, load_perception
 from analysis.cohorts.outcomes import derive_outcomes
 from analysis.constants import DIMENSIONS, MISATTUNED_DIMENSIONS
-from analysis.secondary.perception import elo_analysis, load_elo, load_perception, perception_analysis
+from analysis.secondary.perception import elo_analysis, perception_analysis
 from analysis.simulate.perception import (
     PUBLISHED_BT_ELO_SPEARMAN,
     PUBLISHED_SLOPE,
     PerceptionSimulationParameters,
-    _expected_slope,
     calibrate_choice_scale,
     conversation_composite,
     expected_choice_probability,
+    expected_slope,
     select_conversations,
     simulate_perception,
 )
+from tests.plan_keywords import elo_keywords, perception_keywords
 
 SCENARIOS = ["job_loss", "promotion", "undervalued", "loss_dad", "mom_unwell"]
 
@@ -106,7 +108,7 @@ def test_calibrated_scale_gives_the_target_slope():
     scenario = rng.choice(SCENARIOS, 1400)
     beta = calibrate_choice_scale(gap, scenario, sd=4.5, rho=0.65, slope=0.144)
     design = np.column_stack([np.ones(len(gap)), gap, pd.get_dummies(pd.Series(scenario), drop_first=True, dtype=float).to_numpy()])
-    assert _expected_slope(beta, gap / 4.5, design, 0.65) == pytest.approx(0.144, abs=1e-7)
+    assert expected_slope(beta, gap / 4.5, design, 0.65) == pytest.approx(0.144, abs=1e-7)
     # with rho = 1 the slope per point is beta / sd
     beta_exact = calibrate_choice_scale(gap, scenario, sd=4.5, rho=1.0, slope=0.144)
     assert beta_exact == pytest.approx(0.144 * 4.5, rel=1e-6)
@@ -126,9 +128,9 @@ def test_recovers_the_published_slope_and_rank_correlation(cohort, plan):
     slopes, rhos = [], []
     for seed in range(8):
         perception, elo, _ = simulate_perception(conversations, scores, plan["outcomes"]["composite"], plan["judge_aggregation"], seed)
-        results = perception_analysis(perception, outcomes, settings)
+        results = perception_analysis(perception, outcomes, **perception_keywords(settings))
         slopes.append(results.logit.set_index("term").loc["abs_gap", "estimate"])
-        rhos.append(elo_analysis(results.choices, results.strengths, elo, settings).rank_correlations["rho"].iloc[0])
+        rhos.append(elo_analysis(results.choices, results.strengths, elo, **elo_keywords(settings)).rank_correlations["rho"].iloc[0])
     assert np.mean(slopes) == pytest.approx(PUBLISHED_SLOPE, abs=0.03)
     assert np.mean(rhos) == pytest.approx(PUBLISHED_BT_ELO_SPEARMAN, abs=0.025)
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from analysis.errors import PipelineError
 from analysis.models.did import primary_analysis
-from analysis.prereg.specs import read_spec_record, spec_record, write_spec_record
+from analysis.prereg.specs import read_spec_record, spec_record, write_rule_spec_record, write_spec_record
 from tests.conftest import simulated_outcomes
 
 ARMS = ["control", "video", "coach", "combined"]
@@ -31,3 +33,30 @@ def test_record_breaking_schema_is_an_error():
         spec_record(analysis_id="x", family="primary", cohort="c", confirmatory="yes", estimator="ols", outcomes=[], terms=[], sample={})
     with pytest.raises(PipelineError, match="Additional properties"):
         spec_record(analysis_id="x", family="p", cohort="c", confirmatory=True, estimator="ols", outcomes=[], terms=[], sample={}, colour="red")
+
+
+EXECUTION = {"estimator": "ols", "outcomes": ["composite"], "terms": ["post"], "sample": {"n_obs": 3}}
+
+
+def test_rule_record_takes_exclusions_and_aggregation_from_params(tmp_path):
+    params = SimpleNamespace(analysis_id="a", confirmatory=False, exclusions=("short",), judge_aggregation={"method": "mean"})
+    record = write_rule_spec_record(params, "c", "primary", EXECUTION, tmp_path / "spec.json")
+    assert record["exclusions"] == ["short"]
+    assert record["judge_aggregation"] == {"method": "mean"}
+    assert read_spec_record(tmp_path / "spec.json") == record
+
+
+def test_rule_record_without_exclusions_or_aggregation(tmp_path):
+    # a rule reading ratings, not the trial, has neither param
+    record = write_rule_spec_record(SimpleNamespace(analysis_id="a", confirmatory=True), "c", "reliability", EXECUTION, tmp_path / "spec.json")
+    assert record["exclusions"] == []
+    assert record["judge_aggregation"] is None
+
+
+def test_execution_overrides_exclusions_and_aggregation(tmp_path):
+    params = SimpleNamespace(analysis_id="a", confirmatory=False, exclusions=["short"], judge_aggregation={"method": "mean"})
+    execution = {**EXECUTION, "exclusions": ["long"], "judge_aggregation": {"method": "single", "judges": ["j1"]}}
+    record = write_rule_spec_record(params, "c", "primary", execution, tmp_path / "spec.json")
+    assert record["exclusions"] == ["long"]
+    assert record["judge_aggregation"] == {"method": "single", "judges": ["j1"]}
+    assert "exclusions" in execution

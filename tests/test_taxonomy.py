@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
@@ -14,12 +15,15 @@ from statsmodels.stats.multitest import multipletests
 
 from analysis.cohorts.outcomes import derive_outcomes
 from analysis.constants import DIMENSIONS, PRESCRIPTIVE_DIMENSIONS
-from analysis.errors import AnalysisError, CohortValidationError
+from analysis.errors import AnalysisError, ConfigError
 from analysis.secondary.taxonomy import (
     CHANGE_COLUMNS,
     LEFT_OUT_COLUMNS,
     PHRASE_SCORE_COLUMNS,
     TAXONOMY_COLUMNS,
+    ChangeTest,
+    SplitRule,
+    TextNormalisation,
     did_of_proportions,
     expression_change,
     frequent_phrase_matrix,
@@ -37,7 +41,6 @@ from analysis.secondary.taxonomy import (
     supporter_sample,
     theme_change,
     top_changes,
-    validate_themes,
 )
 from analysis.simulate.cohort import (
     DEFAULT_ARM_SIZES,
@@ -55,6 +58,33 @@ RECOVERY_SEED = 20260301
 @pytest.fixture(scope="module")
 def settings(plan) -> dict:
     return plan["taxonomy"]
+
+
+@pytest.fixture(scope="module")
+def text(settings) -> TextNormalisation:
+    return TextNormalisation.from_plan(settings["text"])
+
+
+@pytest.fixture(scope="module")
+def change_test(settings) -> ChangeTest:
+    return ChangeTest.from_plan(settings["change"])
+
+
+def _mining_keywords(settings, **overrides) -> dict:
+    """The keywords of :func:`mine_phrases` from the registered ``taxonomy`` block, some replaced."""
+    mining = settings["mining"]
+    keywords = {
+        "min_participants": settings["min_participants"],
+        "text": TextNormalisation.from_plan(settings["text"]),
+        "ngram_range": settings["ngram_range"],
+        "drop_nested_share": settings["drop_nested_share"],
+        "split": SplitRule.from_plan(mining["split"]),
+        "prior_type": mining["prior"]["type"],
+        "prior_background": mining["prior"]["background"],
+        "prior_scale": mining["prior"]["scale"],
+        "z_threshold": mining["z_threshold"],
+    }
+    return {**keywords, **overrides}
 
 
 def _outcomes(plan, cohort):
@@ -77,7 +107,7 @@ def mined(simulated, settings):
     cohort, outcomes = simulated
     # CPU time of this process, not wall time: other jobs on the machine do not count against it
     start = time.process_time()
-    results = mine_phrases(cohort.messages, outcomes, DIMENSIONS, settings)
+    results = mine_phrases(cohort.messages, outcomes, DIMENSIONS, **_mining_keywords(settings))
     return results, time.process_time() - start
 
 
@@ -123,7 +153,7 @@ def test_informative_prior_scales_background_counts():
 # Phrases
 
 
-def test_phrase_matrix_normalises_and_counts_once_per_message(settings):
+def test_phrase_matrix_normalises_and_counts_once_per_message(text):
     texts = pd.Series(
         [
             "Tell me MORE. Tell me more!",
@@ -132,7 +162,7 @@ def test_phrase_matrix_normalises_and_counts_once_per_message(settings):
             None,
         ]
     )
-    matrix, phrases = phrase_matrix(texts, settings["text"], (2, 3))
+    matrix, phrases = phrase_matrix(texts, text=text, ngram_range=(2, 3))
     dense = pd.DataFrame(matrix.toarray(), columns=phrases)
     assert set(dense.to_numpy().ravel()) <= {0, 1}
     assert dense["tell me more"].tolist() == [1, 1, 0, 0]
@@ -143,34 +173,34 @@ def test_phrase_matrix_normalises_and_counts_once_per_message(settings):
     assert matrix.getnnz(axis=1)[3] == 0
 
 
-def test_phrase_matrix_scrubs_contact_details_before_counting(settings):
+def test_phrase_matrix_scrubs_contact_details_before_counting(text):
     texts = pd.Series(["email me at jane.doe@example.com today", "email me at jane.doe@example.com today"])
-    _, phrases = phrase_matrix(texts, settings["text"], (2, 6))
+    _, phrases = phrase_matrix(texts, text=text, ngram_range=(2, 6))
     assert not any("example" in phrase or "jane" in phrase for phrase in phrases)
     assert "email me at email today" in set(phrases)
 
 
-def test_phrase_matrix_with_vocabulary_keeps_its_order(settings):
-    matrix, phrases = phrase_matrix(pd.Series(["tell me more", "i am here for you"]), settings["text"], (2, 6),
+def test_phrase_matrix_with_vocabulary_keeps_its_order(text):
+    matrix, phrases = phrase_matrix(pd.Series(["tell me more", "i am here for you"]), text=text, ngram_range=(2, 6),
                                     vocabulary=["i am here for you", "tell me more", "not there"])
     assert list(phrases) == ["i am here for you", "tell me more", "not there"]
     assert matrix.toarray().tolist() == [[0, 1, 0], [1, 0, 0]]
 
 
 @pytest.mark.parametrize("chunk_size", [2, 3, 100])
-def test_frequent_phrase_matrix_equals_the_pruned_full_matrix(settings, chunk_size):
+def test_frequent_phrase_matrix_equals_the_pruned_full_matrix(text, chunk_size):
     # One pass (chunk_size 100) or two chunked passes: the same columns as pruning the full matrix.
     texts = pd.Series(["tell me more", "Tell me more. I hear you", "i hear you", None, "tell me more please", "okay"])
-    full, every = phrase_matrix(texts, settings["text"], (2, 3))
+    full, every = phrase_matrix(texts, text=text, ngram_range=(2, 3))
     keep = full.getnnz(axis=0) >= 2
-    matrix, phrases, n_found = frequent_phrase_matrix(texts, settings["text"], (2, 3), min_messages=2, chunk_size=chunk_size)
+    matrix, phrases, n_found = frequent_phrase_matrix(texts, text=text, ngram_range=(2, 3), min_messages=2, chunk_size=chunk_size)
     assert list(phrases) == list(every[keep]) == ["hear you", "i hear", "i hear you", "me more", "tell me", "tell me more"]
     assert matrix.dtype == np.int8 and matrix.toarray().tolist() == full[:, keep].toarray().tolist()
     assert n_found == len(every)
 
 
-def test_phrase_matrix_without_any_phrase_is_empty(settings):
-    matrix, phrases = phrase_matrix(pd.Series(["Okay.", "Hmm"]), settings["text"], (2, 6))
+def test_phrase_matrix_without_any_phrase_is_empty(text):
+    matrix, phrases = phrase_matrix(pd.Series(["Okay.", "Hmm"]), text=text, ngram_range=(2, 6))
     assert matrix.shape == (2, 0) and len(phrases) == 0
 
 
@@ -198,12 +228,18 @@ def test_same_message_duplicates_keep_the_longest_phrase():
 
 def test_split_conversations_threshold_and_median():
     scores = pd.Series([1.0, 2.0, 3.0, 4.0, 5.0, 2.5])
-    threshold = split_conversations(scores, {"method": "threshold", "high_min": 4, "low_max": 2})
+    threshold = split_conversations(scores, SplitRule("threshold", high_min=4, low_max=2))
     assert threshold.tolist() == [False, False, None, True, True, None]
-    median = split_conversations(scores, {"method": "median"})
+    median = split_conversations(scores, SplitRule.from_plan({"method": "median"}))
     assert median.tolist() == [False, False, True, True, True, False]
     with pytest.raises(AnalysisError, match="split.method"):
-        split_conversations(scores, {"method": "tertile"})
+        split_conversations(scores, SplitRule("tertile"))
+
+
+def test_split_rule_describes_only_the_thresholds_given():
+    assert SplitRule.from_plan({"method": "median"}).describe() == {"method": "median"}
+    registered = {"method": "threshold", "high_min": 4, "low_max": 2}
+    assert SplitRule.from_plan(registered).describe() == registered
 
 
 # ------------------------------------------------------------------------------------------------
@@ -231,9 +267,10 @@ def test_miner_outputs_and_privacy(mined, simulated, settings):
     assert seconds < 20, f"mining ~34k messages took {seconds:.1f} s of CPU"
 
 
-def test_miner_ranks_planted_phrases_of_each_dimension_above_chance(mined, settings):
+def test_miner_ranks_planted_phrases_of_each_dimension_above_chance(mined, settings, text):
     results, _ = mined
-    recovery = phrase_recovery(results.phrase_scores, reference_ngrams(PHRASE_BANKS, settings)).set_index("dimension")
+    reference = reference_ngrams(PHRASE_BANKS, text=text, ngram_range=settings["ngram_range"])
+    recovery = phrase_recovery(results.phrase_scores, reference).set_index("dimension")
     assert set(recovery.index) == set(DIMENSIONS)
     assert (recovery["n_reference"] >= 3).all()
     # Planted phrases outrank the others on their own dimension (AUC 0.5 is chance): achieved with this
@@ -251,7 +288,7 @@ def test_miner_lists_conversations_left_out(plan, settings):
     cohort = simulate_cohort({arm: 12 for arm in plan["design"]["arms"]}, seed=3, messages_per_conversation=8)
     outcomes = _outcomes(plan, cohort)
     dropped = outcomes["conversation_id"].iloc[:3].tolist()
-    results = mine_phrases(cohort.messages, outcomes.iloc[3:], DIMENSIONS, {**settings, "min_participants": 2})
+    results = mine_phrases(cohort.messages, outcomes.iloc[3:], DIMENSIONS, **_mining_keywords(settings, min_participants=2))
     listed = results.left_out[results.left_out["level"] == "conversation"]
     assert listed["record_id"].tolist() == sorted(dropped)
     supporter = cohort.messages[cohort.messages["role"] == "supporter"]
@@ -263,8 +300,8 @@ def test_miner_lists_conversations_left_out(plan, settings):
 def test_miner_is_deterministic(plan, settings):
     cohort = simulate_cohort({arm: 15 for arm in plan["design"]["arms"]}, seed=4, messages_per_conversation=8)
     outcomes = _outcomes(plan, cohort)
-    first = mine_phrases(cohort.messages, outcomes, DIMENSIONS, settings)
-    second = mine_phrases(cohort.messages, outcomes, DIMENSIONS, settings)
+    first = mine_phrases(cohort.messages, outcomes, DIMENSIONS, **_mining_keywords(settings))
+    second = mine_phrases(cohort.messages, outcomes, DIMENSIONS, **_mining_keywords(settings))
     assert first.phrase_scores.equals(second.phrase_scores)
     assert first.taxonomy.equals(second.taxonomy)
 
@@ -272,7 +309,23 @@ def test_miner_is_deterministic(plan, settings):
 def test_miner_refuses_when_no_phrase_reaches_k(plan, settings):
     cohort = simulate_cohort({arm: 2 for arm in plan["design"]["arms"]}, seed=4, messages_per_conversation=4)
     with pytest.raises(AnalysisError, match="at least 50 participants"):
-        mine_phrases(cohort.messages, _outcomes(plan, cohort), DIMENSIONS, {**settings, "min_participants": 50})
+        mine_phrases(cohort.messages, _outcomes(plan, cohort), DIMENSIONS, **_mining_keywords(settings, min_participants=50))
+
+
+def test_miner_records_the_registered_settings_as_the_plan_gives_them(mined, settings):
+    details = mined[0].execution["details"]
+    mining = settings["mining"]
+    assert details["text"] == dict(settings["text"])
+    assert details["split"] == dict(mining["split"])
+    assert details["prior"] == {**dict(mining["prior"]), "alpha_0": details["prior"]["alpha_0"]}
+    assert details["drop_nested_share"] == settings["drop_nested_share"]
+
+
+@pytest.mark.parametrize("keyword", ["prior_type", "prior_background"])
+def test_miner_refuses_a_prior_it_does_not_implement(settings, keyword):
+    key = f"taxonomy.mining.prior.{keyword.removeprefix('prior_')}"
+    with pytest.raises(ConfigError, match=f"{key} 'other' is not supported"):
+        mine_phrases(pd.DataFrame(), pd.DataFrame(), DIMENSIONS, **_mining_keywords(settings, **{keyword: "other"}))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -338,7 +391,11 @@ def test_expression_change_applies_benjamini_hochberg_within_family(plan):
     ).astype(int)
     expressions = pd.DataFrame({"expression": ["up", "flat", "down"], "category": ["cognitive", "affective", "misattuned"]})
     settings = plan["taxonomy"]["change"]
-    result = expression_change(sparse.csr_matrix(indicators), expressions, sample, plan["design"]["arms"], "control", settings)
+    result = expression_change(
+        sparse.csr_matrix(indicators), expressions, sample, plan["design"]["arms"], "control",
+        alpha=settings["alpha"], fdr_method=settings["fdr_method"], per_arm=settings["per_arm"], top_n=settings["top_n"],
+        test=settings["test"],
+    )
     assert list(result.change.columns) == CHANGE_COLUMNS
     assert set(result.change["contrast"]) == {"treated", "video", "coach", "combined"}
     for (trouble, contrast), family in result.change.groupby(["trouble_type", "contrast"]):
@@ -380,10 +437,10 @@ def _planted(direction: str, minimum: float = 0.0) -> pd.DataFrame:
     return shifts[(shifts["direction"] == direction) & (shifts["training_shift"].abs() >= minimum)]
 
 
-def test_theme_change_finds_the_planted_training_shifts(simulated, plan, settings):
+def test_theme_change_finds_the_planted_training_shifts(simulated, plan, settings, change_test):
     cohort, outcomes = simulated
     result = theme_change(code_planted_themes(cohort.messages), cohort.messages, outcomes, plan["design"]["arms"],
-                          "control", settings)
+                          "control", min_participants=settings["min_participants"], change=change_test)
     pooled = result.change[result.change["contrast"] == "treated"].set_index(["expression", "trouble_type"])
     for direction in ("rising", "falling"):
         # Every planted shift of at least 1 (log rate ratio); the weak +0.5 of offering_availability in
@@ -399,13 +456,16 @@ def test_theme_change_finds_the_planted_training_shifts(simulated, plan, setting
     assert ("personal", "prayer") in top.index and ("personal", "one_day_at_a_time") in top.index
 
 
-def test_phrase_change_finds_the_planted_training_shifts(simulated, mined, plan, settings):
+def test_phrase_change_finds_the_planted_training_shifts(simulated, mined, plan, settings, text, change_test):
     cohort, outcomes = simulated
     results, _ = mined
-    change = phrase_change(cohort.messages, outcomes, results.taxonomy, plan["design"]["arms"], "control", settings)
+    change = phrase_change(
+        cohort.messages, outcomes, results.taxonomy, plan["design"]["arms"], "control",
+        min_participants=settings["min_participants"], text=text, ngram_range=settings["ngram_range"], change=change_test,
+    )
     pooled = change.change[change.change["contrast"] == "treated"]
     themes = {theme.theme: theme for theme in PHRASE_THEMES}
-    own = reference_ngrams({name: theme.variants for name, theme in themes.items()}, settings)
+    own = reference_ngrams({name: theme.variants for name, theme in themes.items()}, text=text, ngram_range=settings["ngram_range"])
     for direction in ("rising", "falling"):
         for row in _planted(direction, minimum=1.5).itertuples():
             phrases = pooled[(pooled["trouble_type"] == row.trouble_type) & pooled["expression"].isin(own[row.theme])]
@@ -417,7 +477,7 @@ def test_phrase_change_finds_the_planted_training_shifts(simulated, mined, plan,
     assert "i am here for you" in set(rising.loc[rising["trouble_type"] == "personal", "expression"])
 
 
-def test_no_planted_shift_no_discovery(plan, settings):
+def test_no_planted_shift_no_discovery(plan, settings, change_test):
     treated = [arm for arm in plan["design"]["arms"] if arm != "control"]
     null = SimulationParameters(
         arm_effects={arm: {dimension: (0.0, 0.0) for dimension in DIMENSIONS} for arm in treated},
@@ -425,81 +485,17 @@ def test_no_planted_shift_no_discovery(plan, settings):
     )
     cohort = simulate_cohort(DEFAULT_ARM_SIZES, seed=RECOVERY_SEED, parameters=null)
     result = theme_change(code_planted_themes(cohort.messages), cohort.messages, _outcomes(plan, cohort),
-                          plan["design"]["arms"], "control", settings)
+                          plan["design"]["arms"], "control", min_participants=settings["min_participants"], change=change_test)
     pooled = result.change[result.change["contrast"] == "treated"]
     assert not pooled["significant"].any(), pooled.loc[pooled["significant"], ["expression", "trouble_type", "q_value"]]
     assert result.top.empty
 
 
 # ------------------------------------------------------------------------------------------------
-# Route 1: themes.csv
+# Route 1: theme codes
 
 
-def _messages():
-    return pd.DataFrame(
-        {
-            "conversation_id": ["c1", "c1", "c1", "c2", "c2"],
-            "turn": [1, 2, 3, 1, 2],
-            "role": ["seeker", "supporter", "seeker", "seeker", "supporter"],
-            "text": ["hi", "I am here for you.", "thanks", "hey", "Tell me more."],
-        }
-    )
-
-
-def _raw_themes(rows):
-    return pd.DataFrame(rows, columns=["conversation_id", "turn", "theme", "category"], dtype=object)
-
-
-def test_valid_themes_are_typed_and_sorted():
-    raw = _raw_themes([["c2", "2", "inviting", "cognitive"], ["c1", "2", "availability", "affective"]])
-    themes = validate_themes(raw, _messages(), "themes.csv")
-    assert themes["conversation_id"].tolist() == ["c1", "c2"]
-    assert themes["turn"].tolist() == [2, 2] and themes["turn"].dtype == np.int64
-
-
-def test_theme_validation_lists_every_problem():
-    raw = _raw_themes(
-        [
-            ["c1", "2", "availability", "affective"],
-            ["c1", "2", "availability", "affective"],  # duplicate
-            ["c1", "two", "inviting", "cognitive"],  # turn not an integer
-            ["c2", "2", "inviting", "empathic"],  # unknown category
-            ["c9", "1", "inviting", "cognitive"],  # no such message
-            ["c2", "2", "availability", "motivational"],  # second category for a theme
-            ["c2", "2", None, "cognitive"],  # empty theme
-        ]
-    )
-    with pytest.raises(CohortValidationError) as caught:
-        validate_themes(raw, _messages(), "themes.csv")
-    text = str(caught.value)
-    assert "themes.csv, row 2, column 'conversation_id+turn+theme'" in text and "first seen at row 1" in text
-    assert "themes.csv, row 3, column 'turn': value 'two'" in text
-    assert "themes.csv, row 4, column 'category': value 'empathic'; expected one of ['affective'" in text
-    assert "themes.csv, row 5, column 'message': value 'c9 turn 1'; expected an ID that exists in messages.csv" in text
-    assert "themes.csv, row 6, column 'category': value 'motivational'; expected one category per theme" in text
-    assert "themes.csv, row 7, column 'theme'" in text
-
-
-@pytest.mark.parametrize("turn", ["inf", "1e400", "2.5"])
-def test_a_turn_that_is_not_a_whole_number_is_named_not_a_crash(turn):
-    raw = _raw_themes([["c1", "2", "availability", "affective"], ["c1", turn, "inviting", "cognitive"]])
-    with pytest.raises(CohortValidationError, match=f"themes.csv, row 2, column 'turn': value '{turn}'"):
-        validate_themes(raw, _messages(), "themes.csv")
-
-
-def test_a_theme_ending_in_a_newline_is_rejected():
-    raw = _raw_themes([["c1", "2", "availability\n", "affective"]])
-    with pytest.raises(CohortValidationError, match="themes.csv, row 1, column 'theme'"):
-        validate_themes(raw, _messages(), "themes.csv")
-
-
-def test_theme_validation_names_a_missing_column():
-    raw = _raw_themes([["c1", "2", "availability", "affective"]]).drop(columns="category")
-    with pytest.raises(CohortValidationError, match="column 'category'"):
-        validate_themes(raw, _messages(), "themes.csv")
-
-
-def test_theme_change_leaves_out_seeker_codes_and_rare_themes(simulated, plan, settings):
+def test_theme_change_leaves_out_seeker_codes_and_rare_themes(simulated, plan, settings, change_test):
     cohort, outcomes = simulated
     themes = code_planted_themes(cohort.messages)
     seeker = cohort.messages[cohort.messages["role"] == "seeker"].iloc[:2]
@@ -507,7 +503,7 @@ def test_theme_change_leaves_out_seeker_codes_and_rare_themes(simulated, plan, s
     extra = pd.DataFrame({"conversation_id": seeker["conversation_id"], "turn": seeker["turn"],
                           "theme": "inviting_more", "category": "cognitive"})
     result = theme_change(pd.concat([themes, extra, rare], ignore_index=True), cohort.messages, outcomes,
-                          plan["design"]["arms"], "control", settings)
+                          plan["design"]["arms"], "control", min_participants=settings["min_participants"], change=change_test)
     left = result.left_out
     assert (left["reason"] == "theme code on a seeker message").sum() == 2
     hidden = left[left["level"] == "theme"]
@@ -547,9 +543,15 @@ def test_a_family_without_every_cell_is_listed_and_the_rest_analysed(plan):
     )
     indicators = sparse.csr_matrix(np.tile([[1], [0]], (8, 1)))
     expressions = pd.DataFrame({"expression": ["x y"], "category": ["affective"]})
-    settings = {**plan["taxonomy"]["change"], "per_arm": False}
-    result = expression_change(indicators, expressions, sample, ["control", "coach"], "control", settings)
+    change = ChangeTest.from_plan({**plan["taxonomy"]["change"], "per_arm": False})
+    result = expression_change(indicators, expressions, sample, ["control", "coach"], "control", **asdict(change))
     assert result.change["trouble_type"].tolist() == ["workplace"]
     family = result.left_out[result.left_out["level"] == "family"]
     assert family["record_id"].tolist() == ["personal / treated"]
     assert "control_before" in family["reason"].iloc[0]
+
+
+def test_expression_change_refuses_a_test_it_does_not_implement(plan):
+    change = ChangeTest.from_plan({**plan["taxonomy"]["change"], "test": "logit"})
+    with pytest.raises(ConfigError, match="taxonomy.change.test 'logit' is not supported"):
+        expression_change(sparse.csr_matrix((0, 0)), pd.DataFrame(), pd.DataFrame(), ["control"], "control", **asdict(change))

@@ -12,14 +12,16 @@ import statsmodels.formula.api as smf
 
 from analysis.cohorts.contract import read_validated
 from analysis.cohorts.native import write_csv, write_native
+from analysis.cohorts.optional import load_perception
 from analysis.cohorts.outcomes import read_outcomes
 from analysis.prereg.plan import load_prereg
 from analysis.prereg.specs import spec_record
 from analysis.secondary.improvement import improvement_analysis
-from analysis.secondary.perception import load_perception, perception_analysis
+from analysis.secondary.perception import perception_analysis
 from analysis.secondary.silent_empathy import silent_empathy_analysis
 from analysis.simulate.perception import simulate_perception
 from tests.conftest import REPO, make_small_cohort
+from tests.plan_keywords import improvement_keywords, perception_keywords, silent_empathy_keywords
 from tests.workflow_runs import (
     N_PARTICIPANTS,
     SECONDARY_FIGURES,
@@ -115,14 +117,17 @@ def test_same_inputs_give_byte_identical_csvs(run, tmp_path):
         "data/simulated/tiny/perception.csv": perception,
         "data/simulated/tiny/elo.csv": elo,
         "results/tiny/perception/logit.csv": perception_analysis(
-            load_perception(run / "data/simulated/tiny/perception.csv", conversations), outcomes, secondary["perception"]
+            load_perception(run / "data/simulated/tiny/perception.csv", conversations), outcomes,
+            **perception_keywords(secondary["perception"]),
         ).logit,
         "results/tiny/silent_empathy/high_rating_gap.csv": silent_empathy_analysis(
-            participants, conversations, outcomes, secondary["silent_empathy"], plan["outcomes"]["composite"]
+            participants, conversations, outcomes,
+            **silent_empathy_keywords(secondary["silent_empathy"], plan["outcomes"]["composite"]),
         ).high_rating_gap,
         "results/tiny/improvement/coefficients.csv": improvement_analysis(
-            outcomes, participants, secondary["improvement"], plan["design"]["arms"], plan["design"]["reference_arm"],
-            plan["design"]["post_conversations"], plan["outcomes"]["dimensions"],
+            outcomes, participants, **improvement_keywords(secondary["improvement"]), arms=plan["design"]["arms"],
+            reference_arm=plan["design"]["reference_arm"], post_conversations=plan["design"]["post_conversations"],
+            dimensions=plan["outcomes"]["dimensions"],
         ).coefficients,
     }
     for relative, frame in outputs.items():

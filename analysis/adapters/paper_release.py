@@ -39,21 +39,27 @@ against the pinned tree (sha256 where published, git blob ids) unless the cohort
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import logging
 import re
 import unicodedata
-import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
 
+from analysis.adapters.download import (
+    ReleaseChecksumError,
+    ReleaseDownloadError,
+    checksum_mismatch,
+    fetch_to,
+    parse_lfs_pointer,
+    pinned_blob_id,
+    release_url,
+)
 from analysis.cohorts.contract import CONTROL_CHARACTERS, IDENTIFIER_PATTERN, IDENTIFIER_RULE, duplicate_issues, read_csv_text
 from analysis.cohorts.native import CohortTables
 from analysis.cohorts.privacy import WITHHELD, excerpt, withhold_cited_values
@@ -69,8 +75,10 @@ from analysis.constants import (
 )
 from analysis.errors import CohortValidationError, ConfigError, InputFileError, PipelineError, ValidationIssue
 from analysis.runtime import atomic
+from analysis.runtime.checksums import file_checksums
 
 __all__ = [
+    "issue_rows",
     "REFERENCE_DIR",
     "MANIFEST_PATH",
     "COMPARISONS_PATH",
@@ -78,7 +86,6 @@ __all__ = [
     "RELEASE_COMMIT",
     "RAW_BASE",
     "MEDIA_BASE",
-    "LFS_POINTER_PREFIX",
     "RELEASE_FILES",
     "CONDITION_ARMS",
     "TEXT_LEVELS",
@@ -100,10 +107,6 @@ __all__ = [
     "MAPPINGS",
     "release_marks_synthetic",
     "read_manifest",
-    "parse_lfs_pointer",
-    "git_blob_id",
-    "file_checksums",
-    "lfs_pointer_text",
     "verify_release_files",
     "download_release",
     "read_release_csv",
@@ -112,7 +115,6 @@ __all__ = [
     "deduplicate_conversations",
     "parse_transcripts",
     "ReleaseImport",
-    "file_sha256",
     "import_release",
     "write_import_record",
     "COMPARISON_COLUMNS",
@@ -136,7 +138,6 @@ RELEASE_REPOSITORY = "aakriti1kumar/replication-data-and-code-practicing-with-ll
 RELEASE_COMMIT = "c83641805333df0d435cb172a4460e34615a8254"
 RAW_BASE = f"https://raw.githubusercontent.com/{RELEASE_REPOSITORY}/{RELEASE_COMMIT}/"
 MEDIA_BASE = f"https://media.githubusercontent.com/media/{RELEASE_REPOSITORY}/{RELEASE_COMMIT}/"
-LFS_POINTER_PREFIX = b"version https://git-lfs.github.com/spec/v1"
 
 # The release files the adapter reads, by role, as paths inside the release.
 RELEASE_FILES: dict[str, str] = {
@@ -253,39 +254,6 @@ def read_manifest(path: str | Path = MANIFEST_PATH) -> pd.DataFrame:
     return manifest
 
 
-def parse_lfs_pointer(content: bytes) -> dict | None:
-    """The oid (sha256) and size of a Git LFS pointer file, or None when ``content`` is not one."""
-    if not content.startswith(LFS_POINTER_PREFIX) or len(content) > 1024:
-        return None
-    fields = dict(line.split(" ", 1) for line in content.decode("ascii").splitlines() if " " in line)
-    oid = fields.get("oid", "")
-    if not oid.startswith("sha256:") or "size" not in fields:
-        raise PipelineError(f"malformed Git LFS pointer: {content[:200]!r}")
-    return {"sha256": oid.removeprefix("sha256:"), "size": int(fields["size"])}
-
-
-def git_blob_id(content: bytes) -> str:
-    """Git's blob id of ``content``: sha1 of ``b"blob <length>\\0"`` followed by the bytes."""
-    return hashlib.sha1(b"blob " + str(len(content)).encode("ascii") + b"\0" + content).hexdigest()
-
-
-def file_checksums(path: str | Path) -> dict:
-    """Size, sha256 and git blob id of a file (read in blocks)."""
-    path = Path(path)
-    size = path.stat().st_size
-    sha256, blob = hashlib.sha256(), hashlib.sha1(b"blob " + str(size).encode("ascii") + b"\0")
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            sha256.update(block)
-            blob.update(block)
-    return {"size": size, "sha256": sha256.hexdigest(), "git_blob": blob.hexdigest()}
-
-
-def lfs_pointer_text(sha256: str, size: int) -> bytes:
-    """The Git LFS pointer file of content with this sha256 and size (as ``git lfs`` writes it)."""
-    return f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {size}\n".encode("ascii")
-
-
 def verify_release_files(files: Mapping[str, str | Path], manifest: pd.DataFrame, verify: bool = True) -> dict[str, dict]:
     """Check local release files against the pinned tree.
 
@@ -313,7 +281,7 @@ def verify_release_files(files: Mapping[str, str | Path], manifest: pd.DataFrame
     ------
     InputFileError
         When a file is a Git LFS pointer instead of the data (a clone without ``git lfs pull``).
-    PipelineError
+    ReleaseChecksumError
         Naming the file, the expected and the actual checksum on the first mismatch.
     """
     by_path = manifest.set_index("path")
@@ -330,47 +298,28 @@ def verify_release_files(files: Mapping[str, str | Path], manifest: pd.DataFrame
         checked = []
         if verify:
             expected_size = None if pd.isna(entry["size"]) else int(entry["size"])
+            lfs = bool(entry["git_blob"]) and str(entry["lfs"]).lower() == "true"
+            mismatch = checksum_mismatch(sums, sha256=entry["sha256"], size=expected_size, git_blob=entry["git_blob"], lfs=lfs)
+            if mismatch == "sha256":
+                raise ReleaseChecksumError(
+                    f"{path}: checksum mismatch against the pinned release ({RELEASE_FILES[role]} at commit {RELEASE_COMMIT[:12]}): "
+                    f"expected sha256 {entry['sha256']} ({expected_size} bytes), actual sha256 {sums['sha256']} ({sums['size']} bytes); "
+                    "declare `verify_checksums: false` for a copy that is not the authors'"
+                )
+            if mismatch == "git_blob":
+                what = "git blob id of the Git LFS pointer of the content" if lfs else "git blob id"
+                raise ReleaseChecksumError(
+                    f"{path}: checksum mismatch against the pinned release ({RELEASE_FILES[role]} at commit {RELEASE_COMMIT[:12]}): "
+                    f"expected {what} {entry['git_blob']}, actual {pinned_blob_id(sums, lfs)}; "
+                    "declare `verify_checksums: false` for a copy that is not the authors'"
+                )
             if entry["sha256"]:
-                if sums["sha256"] != entry["sha256"] or (expected_size is not None and sums["size"] != expected_size):
-                    raise PipelineError(
-                        f"{path}: checksum mismatch against the pinned release ({RELEASE_FILES[role]} at commit {RELEASE_COMMIT[:12]}): "
-                        f"expected sha256 {entry['sha256']} ({expected_size} bytes), actual sha256 {sums['sha256']} ({sums['size']} bytes); "
-                        "declare `verify_checksums: false` for a copy that is not the authors'"
-                    )
                 checked.append("sha256")
             if entry["git_blob"]:
-                lfs = str(entry["lfs"]).lower() == "true"
-                actual = git_blob_id(lfs_pointer_text(sums["sha256"], sums["size"])) if lfs else sums["git_blob"]
-                if actual != entry["git_blob"]:
-                    what = "git blob id of the Git LFS pointer of the content" if lfs else "git blob id"
-                    raise PipelineError(
-                        f"{path}: checksum mismatch against the pinned release ({RELEASE_FILES[role]} at commit {RELEASE_COMMIT[:12]}): "
-                        f"expected {what} {entry['git_blob']}, actual {actual}; "
-                        "declare `verify_checksums: false` for a copy that is not the authors'"
-                    )
                 checked.append("git blob (LFS pointer)" if lfs else "git blob")
         records[role] = {"name": path.name, **sums, "verified": bool(verify and checked),
                          "verified_against": " and ".join(checked) if verify else "not verified (verify_checksums: false)"}
     return records
-
-
-def _fetch(url: str, handle: BinaryIO, timeout: float) -> tuple[int, str]:
-    """Stream ``url`` into the open binary file ``handle``, replacing what it held; return its size and sha256."""
-    digest = hashlib.sha256()
-    size = 0
-    next_report = 16 << 20
-    handle.seek(0)
-    handle.truncate()
-    with urllib.request.urlopen(url, timeout=timeout) as response:
-        for block in iter(lambda: response.read(1 << 20), b""):
-            handle.write(block)
-            digest.update(block)
-            size += len(block)
-            if size >= next_report:
-                log.info("  %s: %.0f MB so far", url.rsplit("/", 1)[-1], size / 2**20)
-                next_report += 16 << 20
-    handle.flush()
-    return size, digest.hexdigest()
 
 
 def download_release(
@@ -408,49 +357,52 @@ def download_release(
 
     Raises
     ------
-    PipelineError
-        Naming the file, the expected and the received size or sha256 on any mismatch, or the URL
-        that could not be fetched. Nothing is left at the destination for a file that fails.
+    ReleaseChecksumError
+        Naming the file, the expected and the received size or sha256 on any mismatch.
+    ReleaseDownloadError
+        Naming the file and the URL that could not be fetched.
+
+    Nothing is left at the destination for a file that fails.
     """
     manifest = read_manifest() if manifest is None else manifest
     destination = Path(destination)
     records = []
     for entry in manifest.itertuples(index=False):
         target = destination / entry.path
-        url = raw_base + entry.path
+        url = release_url(raw_base, entry.path)
         log.info("downloading %s", url)
         # The file reaches ``target`` only once every check passed (analysis.runtime.atomic removes it otherwise).
         with atomic.atomic_open(target, "wb") as handle:
             partial = Path(handle.name)
             try:
-                size, sha256 = _fetch(url, handle, timeout)
+                size, sha256 = fetch_to(url, handle, timeout)
                 pointer = parse_lfs_pointer(partial.read_bytes()) if size <= 1024 else None
                 expected_blob = getattr(entry, "git_blob", "")
                 if expected_blob:
                     actual_blob = file_checksums(partial)["git_blob"]
-                    if actual_blob != expected_blob:
-                        raise PipelineError(
+                    if checksum_mismatch({"git_blob": actual_blob}, git_blob=expected_blob):
+                        raise ReleaseChecksumError(
                             f"{entry.path}: checksum mismatch against the pinned tree: expected git blob id {expected_blob}, "
                             f"received {actual_blob} ({size} bytes from {url})"
                         )
                 if pointer is not None:
-                    url = media_base + entry.path
+                    url = release_url(media_base, entry.path)
                     log.info("  %s is a Git LFS pointer (%s bytes); fetching %s", entry.path, pointer["size"], url)
-                    size, sha256 = _fetch(url, handle, timeout)
-                    if (size, sha256) != (pointer["size"], pointer["sha256"]):
-                        raise PipelineError(
+                    size, sha256 = fetch_to(url, handle, timeout)
+                    if checksum_mismatch({"size": size, "sha256": sha256}, sha256=pointer["sha256"], size=pointer["size"]):
+                        raise ReleaseChecksumError(
                             f"{entry.path}: the LFS content does not match its pointer: expected {pointer['size']} bytes, "
                             f"sha256 {pointer['sha256']}; received {size} bytes, sha256 {sha256}"
                         )
             except OSError as error:
-                raise PipelineError(f"{entry.path}: could not download {url}: {error}") from error
+                raise ReleaseDownloadError(f"{entry.path}: could not download {url}: {error}") from error
             verified = ["lfs pointer"] if pointer is not None else []
             if getattr(entry, "git_blob", ""):
                 verified.append("git blob")
             expected_size = None if pd.isna(entry.size) else int(entry.size)
             if entry.sha256:
-                if sha256 != entry.sha256 or (expected_size is not None and size != expected_size):
-                    raise PipelineError(
+                if checksum_mismatch({"size": size, "sha256": sha256}, sha256=entry.sha256, size=expected_size):
+                    raise ReleaseChecksumError(
                         f"{entry.path}: checksum mismatch against {MANIFEST_PATH.name}: expected {expected_size} bytes, "
                         f"sha256 {entry.sha256}; received {size} bytes, sha256 {sha256}"
                     )
@@ -537,7 +489,9 @@ def _levels(values: pd.Series) -> pd.Series:
     return numeric.fillna(labelled).astype("Int64")
 
 
-def _issues(frame: pd.DataFrame, mask: pd.Series, file: str, column: str, action: str, reason: str) -> pd.DataFrame:
+def issue_rows(frame: pd.DataFrame, mask: pd.Series, file: str, column: str, action: str, reason: str) -> pd.DataFrame:
+    """Rows of ``import_issues.csv`` for the rows of ``frame`` that ``mask`` marks: 1-based row, the ``column``'s
+    value as a scrubbed excerpt, what the import did (``action``) and why."""
     rows = frame.index[mask.to_numpy()]
     return pd.DataFrame(
         {"file": file, "row": (rows + 1).astype(int), "column": column, "value": excerpt(frame.loc[rows, column].fillna("").astype(str)).to_numpy(),
@@ -650,10 +604,10 @@ def _participants(unique: pd.DataFrame, file: str, arms: Sequence[str]) -> tuple
     age_text = first["Age"].fillna("").str.strip()
     age = pd.to_numeric(age_text, errors="coerce")
     bad_age = (age_text != "") & (age.isna() | (age != age.round()) | (age < 0) | (age > 120))
-    issues.append(_issues(first, bad_age, file, "Age", "set missing", "not an integer age from 0 to 120 (e.g. a Prolific placeholder)"))
+    issues.append(issue_rows(first, bad_age, file, "Age", "set missing", "not an integer age from 0 to 120 (e.g. a Prolific placeholder)"))
     sex = first["Sex"].str.strip().str.lower()
     placeholder = sex.isin(MISSING_MARKERS)
-    issues.append(_issues(first, placeholder, file, "Sex", "set missing", "Prolific placeholder for withdrawn data"))
+    issues.append(issue_rows(first, placeholder, file, "Sex", "set missing", "Prolific placeholder for withdrawn data"))
     # Integer columns are passed as .array (Int64): to_numpy() turns a missing value into NaN and 30 into
     # 30.0, which the native contract rejects as an integer.
     participants = pd.DataFrame(
@@ -738,11 +692,11 @@ def _perception(frame: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list, pd.
             problems.append(ValidationIssue(file, int(index) + 1, column, None, "an ID (the cell is empty)"))
         for index in frame.index[frame[column].notna() & ~frame[column].fillna("").str.match(IDENTIFIER_PATTERN)]:
             problems.append(ValidationIssue(file, int(index) + 1, column, frame.loc[index, column], IDENTIFIER_RULE))
-    issues = _issues(frame, no_choice, file, "participant_choice", "row left out", "no choice recorded")
+    issues = issue_rows(frame, no_choice, file, "participant_choice", "row left out", "no choice recorded")
     kept = ~no_choice
     left, right = frame["conversation_left_id"].fillna(""), frame["conversation_right_id"].fillna("")
     pair = np.where(left <= right, left + "~" + right, right + "~" + left)
-    # what the perception rule checks (analysis.secondary.perception.load_perception), named by the row of this file
+    # what the perception rule checks (analysis.cohorts.optional.load_perception), named by the row of this file
     for index in frame.index[kept & (left != "") & (left == right)]:
         problems.append(ValidationIssue(file, int(index) + 1, "conversation_right_id", right[index], "a conversation other than conversation_left_id"))
     shown = pd.DataFrame({"rater": frame["participant_id"], "pair": pair}, index=frame.index)[kept]
@@ -835,28 +789,28 @@ def _themes(
                                     index=frame.index)
     level3 = frame[interpretation].fillna("").str.strip()
     level2 = frame["Level 2"].fillna("").str.strip()
-    issues = [_issues(frame, is_junk, file, "Level 1", "row left out", "placeholder Level 1 (no theme coded; paper_release.junk_levels)")]
+    issues = [issue_rows(frame, is_junk, file, "Level 1", "row left out", "placeholder Level 1 (no theme coded; paper_release.junk_levels)")]
     kept = ~is_junk & category.notna() & ~bad_turn
     no_conversation = kept & conversation_id.isna()
-    issues.append(_issues(frame, no_conversation, file, "conversation_number", "row left out",
+    issues.append(issue_rows(frame, no_conversation, file, "conversation_number", "row left out",
                           "no conversation of experiment_1.csv has this user_id and conversation_number"))
     kept &= ~no_conversation
     known = pd.MultiIndex.from_frame(messages[["conversation_id", "turn"]].astype({"turn": "int64"}))
     keys = pd.MultiIndex.from_arrays([conversation_id.fillna("").to_numpy(), turn.fillna(0).astype("int64").to_numpy()])
     not_a_message = kept & ~pd.Series(keys.isin(known), index=frame.index)
-    issues.append(_issues(frame, not_a_message, file, "turn_number", "row left out",
+    issues.append(issue_rows(frame, not_a_message, file, "turn_number", "row left out",
                           "the conversation's transcript has no message with this number"))
     kept &= ~not_a_message
     for column, values in ((interpretation, level3), ("Level 2", level2)):
         empty = kept & (values == "")
-        issues.append(_issues(frame, empty, file, column, "row left out", f"empty {column}"))
+        issues.append(issue_rows(frame, empty, file, column, "row left out", f"empty {column}"))
         kept &= ~empty
-    # a theme is one line of text (analysis.secondary.taxonomy.validate_themes)
+    # a theme is one line of text (analysis.cohorts.optional.validate_themes)
     problems += _by_value(frame, kept & level3.str.contains("\n", regex=False), file, interpretation, "a Level 3 theme on one line")
     if "theme" in frame.columns:
         trouble = conversation_id.map(conversations.set_index("conversation_id")["trouble_type"])
         differs = kept & (frame["theme"].fillna("").str.strip().str.lower() != trouble.fillna(""))
-        issues.append(_issues(frame, differs, file, "theme", "kept",
+        issues.append(issue_rows(frame, differs, file, "theme", "kept",
                               "the row's trouble type (column theme) differs from the conversation's scenario in experiment_1.csv"))
     themes = pd.DataFrame(
         {
@@ -869,7 +823,7 @@ def _themes(
         }
     )[kept.to_numpy()]
     duplicated = themes.duplicated(["conversation_id", "turn", "theme"])
-    issues.append(_issues(frame.loc[themes.index], duplicated, file, interpretation, "row left out",
+    issues.append(issue_rows(frame.loc[themes.index], duplicated, file, interpretation, "row left out",
                           "the same theme coded twice on one message"))
     themes = themes[~duplicated.to_numpy()]
     for child, parent, expected in (("theme", "category", "one category per Level 3 theme"),
@@ -896,15 +850,6 @@ def _references(frame: pd.DataFrame, file: str, columns: Sequence[str], conversa
         for value, rows in unknown.groupby(unknown, sort=True).groups.items():
             problems.append(ValidationIssue(file, int(rows[0]) + 1, column, value, f"a conversation_id of experiment_1.csv ({len(rows)} row(s))"))
     return problems
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _primary(path: Path, name: str, arms: Sequence[str], conversations_per_participant: int | None

@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,12 +37,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.adapters.download import ReleaseChecksumError, fetch, probe_url, release_url
 from analysis.cohorts.contract import (
     CONTROL_CHARACTERS,
     IDENTIFIER_PATTERN,
     IDENTIFIER_RULE,
     duplicate_issues,
-    file_sha256,
     read_csv_text,
     reference_issues,
     schema_issues,
@@ -54,6 +52,7 @@ from analysis.cohorts.privacy import excerpt
 from analysis.constants import DIMENSIONS, SCORE_MAX, SCORE_MIN
 from analysis.errors import CohortValidationError, InputFileError, ValidationIssue
 from analysis.runtime import atomic
+from analysis.runtime.checksums import file_sha256
 
 __all__ = [
     "PILOT_RELEASE_REPOSITORY",
@@ -72,14 +71,9 @@ __all__ = [
     "UNMATCHED_SCENARIO",
     "PILOT_TROUBLE_TYPE",
     "ROLE_LABELS",
-    "ReleaseChecksumError",
-    "ReleaseDownloadError",
     "read_manifest",
     "manifest_inputs",
     "verify_release",
-    "release_url",
-    "fetch",
-    "probe_url",
     "download_release",
     "ReleaseSource",
     "locate_release",
@@ -121,14 +115,6 @@ UNMATCHED_SCENARIO = "unknown"
 PILOT_TROUBLE_TYPE = "workplace"
 ROLE_LABELS = {"Seeker": "seeker", "Supporter": "supporter"}
 _TURN_MARKER = r"^(Seeker|Supporter):[ \t]?(.*)$"
-
-
-class ReleaseChecksumError(InputFileError):
-    """A release file's bytes do not match the sha256 pinned in the manifest."""
-
-
-class ReleaseDownloadError(InputFileError):
-    """A release file could not be fetched from the download URL."""
 
 
 # --- the manifest -------------------------------------------------------------------------------
@@ -212,41 +198,6 @@ def verify_release(files: Mapping[str, str | Path], manifest: pd.DataFrame) -> d
 
 
 # --- where the release comes from -------------------------------------------------------------
-
-
-def release_url(base_url: str, path: str) -> str:
-    """URL of one release file: ``base_url`` (ending in ``/`` or not) joined with its upstream path."""
-    return base_url.rstrip("/") + "/" + path
-
-
-def fetch(url: str, timeout: float) -> bytes:
-    """The bytes at ``url`` (http, https or file) via :mod:`urllib`.
-
-    Raises
-    ------
-    ReleaseDownloadError
-        When the URL cannot be read (network down, not found, refused, timed out).
-    """
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.read()
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        reason = getattr(error, "reason", error)
-        raise ReleaseDownloadError(f"could not download {url}: {reason}") from error
-
-
-def probe_url(url: str, timeout: float = PROBE_TIMEOUT) -> str | None:
-    """Whether ``url`` answers, quickly: ``None`` when it does, otherwise the reason it does not.
-
-    An http(s) URL gets a HEAD request; other schemes (``file:``) are opened and closed.
-    """
-    method = "HEAD" if url.startswith(("http://", "https://")) else None
-    try:
-        request = urllib.request.Request(url, method=method)
-        with urllib.request.urlopen(request, timeout=timeout):
-            return None
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        return str(getattr(error, "reason", error))
 
 
 def download_release(

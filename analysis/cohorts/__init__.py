@@ -2,4 +2,4 @@
 registered exclusions, the conversation-level outcomes, and privacy (pseudonyms, excerpts).
 """
 
-__all__ = ["contract", "exclusions", "native", "outcomes", "privacy"]
+__all__ = ["contract", "exclusions", "formats", "native", "optional", "outcomes", "privacy"]

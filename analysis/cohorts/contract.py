@@ -10,7 +10,6 @@ before validation succeeds.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 from collections.abc import Collection, Sequence
 from pathlib import Path
@@ -29,6 +28,7 @@ from analysis.constants import (
     TROUBLE_TYPES,
 )
 from analysis.errors import CohortValidationError, InputFileError, ValidationIssue
+from analysis.runtime.checksums import file_sha256
 from analysis.runtime.lazy_imports import lazy_module
 
 __all__ = [
@@ -44,7 +44,6 @@ __all__ = [
     "validate_cohort",
     "VALIDATED_DTYPES",
     "read_validated",
-    "file_sha256",
     "load_and_validate",
 ]
 
@@ -414,15 +413,6 @@ def read_validated(path: str | Path, table: str) -> pd.DataFrame:
     header = pd.read_csv(path, nrows=0).columns
     dtypes = {column: VALIDATED_DTYPES[table].get(column, "str") for column in header}
     return pd.read_csv(path, dtype=dtypes, keep_default_na=False, na_values=[""])
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes, for provenance."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_and_validate(

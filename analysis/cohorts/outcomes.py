@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import pandas as pd
 
 from analysis.cohorts.exclusions import JUDGE_SEPARATOR, select_judges
 from analysis.errors import ConfigError
 
-__all__ = ["DESIGN_COLUMNS", "aggregate_judges", "derive_outcomes", "read_outcomes"]
+__all__ = ["DESIGN_COLUMNS", "Composite", "aggregate_judges", "derive_outcomes", "read_outcomes"]
 
 DESIGN_COLUMNS = [
     "conversation_id",
@@ -22,6 +23,28 @@ DESIGN_COLUMNS = [
     "n_judges",
     "judges",
 ]
+
+
+@dataclass(frozen=True)
+class Composite:
+    """The registered composite outcome: ``name = sum(add) - sum(subtract)`` over dimensions.
+
+    Attributes
+    ----------
+    name : str
+        Column name of the composite in ``conversation_scores.csv``.
+    add, subtract : tuple of str
+        Dimensions added and subtracted.
+    """
+
+    name: str
+    add: tuple[str, ...]
+    subtract: tuple[str, ...]
+
+    @classmethod
+    def from_plan(cls, block: Mapping) -> Composite:
+        """Build it from the plan's ``outcomes.composite`` block (``name``, ``add``, ``subtract``)."""
+        return cls(name=str(block["name"]), add=tuple(block["add"]), subtract=tuple(block["subtract"]))
 
 
 def aggregate_judges(scores: pd.DataFrame, method: str, judges: str | Sequence[str], judge: str | None = None) -> pd.DataFrame:

@@ -78,6 +78,8 @@ __all__ = [
     "ORDINAL_QUANTITIES",
     "COMPOSITE_QUANTITIES",
     "ORDINAL_NUISANCE",
+    "ORDINAL_PRIORS",
+    "COMPOSITE_PRIORS",
     "DiagnosticsError",
     "TrialDesign",
     "trial_design",
@@ -89,16 +91,17 @@ __all__ = [
     "expected_score",
     "build_ordinal_model",
     "build_composite_model",
+    "Sampler",
     "sample_model",
     "thin_posterior",
     "expected_score_effects",
+    "Gates",
     "diagnostics_table",
     "gate_problems",
     "enforce_gates",
     "BayesFit",
     "fit_ordinal_model",
     "fit_composite_model",
-    "fit_registered_model",
     "ORDINAL_SCALES",
     "bayes_effects",
     "ppc_category_proportions",
@@ -121,6 +124,11 @@ ORDINAL_QUANTITIES: tuple[str, ...] = (
 COMPOSITE_QUANTITIES: tuple[str, ...] = ("intercept", "arm_baseline", "post", "arm_post", "participant_sd", "residual_sd")
 # Sampled variables kept in memory for the posterior predictive draws but not written to the .nc file.
 ORDINAL_NUISANCE: tuple[str, ...] = ("participant_z", "participant_effect", "participant_chol")
+# The named prior records each model needs (``bayesian_models.<model>.priors``).
+ORDINAL_PRIORS: tuple[str, ...] = (
+    "cutpoints", "arm_baseline", "post", "arm_post", "participant_sd", "participant_corr", "scenario_effect",
+)
+COMPOSITE_PRIORS: tuple[str, ...] = ("intercept", "arm_baseline", "post", "arm_post", "participant_sd", "residual_sd")
 
 
 class DiagnosticsError(AnalysisError):
@@ -317,9 +325,28 @@ def outcome_values(data: pd.DataFrame, outcome: str) -> np.ndarray:
     return values
 
 
-def beneficial_directions(dimensions: Sequence[str], composite: Mapping) -> dict[str, str]:
+def beneficial_directions(dimensions: Sequence[str], *, composite: Mapping) -> dict[str, str]:
     """Direction of improvement per outcome: ``increase`` for dimensions the composite adds (and the
-    composite itself), ``decrease`` for those it subtracts."""
+    composite itself), ``decrease`` for those it subtracts.
+
+    Parameters
+    ----------
+    dimensions : sequence of str
+        Registered dimensions.
+    composite : mapping
+        The registered composite (``outcomes.composite``): ``name``, and the dimensions it
+        ``add``-s and ``subtract``-s.
+
+    Returns
+    -------
+    dict
+        ``increase`` or ``decrease`` per dimension and for the composite's name.
+
+    Raises
+    ------
+    ConfigError
+        When a dimension is neither added nor subtracted.
+    """
     directions = {}
     for dimension in dimensions:
         if dimension in composite["add"]:
@@ -402,6 +429,12 @@ def _normal(name: str, prior: Mapping, **kwargs):
     return pm.Normal(name, mu=prior.get("mu", 0.0), sigma=prior["sigma"], **kwargs)
 
 
+def _check_priors(priors: Mapping, required: Sequence[str], model: str) -> None:
+    missing = [name for name in required if name not in priors]
+    if missing:
+        raise ConfigError(f"bayesian_models.{model}.priors lacks {missing}; the {model} model needs priors named {list(required)}")
+
+
 def _ordinal_coords(design: TrialDesign, dimensions: Sequence[str], n_categories: int) -> dict:
     return {
         "dimension": list(dimensions),
@@ -433,12 +466,14 @@ def build_ordinal_model(
     dimensions : sequence of str
         Dimension names (the ``dimension`` coordinate).
     priors : mapping
-        The registered priors (``bayesian_models.ordinal.priors``): ``cutpoints``, ``arm``,
-        ``post``, ``arm_post`` (normal ``mu``, ``sigma``), ``participant_sd`` (half-normal
-        ``sigma``), ``participant_corr`` (LKJ ``eta``), ``scenario_effect`` (zero-sum normal
-        ``sigma``).
+        The registered priors (``bayesian_models.ordinal.priors``), one record per name of
+        :data:`ORDINAL_PRIORS`: ``cutpoints``, ``arm_baseline``, ``post``, ``arm_post`` (normal
+        ``mu``, ``sigma``), ``participant_sd`` (half-normal ``sigma``), ``participant_corr`` (LKJ
+        ``eta``), ``scenario_effect`` (zero-sum normal ``sigma``).
     n_categories : int
         ``K``.
+    parameterisation : {"non_centred", "centred"}
+        Of the participant effects.
 
     Returns
     -------
@@ -450,6 +485,7 @@ def build_ordinal_model(
         ``participant_sd``, ``participant_corr`` (dimension, dimension_bis); observed ``score``
         (conversation, dimension).
     """
+    _check_priors(priors, ORDINAL_PRIORS, ORDINAL_MODEL)
     n_dimensions = len(dimensions)
     if categories.shape != (design.n_rows, n_dimensions):
         raise AnalysisError(f"categories have shape {categories.shape}, expected {(design.n_rows, n_dimensions)}")
@@ -515,9 +551,10 @@ def build_composite_model(design: TrialDesign, values: np.ndarray, priors: Mappi
     values : numpy.ndarray
         The composite per row.
     priors : mapping
-        ``intercept``, ``arm``, ``post``, ``arm_post`` (normal ``mu``, ``sigma``; the intercept's
-        prior is on the centred-design intercept, i.e. the mean outcome), ``participant_sd`` and
-        ``residual_sd`` (half-normal ``sigma``).
+        The registered priors (``bayesian_models.composite.priors``), one record per name of
+        :data:`COMPOSITE_PRIORS`: ``intercept``, ``arm_baseline``, ``post``, ``arm_post`` (normal
+        ``mu``, ``sigma``; the intercept's prior is on the centred-design intercept, i.e. the mean
+        outcome), ``participant_sd`` and ``residual_sd`` (half-normal ``sigma``).
 
     Returns
     -------
@@ -526,6 +563,7 @@ def build_composite_model(design: TrialDesign, values: np.ndarray, priors: Mappi
         ``residual_sd``, ``participant_z``; deterministic ``intercept`` (reference arm at
         baseline); observed ``overall_empathy`` (conversation).
     """
+    _check_priors(priors, COMPOSITE_PRIORS, COMPOSITE_MODEL)
     coords = {
         "arm": list(design.treated_arms),
         "participant": list(design.participant_ids),
@@ -552,13 +590,66 @@ def build_composite_model(design: TrialDesign, values: np.ndarray, priors: Mappi
 # ---------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Sampler:
+    """NUTS settings shared by both models (``bayesian_models.sampler``).
+
+    Attributes
+    ----------
+    engine : {"nutpie", "pymc"}
+        nutpie (Rust NUTS on a compiled model) or PyMC's own NUTS.
+    backend : str
+        nutpie's model compiler (``numba``); unused by ``pymc``.
+    chains : int
+        Chains.
+    draws : int
+        Draws kept per chain.
+    tune : int
+        Tuning iterations per chain, discarded.
+    target_accept : float
+        Target acceptance rate of the step-size adaptation.
+    seed : int
+        Seed of the sampler and of the posterior predictive draws.
+    thin : int
+        Every ``thin``-th of ``draws x thin`` iterations after tuning is kept.
+    mass_matrix : {"diagonal", "low_rank", "draw_variance"}
+        nutpie's mass matrix adaptation.
+    """
+
+    engine: str
+    backend: str
+    chains: int
+    draws: int
+    tune: int
+    target_accept: float
+    seed: int
+    thin: int = 1
+    mass_matrix: str = "diagonal"
+
+    @classmethod
+    def from_plan(cls, block: Mapping) -> Sampler:
+        """The sampler registered in ``block`` (``bayesian_models.sampler``); ``thin`` and
+        ``mass_matrix`` default as in the plan's schema."""
+        return cls(
+            engine=block["engine"],
+            backend=block["backend"],
+            chains=block["chains"],
+            draws=block["draws"],
+            tune=block["tune"],
+            target_accept=block["target_accept"],
+            seed=block["seed"],
+            thin=block.get("thin", 1),
+            mass_matrix=block.get("mass_matrix", "diagonal"),
+        )
+
+
 # The line nutpie's progress callback renders (a minijinja template; see nutpie.sample's notebook
 # template for the variables): iterations done and planned over all chains, divergences per chain.
 _NUTPIE_PROGRESS_TEMPLATE = "{{ total_finished_draws }}|{{ total_draws }}|{% for chain in chains %}{{ chain.divergences }} {% endfor %}"
 _NUTPIE_PROGRESS_MS = 1000
 
 
-def _sample_nutpie(compiled, sampler: Mapping, iterations: int, cores: int, heartbeat: Heartbeat) -> az.InferenceData:
+def _sample_nutpie(compiled, sampler: Sampler, iterations: int, cores: int, heartbeat: Heartbeat) -> az.InferenceData:
     """``nutpie.sample`` with the sampler's progress sent to ``heartbeat`` once a second.
 
     nutpie hands its progress to a callback only inside notebooks; elsewhere it draws a terminal
@@ -568,12 +659,12 @@ def _sample_nutpie(compiled, sampler: Mapping, iterations: int, cores: int, hear
     from nutpie import _lib
     from nutpie.sample import _BackgroundSampler
 
-    mass_matrix = sampler.get("mass_matrix", "diagonal")
-    settings = (_lib.PyNutsSettings.LowRank if mass_matrix == "low_rank" else _lib.PyNutsSettings.Diag)(sampler["seed"])
-    settings.num_tune = sampler["tune"]
+    mass_matrix = sampler.mass_matrix
+    settings = (_lib.PyNutsSettings.LowRank if mass_matrix == "low_rank" else _lib.PyNutsSettings.Diag)(sampler.seed)
+    settings.num_tune = sampler.tune
     settings.num_draws = iterations
-    settings.num_chains = sampler["chains"]
-    settings.target_accept = sampler["target_accept"]
+    settings.num_chains = sampler.chains
+    settings.target_accept = sampler.target_accept
     if mass_matrix == "draw_variance":
         settings.use_grad_based_mass_matrix = False
 
@@ -602,7 +693,7 @@ def _sample_nutpie(compiled, sampler: Mapping, iterations: int, cores: int, hear
 
 
 def sample_model(
-    model: pm.Model, sampler: Mapping, var_names: Sequence[str], cores: int = 1, progress: Heartbeat | None = None
+    model: pm.Model, *, sampler: Sampler, var_names: Sequence[str], cores: int = 1, progress: Heartbeat | None = None
 ) -> az.InferenceData:
     """Draw from a model's posterior with the registered sampler.
 
@@ -610,11 +701,8 @@ def sample_model(
     ----------
     model : pymc.Model
         From :func:`build_ordinal_model` or :func:`build_composite_model`.
-    sampler : mapping
-        ``bayesian_models.sampler``: ``engine`` (``nutpie`` or ``pymc``), ``backend`` (nutpie's
-        compiler, ``numba``), ``chains``, ``draws`` (kept per chain), ``tune``, ``target_accept``,
-        ``seed``, and optionally ``thin`` (every ``thin``-th of ``draws x thin`` iterations is kept;
-        default 1) and ``mass_matrix`` (nutpie: ``diagonal``, ``low_rank`` or ``draw_variance``).
+    sampler : Sampler
+        The registered sampler (:meth:`Sampler.from_plan`).
     var_names : sequence of str
         Variables to keep in the posterior.
     cores : int
@@ -631,26 +719,26 @@ def sample_model(
         ``divergences``, the divergent transitions among all iterations after tuning (thinned out
         ones included).
     """
-    engine = sampler["engine"]
-    thin = int(sampler.get("thin", 1))
-    iterations = sampler["draws"] * thin
+    engine = sampler.engine
+    thin = int(sampler.thin)
+    iterations = sampler.draws * thin
     progress = progress if progress is not None else current_heartbeat()
     start = time.perf_counter()
     if engine == "nutpie":
         import nutpie
 
-        progress.stage(f"compiling the sampler ({sampler['backend']}; compiled code is cached between runs)")
-        compiled = nutpie.compile_pymc_model(model, backend=sampler["backend"], var_names=list(var_names))
+        progress.stage(f"compiling the sampler ({sampler.backend}; compiled code is cached between runs)")
+        compiled = nutpie.compile_pymc_model(model, backend=sampler.backend, var_names=list(var_names))
         compiled_at = time.perf_counter()
-        progress.stage(f"sampling ({sampler['chains']} chains on {cores} core(s))")
+        progress.stage(f"sampling ({sampler.chains} chains on {cores} core(s))")
         idata = _sample_nutpie(compiled, sampler, iterations, cores, progress)
     elif engine == "pymc":
         compiled_at = start
-        progress.stage(f"compiling and sampling (PyMC, {sampler['chains']} chains)")
+        progress.stage(f"compiling and sampling (PyMC, {sampler.chains} chains)")
         with model:
             idata = pm.sample(
-                draws=iterations, tune=sampler["tune"], chains=sampler["chains"], cores=cores,
-                random_seed=sampler["seed"], target_accept=sampler["target_accept"], progressbar=False,
+                draws=iterations, tune=sampler.tune, chains=sampler.chains, cores=cores,
+                random_seed=sampler.seed, target_accept=sampler.target_accept, progressbar=False,
                 var_names=list(var_names), compute_convergence_checks=False,
             )
     else:
@@ -666,7 +754,7 @@ def sample_model(
             "engine": engine,
             "thin": thin,
             "divergences": divergences,
-            "backend": sampler.get("backend", "") if engine == "nutpie" else "pytensor_c",
+            "backend": sampler.backend if engine == "nutpie" else "pytensor_c",
             "compile_seconds": compiled_at - start,
             "sampling_seconds": finished - compiled_at,
         }
@@ -766,13 +854,49 @@ def expected_score_effects(posterior: xr.Dataset) -> xr.Dataset:
 # ---------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Gates:
+    """The registered diagnostic gates (``bayesian_models.diagnostics``).
+
+    Attributes
+    ----------
+    max_r_hat : float
+        Largest rank-normalised split R-hat allowed.
+    min_ess_bulk, min_ess_tail : float
+        Smallest bulk and tail effective sample sizes allowed.
+    max_divergences : int
+        Most divergent transitions allowed after tuning (all chains).
+    policy : {"fail", "warn"}
+        What a broken gate does (:func:`enforce_gates`).
+    """
+
+    max_r_hat: float
+    min_ess_bulk: float
+    min_ess_tail: float
+    max_divergences: int
+    policy: str
+
+    @classmethod
+    def from_plan(cls, block: Mapping) -> Gates:
+        """The gates registered in ``block`` (``bayesian_models.diagnostics``)."""
+        return cls(
+            max_r_hat=block["max_r_hat"],
+            min_ess_bulk=block["min_ess_bulk"],
+            min_ess_tail=block["min_ess_tail"],
+            max_divergences=block["max_divergences"],
+            policy=block["policy"],
+        )
+
+
 def _parameter_label(name: str, coords: Mapping) -> str:
     if not coords:
         return name
     return f"{name}[{', '.join(str(value) for value in coords.values())}]"
 
 
-def diagnostics_table(idata: az.InferenceData, model: str, quantities: Sequence[str], gated: Sequence[str], gates: Mapping) -> pd.DataFrame:
+def diagnostics_table(
+    idata: az.InferenceData, model: str, *, quantities: Sequence[str], gated: Sequence[str], gates: Gates
+) -> pd.DataFrame:
     """R-hat, bulk and tail ESS of every element of the model's registered quantities.
 
     Parameters
@@ -786,8 +910,9 @@ def diagnostics_table(idata: az.InferenceData, model: str, quantities: Sequence[
         cohort, are skipped); correlation matrices report only their lower triangle.
     gated : sequence of str
         Quantities whose elements must pass ``gates``.
-    gates : mapping
-        ``max_r_hat``, ``min_ess_bulk``, ``min_ess_tail``, ``max_divergences``.
+    gates : Gates
+        The thresholds (its ``max_divergences`` and ``policy`` are applied by
+        :func:`gate_problems` and :func:`enforce_gates`).
 
     Returns
     -------
@@ -824,9 +949,9 @@ def diagnostics_table(idata: az.InferenceData, model: str, quantities: Sequence[
     table["gated"] = table["quantity"].isin(list(gated))
     fine = (
         np.isfinite(table[["r_hat", "ess_bulk", "ess_tail"]]).all(axis=1)
-        & (table["r_hat"] <= gates["max_r_hat"])
-        & (table["ess_bulk"] >= gates["min_ess_bulk"])
-        & (table["ess_tail"] >= gates["min_ess_tail"])
+        & (table["r_hat"] <= gates.max_r_hat)
+        & (table["ess_bulk"] >= gates.min_ess_bulk)
+        & (table["ess_tail"] >= gates.min_ess_tail)
     )
     table["passed"] = fine | ~table["gated"]
     table["divergences"] = divergences
@@ -843,14 +968,27 @@ def _divergences(idata: az.InferenceData) -> int:
     return int(idata.sample_stats["diverging"].sum()) if "diverging" in idata.sample_stats else 0
 
 
-def gate_problems(diagnostics: pd.DataFrame, gates: Mapping) -> list[str]:
-    """Every broken diagnostic gate, one line each, naming the parameters and their values."""
+def gate_problems(diagnostics: pd.DataFrame, *, gates: Gates) -> list[str]:
+    """Every broken diagnostic gate, one line each, naming the parameters and their values.
+
+    Parameters
+    ----------
+    diagnostics : pandas.DataFrame
+        From :func:`diagnostics_table` (one or more models).
+    gates : Gates
+        The registered thresholds.
+
+    Returns
+    -------
+    list of str
+        One line per model and broken gate (empty when every gate passes).
+    """
     problems = []
     gated = diagnostics[diagnostics["gated"]]
     checks = (
-        ("r_hat", gated["r_hat"].gt(gates["max_r_hat"]) | ~np.isfinite(gated["r_hat"]), f"R-hat above {gates['max_r_hat']}", "{:.4f}"),
-        ("ess_bulk", gated["ess_bulk"].lt(gates["min_ess_bulk"]) | ~np.isfinite(gated["ess_bulk"]), f"bulk ESS below {gates['min_ess_bulk']}", "{:.0f}"),
-        ("ess_tail", gated["ess_tail"].lt(gates["min_ess_tail"]) | ~np.isfinite(gated["ess_tail"]), f"tail ESS below {gates['min_ess_tail']}", "{:.0f}"),
+        ("r_hat", gated["r_hat"].gt(gates.max_r_hat) | ~np.isfinite(gated["r_hat"]), f"R-hat above {gates.max_r_hat}", "{:.4f}"),
+        ("ess_bulk", gated["ess_bulk"].lt(gates.min_ess_bulk) | ~np.isfinite(gated["ess_bulk"]), f"bulk ESS below {gates.min_ess_bulk}", "{:.0f}"),
+        ("ess_tail", gated["ess_tail"].lt(gates.min_ess_tail) | ~np.isfinite(gated["ess_tail"]), f"tail ESS below {gates.min_ess_tail}", "{:.0f}"),
     )
     for column, broken, text, number in checks:
         for model, group in gated[broken].groupby("model", sort=False):
@@ -863,15 +1001,33 @@ def gate_problems(diagnostics: pd.DataFrame, gates: Mapping) -> list[str]:
             problems.append(f"{model}: {text}: {listed}")
     for model, group in diagnostics.groupby("model", sort=False):
         divergences = int(group["divergences"].iloc[0])
-        if divergences > gates["max_divergences"]:
-            problems.append(f"{model}: {divergences} divergent transition(s) after tuning (at most {gates['max_divergences']} allowed)")
+        if divergences > gates.max_divergences:
+            problems.append(f"{model}: {divergences} divergent transition(s) after tuning (at most {gates.max_divergences} allowed)")
     return problems
 
 
-def enforce_gates(problems: Sequence[str], policy: str, analysis_id: str) -> None:
-    """Raise :class:`DiagnosticsError` listing the problems (policy ``fail``) or log them (``warn``)."""
+def enforce_gates(problems: Sequence[str], *, gates: Gates, analysis_id: str) -> None:
+    """Raise :class:`DiagnosticsError` listing the problems (``gates.policy`` ``fail``) or log them (``warn``).
+
+    Parameters
+    ----------
+    problems : sequence of str
+        From :func:`gate_problems` (nothing happens when empty).
+    gates : Gates
+        The registered gates; their ``policy`` decides.
+    analysis_id : str
+        Named in the message.
+
+    Raises
+    ------
+    DiagnosticsError
+        Under policy ``fail``.
+    ConfigError
+        For a policy other than ``fail`` or ``warn``.
+    """
     if not problems:
         return
+    policy = gates.policy
     message = (
         f"{analysis_id} broke its registered diagnostic gates (bayesian_models.diagnostics):\n  "
         + "\n  ".join(problems)
@@ -911,16 +1067,16 @@ def _versions() -> dict[str, str]:
     return {package: version(package) for package in ("pymc", "pytensor", "nutpie", "arviz", "numpy")}
 
 
-def _sampling_record(idata: az.InferenceData, sampler: Mapping) -> dict:
+def _sampling_record(idata: az.InferenceData, sampler: Sampler) -> dict:
     return {
-        "engine": sampler["engine"],
-        "backend": sampler.get("backend"),
+        "engine": sampler.engine,
+        "backend": sampler.backend,
         "chains": int(idata.posterior.sizes["chain"]),
         "draws": int(idata.posterior.sizes["draw"]),
-        "thin": int(sampler.get("thin", 1)),
-        "tune": int(sampler["tune"]),
-        "target_accept": float(sampler["target_accept"]),
-        "mass_matrix": sampler.get("mass_matrix", "diagonal"),
+        "thin": int(sampler.thin),
+        "tune": int(sampler.tune),
+        "target_accept": float(sampler.target_accept),
+        "mass_matrix": sampler.mass_matrix,
     }
 
 
@@ -949,9 +1105,10 @@ def _gated_fit(
     sample: dict,
     details: dict,
     reference_arm: str,
-    settings: Mapping,
-    sampler: Mapping,
-    gates: Mapping,
+    priors: Mapping[str, Mapping],
+    gated: Sequence[str],
+    sampler: Sampler,
+    gates: Gates,
 ) -> BayesFit:
     """Put the reported ``posterior`` (keeping the sampler's attrs) and the data into a sampled
     model, check its registered gates and describe the fit for its spec record (what both
@@ -960,21 +1117,21 @@ def _gated_fit(
     _replace_group(idata, "posterior", posterior)
     _replace_group(idata, "observed_data", observed)
     _replace_group(idata, "constant_data", _design_data(design))
-    diagnostics = diagnostics_table(idata, model, quantities, settings["gated"], gates)
-    problems = gate_problems(diagnostics, gates)
+    diagnostics = diagnostics_table(idata, model, quantities=quantities, gated=gated, gates=gates)
+    problems = gate_problems(diagnostics, gates=gates)
     execution = {
-        "estimator": f"pymc_{sampler['engine']}_nuts",
+        "estimator": f"pymc_{sampler.engine}_nuts",
         "outcomes": outcomes,
         "terms": terms,
         "reference_arm": reference_arm,
         "sample": sample,
-        "seed": int(sampler["seed"]),
-        "diagnostics": _diagnostics_record(diagnostics, problems, gates["policy"]),
+        "seed": int(sampler.seed),
+        "diagnostics": _diagnostics_record(diagnostics, problems, gates.policy),
         "details": {
             **details,
-            "priors": dict(settings["priors"]),
+            "priors": dict(priors),
             "sampler": _sampling_record(idata, sampler),
-            "gated": list(settings["gated"]),
+            "gated": list(gated),
             "versions": _versions(),
         },
     }
@@ -983,12 +1140,17 @@ def _gated_fit(
 
 def fit_ordinal_model(
     data: pd.DataFrame,
+    *,
     dimensions: Sequence[str],
     arms: Sequence[str],
     reference_arm: str,
-    settings: Mapping,
-    sampler: Mapping,
-    gates: Mapping,
+    priors: Mapping[str, Mapping],
+    gated: Sequence[str],
+    discretisation: str,
+    participant_parameterisation: str,
+    posterior_predictive_draws: int,
+    sampler: Sampler,
+    gates: Gates,
     cores: int = 1,
 ) -> BayesFit:
     """Fit the registered joint ordinal model of the dimensions.
@@ -1001,31 +1163,38 @@ def fit_ordinal_model(
         Registered dimensions.
     arms, reference_arm
         Registered arms and the reference arm.
-    settings : mapping
-        ``bayesian_models.ordinal`` (``discretisation``, ``priors``, ``gated``,
-        ``posterior_predictive_draws``).
-    sampler : mapping
-        ``bayesian_models.sampler``.
-    gates : mapping
-        ``bayesian_models.diagnostics``.
+    priors : mapping
+        ``bayesian_models.ordinal.priors``: one prior record per name of :data:`ORDINAL_PRIORS`
+        (see :func:`build_ordinal_model`).
+    gated : sequence of str
+        Quantities whose every element must pass ``gates`` (``bayesian_models.ordinal.gated``).
+    discretisation : {"round_half_up", "round_half_down", "integer_only"}
+        How a score that is not an integer becomes a category (:func:`discretise_scores`).
+    participant_parameterisation : {"non_centred", "centred"}
+        Of the participant effects (:func:`build_ordinal_model`).
+    posterior_predictive_draws : int
+        Posterior draws (evenly thinned) used for the posterior predictive draws.
+    sampler : Sampler
+        ``bayesian_models.sampler`` (:meth:`Sampler.from_plan`).
+    gates : Gates
+        ``bayesian_models.diagnostics`` (:meth:`Gates.from_plan`).
     cores : int
         Chains sampled in parallel.
 
     Returns
     -------
     BayesFit
+        ``execution`` records the priors, the sampler settings and ``gated`` as given.
     """
     design = trial_design(data, arms, reference_arm)
-    categories, rounded = discretise_scores(data, dimensions, settings["discretisation"])
-    model = build_ordinal_model(
-        design, categories, dimensions, settings["priors"], parameterisation=settings["participant_parameterisation"]
-    )
+    categories, rounded = discretise_scores(data, dimensions, discretisation)
+    model = build_ordinal_model(design, categories, dimensions, priors, parameterisation=participant_parameterisation)
     stored = [name for name in (*ORDINAL_QUANTITIES[:7], "cutpoints_centred", *ORDINAL_NUISANCE) if name in model.named_vars]
-    idata = sample_model(model, sampler, stored, cores=cores)
-    thinned = thin_posterior(idata.posterior, settings["posterior_predictive_draws"])
+    idata = sample_model(model, sampler=sampler, var_names=stored, cores=cores)
+    thinned = thin_posterior(idata.posterior, posterior_predictive_draws)
     current_heartbeat().stage("posterior predictive draws and expected-score effects")
     predictive = pm.sample_posterior_predictive(
-        thinned, model=model, var_names=["score"], random_seed=sampler["seed"], progressbar=False
+        thinned, model=model, var_names=["score"], random_seed=sampler.seed, progressbar=False
     )
     posterior = idata.posterior.drop_vars([name for name in ORDINAL_NUISANCE if name in idata.posterior])
     posterior = xr.merge([posterior, expected_score_effects(posterior)])
@@ -1045,32 +1214,58 @@ def fit_ordinal_model(
     }
     details = {
         "likelihood": "cumulative logit, dimension-specific ordered cutpoints",
-        "discretisation": settings["discretisation"],
+        "discretisation": discretisation,
         "parameterisation": "fixed effects centred for sampling; participant effects non-centred (LKJCholeskyCov)",
         "posterior_predictive_draws": int(predictive.posterior_predictive.sizes["chain"] * predictive.posterior_predictive.sizes["draw"]),
     }
     current_heartbeat().stage("diagnostics (R-hat, ESS) of every registered quantity")
     return _gated_fit(idata, posterior, ORDINAL_MODEL, ORDINAL_QUANTITIES, design, observed, list(dimensions), terms, sample, details,
-                      reference_arm, settings, sampler, gates)
+                      reference_arm, priors, gated, sampler, gates)
 
 
 def fit_composite_model(
     data: pd.DataFrame,
+    *,
     outcome: str,
     arms: Sequence[str],
     reference_arm: str,
-    settings: Mapping,
-    sampler: Mapping,
-    gates: Mapping,
+    priors: Mapping[str, Mapping],
+    gated: Sequence[str],
+    sampler: Sampler,
+    gates: Gates,
     cores: int = 1,
 ) -> BayesFit:
-    """Fit the registered Bayesian linear model of the composite (arguments as
-    :func:`fit_ordinal_model`; ``settings`` is ``bayesian_models.composite``)."""
+    """Fit the registered Bayesian linear model of the composite.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Conversation-level outcomes (``conversation_scores.csv``).
+    outcome : str
+        The composite's column (``bayesian_models.composite.outcome``).
+    arms, reference_arm
+        Registered arms and the reference arm.
+    priors : mapping
+        ``bayesian_models.composite.priors``: one prior record per name of
+        :data:`COMPOSITE_PRIORS` (see :func:`build_composite_model`).
+    gated : sequence of str
+        Quantities whose every element must pass ``gates`` (``bayesian_models.composite.gated``).
+    sampler : Sampler
+        ``bayesian_models.sampler`` (:meth:`Sampler.from_plan`).
+    gates : Gates
+        ``bayesian_models.diagnostics`` (:meth:`Gates.from_plan`).
+    cores : int
+        Chains sampled in parallel.
+
+    Returns
+    -------
+    BayesFit
+    """
     design = trial_design(data, arms, reference_arm)
     values = outcome_values(data, outcome)
-    model = build_composite_model(design, values, settings["priors"])
+    model = build_composite_model(design, values, priors)
     stored = [*COMPOSITE_QUANTITIES, "intercept_centred"]
-    idata = sample_model(model, sampler, stored, cores=cores)
+    idata = sample_model(model, sampler=sampler, var_names=stored, cores=cores)
     posterior = idata.posterior[[name for name in stored if name in idata.posterior]]
     observed = xr.Dataset({outcome: ("conversation", values)}, coords={"conversation": design.conversation_ids.astype(str)})
     terms = ["intercept", *design.fixed_terms, "participant (random intercept)"]
@@ -1078,33 +1273,7 @@ def fit_composite_model(
     details = {"likelihood": "normal", "parameterisation": "fixed effects centred for sampling; participant intercepts non-centred"}
     current_heartbeat().stage("diagnostics (R-hat, ESS) of every registered quantity")
     return _gated_fit(idata, posterior, COMPOSITE_MODEL, COMPOSITE_QUANTITIES, design, observed, [outcome], terms, sample, details,
-                      reference_arm, settings, sampler, gates)
-
-
-def fit_registered_model(
-    model: str,
-    data: pd.DataFrame,
-    dimensions: Sequence[str],
-    arms: Sequence[str],
-    reference_arm: str,
-    settings: Mapping,
-    sampler: Mapping,
-    gates: Mapping,
-    cores: int = 1,
-) -> BayesFit:
-    """Fit one registered Bayesian model by name: ``ordinal`` (:func:`fit_ordinal_model`, all
-    ``dimensions``) or ``composite`` (:func:`fit_composite_model`, ``settings["outcome"]``).
-
-    Raises
-    ------
-    ConfigError
-        For any other model name.
-    """
-    if model == ORDINAL_MODEL:
-        return fit_ordinal_model(data, dimensions, arms, reference_arm, settings, sampler, gates, cores=cores)
-    if model == COMPOSITE_MODEL:
-        return fit_composite_model(data, settings["outcome"], arms, reference_arm, settings, sampler, gates, cores=cores)
-    raise ConfigError(f"Bayesian model '{model}' is not one of {ORDINAL_MODEL}, {COMPOSITE_MODEL}")
+                      reference_arm, priors, gated, sampler, gates)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1279,16 +1448,34 @@ def ppc_category_proportions(idata: az.InferenceData, arms: Sequence[str], inter
 def summarise_models(
     ordinal: az.InferenceData,
     composite: az.InferenceData,
+    *,
     arms: Sequence[str],
     reference_arm: str,
     directions: Mapping[str, str],
     composite_name: str,
     ordinal_gated: Sequence[str],
     composite_gated: Sequence[str],
-    gates: Mapping,
+    gates: Gates,
     hdi_prob: float = 0.95,
 ) -> dict[str, pd.DataFrame]:
     """All tables of the ``bayes`` family from the two fitted models.
+
+    Parameters
+    ----------
+    ordinal, composite : arviz.InferenceData
+        Fitted models (read back from ``ordinal.nc`` and ``composite.nc``).
+    arms, reference_arm
+        Registered arms and the reference arm.
+    directions : mapping
+        Beneficial direction per outcome (:func:`beneficial_directions`).
+    composite_name : str
+        Name of the composite outcome.
+    ordinal_gated, composite_gated : sequence of str
+        Each model's gated quantities.
+    gates : Gates
+        The registered diagnostic gates.
+    hdi_prob : float
+        Mass of the highest-density and posterior predictive intervals.
 
     Returns
     -------
@@ -1299,8 +1486,8 @@ def summarise_models(
     effects, contrasts = bayes_effects(ordinal, composite, arms, reference_arm, directions, composite_name, hdi_prob)
     diagnostics = pd.concat(
         [
-            diagnostics_table(ordinal, ORDINAL_MODEL, ORDINAL_QUANTITIES, ordinal_gated, gates),
-            diagnostics_table(composite, COMPOSITE_MODEL, COMPOSITE_QUANTITIES, composite_gated, gates),
+            diagnostics_table(ordinal, ORDINAL_MODEL, quantities=ORDINAL_QUANTITIES, gated=ordinal_gated, gates=gates),
+            diagnostics_table(composite, COMPOSITE_MODEL, quantities=COMPOSITE_QUANTITIES, gated=composite_gated, gates=gates),
         ],
         ignore_index=True,
     )

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import AnalysisError
+from analysis.models.tidy import model_coefficients
 from analysis.runtime.lazy_imports import lazy_module
 
 sm = lazy_module("statsmodels.api")
@@ -126,24 +127,6 @@ def fit_did(data: pd.DataFrame, outcome: str, arms: Sequence[str], reference_arm
     exog = design_matrix(frame, arms, reference_arm)
     groups = pd.factorize(frame[cluster], sort=True)[0]
     return sm.OLS(frame[outcome].to_numpy(dtype=float), exog).fit(cov_type="cluster", cov_kwds={"groups": groups})
-
-
-def _coefficient_rows(result, outcome: str, alpha: float, n_clusters: int) -> pd.DataFrame:
-    interval = result.conf_int(alpha=alpha)
-    return pd.DataFrame(
-        {
-            "outcome": outcome,
-            "term": result.params.index,
-            "estimate": result.params.to_numpy(),
-            "std_error": result.bse.to_numpy(),
-            "statistic": result.tvalues.to_numpy(),
-            "p_value": result.pvalues.to_numpy(),
-            "ci_low": interval[0].to_numpy(),
-            "ci_high": interval[1].to_numpy(),
-            "n_obs": int(result.nobs),
-            "n_clusters": n_clusters,
-        }
-    )
 
 
 def _fit_row(result, outcome: str, n_clusters: int) -> dict:
@@ -262,7 +245,7 @@ def primary_analysis(
         result = fit_did(data, outcome, arms, reference_arm)
         outcome_sd = float(data[outcome].std(ddof=1))
         n_clusters = int(data["participant_id"].nunique())
-        rows = _coefficient_rows(result, outcome, alpha, n_clusters)
+        rows = model_coefficients(result, alpha, outcome=outcome, n_clusters=n_clusters)[COEFFICIENT_COLUMNS]
         coefficients.append(rows)
         fits.append(_fit_row(result, outcome, n_clusters))
         contrasts.append(arm_contrasts(result, outcome, arms, reference_arm, alpha, contrast_method, outcome_sd))

@@ -64,6 +64,7 @@ import pandas as pd
 
 from analysis.errors import AnalysisError
 from analysis.models.did import COEFFICIENT_COLUMNS
+from analysis.models.tidy import wald_coefficients
 from analysis.runtime.lazy_imports import lazy_module
 from analysis.runtime.runlog import current_heartbeat
 
@@ -91,7 +92,6 @@ __all__ = [
 
 linalg = lazy_module("scipy.linalg")
 optimize = lazy_module("scipy.optimize")
-stats = lazy_module("scipy.stats")
 
 CONVERGENCE_COLUMNS = [
     "outcome", "converged", "optimizer", "attempts", "iterations", "function_calls", "log_likelihood", "n_obs",
@@ -530,23 +530,14 @@ def coefficient_rows(fit: MixedFit, outcome: str, alpha: float, n_obs: int, n_cl
     n_clusters): neither lme4 nor statsmodels gives a standard error on the
     variance scale (statsmodels' ``bse_re`` is not one; see docs/mixed_models.md).
     """
-    estimate = fit.fixed_effects.to_numpy()
-    std_error = np.sqrt(np.diag(fit.fixed_covariance.to_numpy()))
-    statistic = estimate / std_error
-    critical = stats.norm.ppf(1 - alpha / 2)
-    fixed = pd.DataFrame(
-        {
-            "outcome": outcome,
-            "term": fit.fixed_effects.index,
-            "estimate": estimate,
-            "std_error": std_error,
-            "statistic": statistic,
-            "p_value": 2 * stats.norm.sf(np.abs(statistic)),
-            "ci_low": estimate - critical * std_error,
-            "ci_high": estimate + critical * std_error,
-            "n_obs": n_obs,
-            "n_clusters": n_clusters,
-        }
+    fixed = wald_coefficients(
+        fit.fixed_effects.index,
+        fit.fixed_effects.to_numpy(),
+        np.sqrt(np.diag(fit.fixed_covariance.to_numpy())),
+        alpha,
+        outcome=outcome,
+        n_obs=n_obs,
+        n_clusters=n_clusters,
     )
     variances = pd.DataFrame(
         {

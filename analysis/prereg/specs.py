@@ -73,14 +73,19 @@ def write_rule_spec_record(params, cohort: str, family: str, execution: dict, pa
     Parameters
     ----------
     params
-        The rule's params (``snakemake.params``) holding ``analysis_id``,
-        ``confirmatory``, ``exclusions`` and ``judge_aggregation``.
+        The rule's params (``snakemake.params``) holding ``analysis_id`` and
+        ``confirmatory``, and, where the analysis uses them, ``exclusions``
+        (rule IDs) and ``judge_aggregation``; a rule without them (one reading
+        ratings, not the trial) records no exclusions and no aggregation.
     cohort : str
         The cohort wildcard.
     family : str
         Output family of the rule.
     execution : dict
-        What the analysis actually ran (estimator, terms, sample, ...).
+        What the analysis actually ran (estimator, terms, sample, ...). Its
+        ``exclusions`` and ``judge_aggregation``, when present, replace the
+        params' ones: an analysis that departs from the registered pipeline
+        (one judge at a time) records what it ran.
     path : str or Path
         Where to write the record.
 
@@ -89,13 +94,16 @@ def write_rule_spec_record(params, cohort: str, family: str, execution: dict, pa
     dict
         The record written.
     """
+    execution = dict(execution)
+    exclusions = execution.pop("exclusions", getattr(params, "exclusions", []))
+    judge_aggregation = execution.pop("judge_aggregation", getattr(params, "judge_aggregation", None))
     record = spec_record(
         analysis_id=params.analysis_id,
         family=family,
         cohort=cohort,
         confirmatory=params.confirmatory,
-        exclusions=list(params.exclusions),
-        judge_aggregation=dict(params.judge_aggregation),
+        exclusions=list(exclusions),
+        judge_aggregation=None if judge_aggregation is None else dict(judge_aggregation),
         **execution,
     )
     write_spec_record(record, path)

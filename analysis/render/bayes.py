@@ -21,12 +21,12 @@ import numpy as np
 import pandas as pd
 
 from analysis.models.bayes_columns import DIAGNOSTIC_COLUMNS, EFFECT_COLUMNS, PPC_COLUMNS
-from analysis.render.figures import _STYLE, _suptitle, arm_palette
+from analysis.render.style import STYLE, arm_palette, suptitle
 from analysis.render.tables import (
-    _ordered_outcomes,
     arm_label,
     format_count,
     format_number,
+    ordered_outcomes,
     outcome_label,
     render_table,
     require_columns,
@@ -81,7 +81,7 @@ def effects_table(effects: pd.DataFrame, arms: Sequence[str], reference_arm: str
     level = f"{100 * prob:g}%"
     indexed = effects.set_index(["outcome", "arm", "scale"])
     rows = []
-    for outcome in _ordered_outcomes(effects["outcome"]):
+    for outcome in ordered_outcomes(effects["outcome"]):
         for arm in arms:
             log_odds = indexed.loc[(outcome, arm, "log_odds")] if (outcome, arm, "log_odds") in indexed.index else None
             score_key = (outcome, arm, "expected_score") if (outcome, arm, "expected_score") in indexed.index else (outcome, arm, "score")
@@ -201,7 +201,7 @@ def plot_bayes_effects(effects: pd.DataFrame, arms: Sequence[str], reference_arm
 
     require_columns(effects, EFFECT_COLUMNS, "effects")
     ordinal = effects[effects["model"] == "ordinal"]
-    dimensions = _ordered_outcomes(ordinal["outcome"])
+    dimensions = ordered_outcomes(ordinal["outcome"])
     palette = arm_palette(arms)
     indexed = ordinal.set_index(["outcome", "arm", "scale"])
     gap = 0.8
@@ -212,7 +212,7 @@ def plot_bayes_effects(effects: pd.DataFrame, arms: Sequence[str], reference_arm
             positions[(dimension, arm)] = y
             y += 1.0
         y += gap
-    with matplotlib.rc_context(_STYLE):
+    with matplotlib.rc_context(STYLE):
         fig = Figure(figsize=(7.2, 6.2))
         axes = fig.subplots(1, 2, sharey=True)
         for axis, scale in zip(axes, SCALE_TITLES):
@@ -239,7 +239,7 @@ def plot_bayes_effects(effects: pd.DataFrame, arms: Sequence[str], reference_arm
             for arm in arms
         ]
         fig.legend(handles=handles, loc="lower center", ncol=len(arms), frameon=False, bbox_to_anchor=(0.5, 0.0))
-        _suptitle(fig, "Joint ordinal model: training effects by dimension and arm", synthetic)
+        suptitle(fig, "Joint ordinal model: training effects by dimension and arm", synthetic)
         fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
 
@@ -268,14 +268,14 @@ def plot_ppc_proportions(ppc: pd.DataFrame, arms: Sequence[str], synthetic: bool
     from matplotlib.lines import Line2D
 
     require_columns(ppc, PPC_COLUMNS, "ppc_proportions")
-    dimensions = _ordered_outcomes(ppc["dimension"])
+    dimensions = ordered_outcomes(ppc["dimension"])
     present = [arm for arm in arms if arm in set(ppc["arm"])]
     conversations = sorted(ppc["conversation_number"].unique())
     offsets = np.linspace(-0.24, 0.24, len(conversations)) if len(conversations) > 1 else np.zeros(1)
     top = float(max(ppc["predicted_high"].max(), ppc["observed_share"].max()))
     prob = float(ppc["interval_prob"].iloc[0]) if len(ppc) else 0.95
     indexed = ppc.set_index(["dimension", "arm"])
-    with matplotlib.rc_context(_STYLE):
+    with matplotlib.rc_context(STYLE):
         fig = Figure(figsize=(7.2, 1.45 * len(dimensions) + 1.1))
         axes = fig.subplots(len(dimensions), len(present), sharex=True, sharey=True, squeeze=False)
         for row, dimension in enumerate(dimensions):
@@ -304,6 +304,6 @@ def plot_ppc_proportions(ppc: pd.DataFrame, arms: Sequence[str], synthetic: bool
         handles.append(Line2D([0], [0], color="#777777", marker="_", markersize=6, linewidth=1.0,
                               label=f"posterior predictive median, {100 * prob:g}% interval"))
         fig.legend(handles=handles, loc="lower center", ncol=3, frameon=False)
-        _suptitle(fig, "Posterior predictive check: share of conversations per score", synthetic)
+        suptitle(fig, "Posterior predictive check: share of conversations per score", synthetic)
         fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig

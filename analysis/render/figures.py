@@ -8,7 +8,8 @@ state) with the non-interactive Agg backend, sized for a journal page:
 * :func:`plot_composite_by_conversation`: mean composite score by arm and
   conversation (single column, 3.5 x 3.2 in).
 
-Arms keep one colour everywhere (:func:`arm_palette`, Okabe-Ito colours).
+Arms keep one colour everywhere (:func:`analysis.render.style.arm_palette`, Okabe-Ito
+colours) and figures are written by :func:`analysis.render.style.save_figure`.
 With ``synthetic=True`` the figure's suptitle starts with
 ``"SYNTHETIC DATA"`` so that no one mistakes it for trial results.
 """
@@ -16,57 +17,29 @@ With ``synthetic=True`` the figure's suptitle starts with
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from analysis.constants import COMPOSITE, OUTCOMES
-from analysis.render.tables import arm_label, require_columns, significance_stars
-from analysis.runtime import atomic
+from analysis.constants import COMPOSITE
+from analysis.render.style import STYLE, arm_palette, suptitle
+from analysis.render.tables import arm_label, ordered_outcomes, require_columns, significance_stars
 from analysis.runtime.lazy_imports import lazy_module
 
 __all__ = [
-    "SYNTHETIC_TITLE",
-    "OKABE_ITO",
-    "GREY",
-    "FIXED_ARM_COLOURS",
     "OUTCOME_SHORT_LABELS",
     "EFFECT_COLUMNS",
     "CONVERSATION_COLUMNS",
-    "arm_palette",
     "plot_effects_sd",
     "conversation_means",
     "plot_composite_by_conversation",
-    "save_figure",
 ]
 
 stats = lazy_module("scipy.stats")
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-SYNTHETIC_TITLE = "SYNTHETIC DATA \u2014 simulated cohort, not trial results"
-
-OKABE_ITO: tuple[str, ...] = (
-    "#E69F00",
-    "#56B4E9",
-    "#009E73",
-    "#F0E442",
-    "#0072B2",
-    "#D55E00",
-    "#CC79A7",
-    "#000000",
-)
-GREY = "#999999"
-
-FIXED_ARM_COLOURS: dict[str, str] = {
-    "control": GREY,
-    "video": "#E69F00",
-    "coach": "#0072B2",
-    "combined": "#009E73",
-}
 
 OUTCOME_SHORT_LABELS: dict[str, str] = {
     "validating_emotions": "Validating\nemotions",
@@ -87,75 +60,6 @@ EFFECT_COLUMNS: tuple[str, ...] = (
     "p_value",
 )
 CONVERSATION_COLUMNS: tuple[str, ...] = ("arm", "conversation_number", COMPOSITE)
-
-_STYLE: dict[str, object] = {
-    "font.size": 8,
-    "axes.titlesize": 8,
-    "axes.labelsize": 8,
-    "xtick.labelsize": 7.5,
-    "ytick.labelsize": 7.5,
-    "legend.fontsize": 7.5,
-    "figure.titlesize": 9,
-    "axes.linewidth": 0.6,
-    "xtick.major.width": 0.6,
-    "ytick.major.width": 0.6,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-}
-_SAVE_STYLE: dict[str, object] = {"pdf.fonttype": 42}
-
-
-def arm_palette(arms: Sequence[str]) -> dict[str, str]:
-    """Fixed, colour-blind-safe colour of each arm.
-
-    Parameters
-    ----------
-    arms : sequence of str
-        Arm names.
-
-    Returns
-    -------
-    dict of str to str
-        Hex colour per arm, in the order of ``arms``. The trial's arms have
-        fixed colours (control grey, video orange, coach blue, combined
-        bluish green, from the Okabe-Ito palette); other arms take the unused
-        Okabe-Ito colours in order, so the mapping depends only on the arm
-        names and their order.
-    """
-    palette: dict[str, str] = {}
-    used = {FIXED_ARM_COLOURS[arm] for arm in arms if arm in FIXED_ARM_COLOURS}
-    spare = [colour for colour in OKABE_ITO if colour not in used]
-    for arm in arms:
-        if arm in palette:
-            continue
-        if arm in FIXED_ARM_COLOURS:
-            palette[arm] = FIXED_ARM_COLOURS[arm]
-        else:
-            palette[arm] = spare.pop(0) if spare else GREY
-    return palette
-
-
-def _suptitle(fig: Figure, title: str | None, synthetic: bool) -> None:
-    """Set the figure's suptitle, starting with the synthetic-data banner if needed.
-
-    On figures narrower than 5 in the banner is broken over two lines.
-    """
-    if synthetic:
-        banner = SYNTHETIC_TITLE
-        if fig.get_figwidth() < 5:
-            banner = banner.replace(", not", ",\nnot")
-        text = banner if not title else f"{banner}\n{title}"
-        fig.suptitle(text, color="#B00000", fontweight="bold")
-    elif title:
-        fig.suptitle(title)
-
-
-def _ordered_outcomes(outcomes: Sequence[str]) -> list[str]:
-    """Outcomes in the order of ``constants.OUTCOMES``, unknown ones sorted after."""
-    present = set(outcomes)
-    return [outcome for outcome in OUTCOMES if outcome in present] + sorted(
-        present.difference(OUTCOMES)
-    )
 
 
 def _short_label(outcome: str) -> str:
@@ -225,14 +129,14 @@ def plot_effects_sd(
     if data.duplicated(["outcome", "arm"]).any():
         raise ValueError("effects_sd has duplicated (outcome, arm) rows")
 
-    outcomes = _ordered_outcomes(list(data["outcome"]))
+    outcomes = ordered_outcomes(list(data["outcome"]))
     indexed = data.set_index(["outcome", "arm"])
     palette = arm_palette(arms)
     positions = np.arange(len(outcomes), dtype=float)
     group_width = 0.8
     width = group_width / len(arms)
 
-    with matplotlib.rc_context(_STYLE):
+    with matplotlib.rc_context(STYLE):
         fig = Figure(figsize=(7.2, 3.6), layout="constrained")
         ax = fig.subplots()
         ax.axhline(0.0, color="black", linewidth=0.6, zorder=1)
@@ -301,7 +205,7 @@ def plot_effects_sd(
             columnspacing=1.2,
             borderaxespad=0.2,
         )
-        _suptitle(fig, title, synthetic)
+        suptitle(fig, title, synthetic)
     return fig
 
 
@@ -396,7 +300,7 @@ def plot_composite_by_conversation(
     palette = arm_palette(arms)
     numbers = sorted(int(number) for number in summary["conversation_number"].unique())
     dodge = 0.06
-    with matplotlib.rc_context(_STYLE):
+    with matplotlib.rc_context(STYLE):
         fig = Figure(figsize=(3.5, 3.2), layout="constrained")
         ax = fig.subplots()
         if 1 in numbers and 2 in numbers:
@@ -446,39 +350,6 @@ def plot_composite_by_conversation(
             columnspacing=0.8,
             borderaxespad=0.2,
         )
-        _suptitle(fig, title, synthetic)
+        suptitle(fig, title, synthetic)
     return fig
 
-
-def save_figure(fig: Figure, png_path: str | Path, pdf_path: str | Path, dpi: int = 300) -> None:
-    """Write a figure as PNG and PDF, deterministically, then close it.
-
-    Parameters
-    ----------
-    fig : matplotlib.figure.Figure
-        Figure to save.
-    png_path, pdf_path : str or pathlib.Path
-        Output files, each written atomically (:mod:`analysis.runtime.atomic`); parent folders are created.
-    dpi : int, default 300
-        Resolution of the PNG.
-
-    Returns
-    -------
-    None
-        The PNG carries no software or time metadata and the PDF no
-        creation date (fonts embedded as TrueType), so equal figures give
-        byte-identical files.
-    """
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    with matplotlib.rc_context(_SAVE_STYLE):
-        atomic.save_figure(fig, png_path, dpi=dpi, format="png", metadata={"Software": None})
-        atomic.save_figure(
-            fig,
-            pdf_path,
-            format="pdf",
-            metadata={"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None},
-        )
-    plt.close(fig)

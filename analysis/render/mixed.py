@@ -22,14 +22,14 @@ import pandas as pd
 
 from analysis.models.mixed import VARIANCE_TERMS
 from analysis.models.reliable_change import IMPROVED, NO_CHANGE, PARTICIPANT_COLUMNS, RESPONDER_COLUMNS, WORSENED
-from analysis.render.figures import _STYLE, _suptitle, arm_palette
+from analysis.render.style import STYLE, arm_palette, suptitle
 from analysis.render.tables import (
     STARS_NOTE,
-    _ordered_outcomes,
     arm_label,
     format_coefficient,
     format_count,
     format_number,
+    ordered_outcomes,
     outcome_label,
     render_table,
     require_columns,
@@ -121,7 +121,7 @@ def lmm_table(
     by_key = coefficients.set_index(["outcome", "term"])
     fits = convergence.set_index("outcome")
     columns: dict[str, list[str]] = {"Term": labels}
-    for outcome in _ordered_outcomes(coefficients["outcome"]):
+    for outcome in ordered_outcomes(coefficients["outcome"]):
         cells = []
         for term, _ in fixed_rows:
             if (outcome, term) in by_key.index:
@@ -314,7 +314,7 @@ def plot_responders(
     low, high = float(np.nanmin(scores)), float(np.nanmax(scores))
     pad = 0.05 * (high - low or 1.0)
     order = (WORSENED, NO_CHANGE, IMPROVED)
-    with matplotlib.rc_context(_STYLE):
+    with matplotlib.rc_context(STYLE):
         fig = Figure(figsize=(7.2, 4.4), layout="constrained")
         grid = fig.add_gridspec(2, len(arms), height_ratios=[6, 1])
         first = None
@@ -365,5 +365,5 @@ def plot_responders(
         labels = {IMPROVED: f"Improved (d > {limit})", NO_CHANGE: "No reliable change", WORSENED: f"Worsened (d < \u2212{limit})"}
         handles += [Line2D([], [], color=CLASSIFICATION_COLOURS[key], linewidth=3, label=labels[key]) for key in reversed(order)]
         fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), frameon=False, handlelength=1.2, columnspacing=1.0)
-        _suptitle(fig, title, synthetic)
+        suptitle(fig, title, synthetic)
     return fig

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.planning.power import POWER_COLUMNS
-from analysis.render.figures import OKABE_ITO, _suptitle
+from analysis.render.style import OKABE_ITO, suptitle
 from analysis.render.tables import require_columns
 
 if TYPE_CHECKING:
@@ -74,5 +74,5 @@ def plot_power_curves(power: pd.DataFrame, *, target_power: float = 0.8, band_z:
         ax.grid(alpha=0.3, lw=0.5)
     axes[0].set_ylabel(f"Power (band: \u00b1{band_z:g} Monte Carlo SE)", fontsize=8)
     axes[-1].legend(fontsize=7, frameon=False, loc="lower right")
-    _suptitle(fig, None, synthetic)
+    suptitle(fig, None, synthetic)
     return fig

@@ -44,6 +44,7 @@ __all__ = [
     "format_p_value",
     "format_coefficient",
     "format_count",
+    "ordered_outcomes",
     "primary_table",
     "contrasts_table",
     "render_table",
@@ -260,8 +261,20 @@ def format_count(value: float) -> str:
     return f"{int(round(float(value))):,}"
 
 
-def _ordered_outcomes(outcomes: Iterable[str]) -> list[str]:
-    """Outcomes in the order of ``constants.OUTCOMES``, unknown ones sorted after."""
+def ordered_outcomes(outcomes: Iterable[str]) -> list[str]:
+    """Outcomes in the order of ``constants.OUTCOMES``, unknown ones sorted after.
+
+    Parameters
+    ----------
+    outcomes : iterable of str
+        Outcome names, possibly repeated (a table's ``outcome`` column).
+
+    Returns
+    -------
+    list of str
+        Each distinct outcome once: the known ones in the order of
+        ``constants.OUTCOMES``, then the others alphabetically.
+    """
     present = set(outcomes)
     known = [outcome for outcome in OUTCOMES if outcome in present]
     unknown = sorted(present.difference(OUTCOMES))
@@ -353,7 +366,7 @@ def primary_table(
     row_terms.append(("post", "Post"))
     row_terms += [(f"{arm}:post", f"{arm_label(arm)} x post") for arm in treated]
 
-    outcomes = _ordered_outcomes(coefficients["outcome"])
+    outcomes = ordered_outcomes(coefficients["outcome"])
     by_key = coefficients.set_index(["outcome", "term"])
     fit_by_outcome = fit.set_index("outcome")
 
@@ -436,7 +449,7 @@ def contrasts_table(contrasts: pd.DataFrame, digits: int = 3, method: str = "Hol
         If a required column is missing.
     """
     require_columns(contrasts, CONTRAST_COLUMNS, "contrasts")
-    order = {outcome: rank for rank, outcome in enumerate(_ordered_outcomes(contrasts["outcome"]))}
+    order = {outcome: rank for rank, outcome in enumerate(ordered_outcomes(contrasts["outcome"]))}
     ranked = contrasts.assign(_rank=contrasts["outcome"].map(order))
     ranked = ranked.sort_values("_rank", kind="stable")
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 from analysis.cohorts.privacy import scrub_text
 from analysis.constants import THEME_CATEGORIES, TROUBLE_TYPES
-from analysis.render.figures import _STYLE, _suptitle
+from analysis.render.style import STYLE, suptitle
 from analysis.render.tables import format_count, format_number, format_p_value, outcome_label, require_columns
 
 __all__ = ["CATEGORY_COLOURS", "TOP_COLUMNS", "taxonomy_table", "change_table", "plot_expression_change"]
@@ -201,7 +201,7 @@ def plot_expression_change(
     n_bars = max([int((ordered["trouble_type"] == t).sum()) for t in troubles] + [1])
     height = 1.5 + 0.22 * n_bars
     title = title if title is not None else f"Top rising and falling {what} after training (treated vs control)"
-    with matplotlib.rc_context(_STYLE):
+    with matplotlib.rc_context(STYLE):
         fig = Figure(figsize=(7.2, height), layout="constrained")
         axes = fig.subplots(1, len(troubles), sharex=True, squeeze=False)[0]
         ends = ordered[["ci_low", "ci_high"]].abs().to_numpy(dtype=float)
@@ -240,5 +240,5 @@ def plot_expression_change(
         handles = [Patch(facecolor=CATEGORY_COLOURS[c], edgecolor="black", linewidth=0.3, label=c) for c in present]
         fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), frameon=False,
                    title="Category   (labels: treated-arm messages using it, conversation 1 \u2192 conversations 2-3)", title_fontsize=7)
-        _suptitle(fig, title, synthetic)
+        suptitle(fig, title, synthetic)
     return fig

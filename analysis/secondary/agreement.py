@@ -22,8 +22,8 @@ pair (what the companion study's table used). Non-integer ratings (crowd means, 
 even number of raters) are put on a category grid first: ``nearest_integer`` rounds halves up;
 ``hundredths`` keeps two decimals (the companion study's choice for the crowd means).
 
-Rendering (:func:`agreement_tables_text`, :func:`plot_agreement_heatmap`) rounds; everything else
-keeps full precision. See ``docs/measurement_validity.md``.
+Everything here keeps full precision; the tables and the heatmap for people, which round, are in
+:mod:`analysis.render.agreement`. See ``docs/measurement_validity.md``.
 
 References
 ----------
@@ -38,18 +38,15 @@ Krippendorff, K. (2004). Content Analysis (2nd ed.). Sage.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from analysis.constants import SCORE_MAX, SCORE_MIN
-from analysis.errors import AnalysisError
-from analysis.render.figures import SYNTHETIC_TITLE
-from analysis.render.tables import format_number, outcome_label, render_table, significance_stars
+from analysis.errors import AnalysisError, require_implemented
 from analysis.runtime.lazy_imports import lazy_module
 
 __all__ = [
@@ -64,9 +61,6 @@ __all__ = [
     "Z_VARIANCES",
     "SPEARMAN_CI_SES",
     "KAPPA_KEYS",
-    "RATER_LABELS",
-    "rater_label",
-    "pair_label",
     "rating_codes",
     "kappa_labels",
     "weighted_kappa",
@@ -80,19 +74,12 @@ __all__ = [
     "cluster_bootstrap_kappa_se",
     "AgreementResults",
     "agreement_analysis",
-    "agreement_table",
-    "expert_reliability_table",
-    "agreement_tables_text",
-    "plot_agreement_heatmap",
 ]
 
 krippendorff = lazy_module("krippendorff")
 stats = lazy_module("scipy.stats")
 sk_metrics = lazy_module("sklearn.metrics")
 inter_rater = lazy_module("statsmodels.stats.inter_rater")
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
 PAIRWISE_COLUMNS = [
     "dimension", "rater_a", "rater_b", "n", "kappa", "kappa_se_estimate", "kappa_se_null", "kappa_z", "kappa_p",
@@ -116,28 +103,6 @@ KAPPA_WEIGHTS = ("linear", "quadratic")
 Z_VARIANCES = ("estimate", "under_null")
 SPEARMAN_CI_SES = ("fisher", "bonett_wright")
 KAPPA_KEYS = ("kappa", "kappa_se_estimate", "kappa_se_null", "kappa_z", "kappa_p")
-
-RATER_LABELS: dict[str, str] = {
-    "expert1": "Expert 1",
-    "expert2": "Expert 2",
-    "expert3": "Expert 3",
-    "experts": "Experts",
-    "crowd": "Crowd",
-    "gpt": "GPT-4o",
-    "claude": "Claude",
-    "gemini": "Gemini",
-}
-
-
-def rater_label(rater: str) -> str:
-    """Display label of a rater (``gemini`` -> ``Gemini``; unknown labels are kept)."""
-    return RATER_LABELS.get(rater, rater)
-
-
-def pair_label(rater_a: str, rater_b: str) -> str:
-    """Display label of a rater pair, as in the companion study's table (``Experts & Gemini``)."""
-    return f"{rater_label(rater_a)} & {rater_label(rater_b)}"
-
 
 # --- one pair of rating vectors --------------------------------------------------------------------
 
@@ -646,8 +611,25 @@ class AgreementResults:
     execution: dict
 
 
-def agreement_analysis(scores: pd.DataFrame, crowd_annotations: pd.DataFrame | None, settings: Mapping,
-                       dimensions: Sequence[str]) -> AgreementResults:
+def agreement_analysis(
+    scores: pd.DataFrame,
+    crowd_annotations: pd.DataFrame | None,
+    *,
+    experts: Sequence[str],
+    pairs: Sequence[Sequence[str]],
+    dimensions: Sequence[str],
+    consensus_label: str = "experts",
+    consensus_method: str = "median",
+    kappa_weights: str = "quadratic",
+    kappa_categories: str = "full",
+    rounding: str = "nearest_integer",
+    kappa_z_variance: str = "under_null",
+    alpha: float = 0.05,
+    spearman_ci_se: str = "fisher",
+    crowd_bootstrap_resamples: int = 2000,
+    crowd_bootstrap_seed: int = 20260306,
+    crowd_worker_min_n: int = 10,
+) -> AgreementResults:
     """Run the registered agreement analysis (prereg ``agreement:``) on a rating cohort.
 
     Parameters
@@ -656,38 +638,59 @@ def agreement_analysis(scores: pd.DataFrame, crowd_annotations: pd.DataFrame | N
         Native scores of the cohort (every annotator as a judge).
     crowd_annotations : pandas.DataFrame or None
         The crowd workers' individual ratings; None skips the crowd-worker table (it is then empty).
-    settings : mapping
-        The prereg ``agreement`` block: ``experts``, ``consensus`` (label, method), ``pairs``,
-        ``kappa_weights``, ``kappa_categories``, ``rounding``, ``kappa_z_variance``,
-        ``spearman_ci_se``, ``alpha``, ``crowd_worker_min_n``, ``crowd_bootstrap`` (resamples, seed).
+    experts : sequence of str
+        Registered ``experts`` (see :func:`expert_consensus`).
+    pairs : sequence of (str, str)
+        Registered ``pairs`` of raters, in output order (the consensus appears under its label).
     dimensions : sequence of str
         Registered dimensions.
+    consensus_label : str
+        Registered ``consensus.label``: the consensus' rater label (must not be a judge of the cohort).
+    consensus_method : {"median"}
+        Registered ``consensus.method``; the only one implemented (see :func:`expert_consensus`).
+    kappa_weights, kappa_categories, rounding, kappa_z_variance : str
+        Registered options of Cohen's kappa (see :func:`pair_agreement`).
+    alpha : float
+        Two-sided level of the Spearman CI.
+    spearman_ci_se : str
+        Registered ``spearman_ci_se`` (see :func:`spearman_with_ci`).
+    crowd_bootstrap_resamples, crowd_bootstrap_seed : int
+        Registered ``crowd_bootstrap.resamples`` and ``crowd_bootstrap.seed``.
+    crowd_worker_min_n : int
+        Registered ``crowd_worker_min_n``: ratings a crowd worker needs for statistics of their own.
 
     Returns
     -------
     AgreementResults
+
+    Raises
+    ------
+    ConfigError
+        When ``consensus_method`` is not the median.
+    AnalysisError
+        When the consensus label is a judge of the cohort, an expert has no scores, or a pair names
+        a rater without scores.
     """
-    experts = list(settings["experts"])
-    consensus_spec = settings.get("consensus", {"label": "experts", "method": "median"})
-    label = consensus_spec.get("label", "experts")
+    require_implemented("agreement.consensus.method", consensus_method, "median")
+    experts = list(experts)
+    label = consensus_label
     options = {
-        "categories": settings.get("kappa_categories", "full"),
-        "rounding": settings.get("rounding", "nearest_integer"),
-        "weights": settings.get("kappa_weights", "quadratic"),
-        "z_variance": settings.get("kappa_z_variance", "under_null"),
-        "alpha": float(settings.get("alpha", 0.05)),
-        "spearman_se": settings.get("spearman_ci_se", "fisher"),
+        "categories": kappa_categories,
+        "rounding": rounding,
+        "weights": kappa_weights,
+        "z_variance": kappa_z_variance,
+        "alpha": float(alpha),
+        "spearman_se": spearman_ci_se,
     }
-    bootstrap = settings.get("crowd_bootstrap") or {}
-    resamples, seed = int(bootstrap.get("resamples", 2000)), int(bootstrap.get("seed", 20260306))
+    resamples, seed = int(crowd_bootstrap_resamples), int(crowd_bootstrap_seed)
     if label in set(scores["judge"]):
         raise AnalysisError(f"the consensus label '{label}' is also a judge in this cohort; register another agreement.consensus.label")
-    consensus, consensus_excluded = expert_consensus(scores, experts, dimensions, label, consensus_spec.get("method", "median"))
+    consensus, consensus_excluded = expert_consensus(scores, experts, dimensions, label, consensus_method)
     ratings = pd.concat([scores[["conversation_id", "judge", "dimension", "score"]], consensus], ignore_index=True)
-    pairs = [tuple(pair) for pair in settings["pairs"]]
+    pairs = [tuple(pair) for pair in pairs]
     pairwise, pair_excluded = pairwise_agreement(ratings, pairs, dimensions, **options)
     experts_table, icc_excluded = expert_reliability(scores, experts, dimensions)
-    min_n = int(settings.get("crowd_worker_min_n", 10))
+    min_n = int(crowd_worker_min_n)
     if crowd_annotations is not None and not crowd_annotations.empty:
         workers, worker_excluded = crowd_worker_agreement(crowd_annotations, consensus, dimensions, min_n=min_n,
                                                           bootstrap_resamples=resamples, seed=seed, **options)
@@ -712,7 +715,7 @@ def agreement_analysis(scores: pd.DataFrame, crowd_annotations: pd.DataFrame | N
         "details": {
             "pairs": [list(pair) for pair in pairs],
             "experts": experts,
-            "consensus": {"label": label, "method": consensus_spec.get("method", "median"), "requires_every_expert": True},
+            "consensus": {"label": label, "method": consensus_method, "requires_every_expert": True},
             "kappa_weights": options["weights"],
             "kappa_categories": options["categories"],
             "rounding": options["rounding"],
@@ -727,134 +730,3 @@ def agreement_analysis(scores: pd.DataFrame, crowd_annotations: pd.DataFrame | N
         },
     }
     return AgreementResults(pairwise, experts_table, workers, excluded.reset_index(drop=True), execution)
-
-
-# --- for people -----------------------------------------------------------------------------------------
-
-
-def _ordered_pairs(pairwise: pd.DataFrame) -> list[tuple[str, str]]:
-    return list(dict.fromkeys(zip(pairwise["rater_a"], pairwise["rater_b"], strict=True)))
-
-
-def agreement_table(pairwise: pd.DataFrame, weights: str = "quadratic", digits: int = 2) -> pd.DataFrame:
-    """Kappa per dimension (rows) and rater pair (columns), as in the companion study's table.
-
-    Cells read ``0.86***`` (stars from ``kappa_p``); ``attrs["note"]`` explains the statistic.
-    """
-    pairs = _ordered_pairs(pairwise)
-    dimensions = list(dict.fromkeys(pairwise["dimension"]))
-    indexed = pairwise.set_index(["dimension", "rater_a", "rater_b"])
-    columns = {"Dimension": [outcome_label(dimension) for dimension in dimensions]}
-    for rater_a, rater_b in pairs:
-        cells = []
-        for dimension in dimensions:
-            row = indexed.loc[(dimension, rater_a, rater_b)]
-            text = format_number(row["kappa"], digits)
-            cells.append(text + significance_stars(row["kappa_p"]) if text else "n/a")
-        columns[pair_label(rater_a, rater_b)] = cells
-    table = pd.DataFrame(columns, dtype=object)
-    categories = set(pairwise["kappa_categories"])
-    variances = set(pairwise["kappa_z_variance"]) if "kappa_z_variance" in pairwise else set()
-    if variances == {"under_null"}:
-        stars = ("Stars: two-sided normal test of kappa = 0, z = kappa / SE under kappa = 0 "
-                 "(Fleiss, Cohen & Everitt 1969).")
-    elif variances == {"estimate"}:
-        stars = ("Stars: z = kappa / SE of the estimate, as the companion study reported; that SE shrinks as kappa "
-                 "nears 1, so these stars overstate the evidence against kappa = 0.")
-    else:
-        raise AnalysisError(f"the kappa table needs one z variance throughout, found {sorted(variances) or 'none'}")
-    table.attrs["note"] = (
-        f"Cells: Cohen's kappa with {weights} disagreement weights between the two raters' scores of the same conversations; "
-        f"weights built on the {'full 1-5 scale' if categories == {'full'} else 'categories observed in each pair'}. "
-        f"Experts: the median of the three experts. {stars} * p < .05, ** p < .01, *** p < .001. n/a: kappa undefined."
-    )
-    return table
-
-
-def expert_reliability_table(experts: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
-    """ICC(2,1), ICC(2,k) with 95% CIs and Krippendorff's alpha per dimension, for display."""
-    def interval(value, low, high):
-        text = format_number(value, digits)
-        return f"{text} [{format_number(low, digits)}, {format_number(high, digits)}]" if text else "n/a"
-
-    table = pd.DataFrame(
-        {
-            "Dimension": [outcome_label(dimension) for dimension in experts["dimension"]],
-            "Conversations": experts["n_conversations"].astype(int).astype(str).to_numpy(),
-            "ICC(2,1) [95% CI]": [interval(*values) for values in experts[["icc2_1", "icc2_1_ci_low", "icc2_1_ci_high"]].to_numpy()],
-            "ICC(2,k) [95% CI]": [interval(*values) for values in experts[["icc2_k", "icc2_k_ci_low", "icc2_k_ci_high"]].to_numpy()],
-            "Krippendorff's alpha (ordinal)": [format_number(value, digits) or "n/a" for value in experts["krippendorff_alpha_ordinal"]],
-        },
-        dtype=object,
-    )
-    table.attrs["note"] = (
-        "ICC(2,1): two-way random effects, absolute agreement, single expert; ICC(2,k): the mean of the experts "
-        "(McGraw & Wong 1996; pingouin). Krippendorff's alpha for ordinal data over all expert ratings."
-    )
-    return table
-
-
-def agreement_tables_text(pairwise: pd.DataFrame, experts: pd.DataFrame, cohort: str, synthetic: bool,
-                          weights: str = "quadratic") -> dict[str, dict[str, str]]:
-    """The kappa table and the expert-reliability table, each as CSV, LaTeX and Markdown text."""
-    n = int(pairwise["n"].max()) if len(pairwise) else 0
-    return {
-        "agreement": render_table(
-            agreement_table(pairwise, weights),
-            caption=f"Agreement between raters per dimension: {weights}-weighted Cohen's kappa (cohort {cohort}, up to {n} conversations)",
-            label=f"tab:agreement-{cohort}",
-            synthetic=synthetic,
-        ),
-        "expert_reliability": render_table(
-            expert_reliability_table(experts),
-            caption=f"Agreement among the experts per dimension (cohort {cohort})",
-            label=f"tab:expert-reliability-{cohort}",
-            synthetic=synthetic,
-        ),
-    }
-
-
-def plot_agreement_heatmap(pairwise: pd.DataFrame, synthetic: bool = False, weights: str = "quadratic") -> Figure:
-    """Heatmap of kappa by dimension (rows) and rater pair (columns), each cell labelled.
-
-    The colour scale runs from min(0, smallest kappa) to 1; undefined kappas are grey and read
-    ``n/a``. The title says which category set the weights used.
-    """
-    import matplotlib
-    from matplotlib.figure import Figure
-
-    pairs = _ordered_pairs(pairwise)
-    dimensions = list(dict.fromkeys(pairwise["dimension"]))
-    matrix = (
-        pairwise.set_index(["dimension", "rater_a", "rater_b"])["kappa"]
-        .reindex(pd.MultiIndex.from_tuples([(d, a, b) for d in dimensions for a, b in pairs]))
-        .to_numpy(dtype=float)
-        .reshape(len(dimensions), len(pairs))
-    )
-    low = min(0.0, float(np.nanmin(matrix))) if np.isfinite(matrix).any() else 0.0
-    categories = "full 1-5 scale" if set(pairwise["kappa_categories"]) == {"full"} else "observed categories"
-    style = {"font.size": 8, "axes.titlesize": 8.5, "xtick.labelsize": 7.5, "ytick.labelsize": 7.5, "figure.titlesize": 9}
-    with matplotlib.rc_context(style):
-        fig = Figure(figsize=(7.2, 0.4 * len(dimensions) + 2.4), layout="constrained")
-        ax = fig.subplots()
-        colormap = matplotlib.colormaps["viridis"].with_extremes(bad="#DDDDDD")
-        image = ax.imshow(np.ma.masked_invalid(matrix), cmap=colormap, vmin=low, vmax=1.0, aspect="auto")
-        for (row, column), value in np.ndenumerate(matrix):
-            if np.isfinite(value):
-                shade = (value - low) / (1.0 - low) if 1.0 > low else 0.0
-                ax.text(column, row, f"{value:.2f}", ha="center", va="center", fontsize=7, color="black" if shade > 0.55 else "white")
-            else:
-                ax.text(column, row, "n/a", ha="center", va="center", fontsize=7, color="#555555")
-        ax.set_xticks(np.arange(len(pairs)), [pair_label(a, b) for a, b in pairs], rotation=35, ha="right", rotation_mode="anchor")
-        ax.set_yticks(np.arange(len(dimensions)), [outcome_label(dimension) for dimension in dimensions])
-        ax.tick_params(length=0)
-        for spine in ax.spines.values():
-            spine.set_visible(False)
-        colorbar = fig.colorbar(image, ax=ax, shrink=0.9, pad=0.01)
-        colorbar.set_label(f"Cohen's kappa ({weights} weights)")
-        title = f"Agreement by dimension and rater pair (weights on the {categories})"
-        if synthetic:
-            fig.suptitle(f"{SYNTHETIC_TITLE}\n{title}", color="#B00000", fontweight="bold")
-        else:
-            ax.set_title(title)
-    return fig

@@ -27,23 +27,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from analysis.constants import TROUBLE_TYPES
-from analysis.errors import AnalysisError
-from analysis.render.figures import _STYLE, _suptitle, arm_palette
-from analysis.render.tables import (
-    arm_label,
-    format_coefficient,
-    format_count,
-    format_number,
-    format_p_value,
-    outcome_label,
-    render_table,
-)
+from analysis.errors import AnalysisError, ConfigError, require_implemented
+from analysis.models.tidy import model_coefficients
 from analysis.runtime.lazy_imports import lazy_module
 
 __all__ = [
@@ -66,18 +56,10 @@ __all__ = [
     "moderation_models",
     "baseline_heterogeneity",
     "improvement_analysis",
-    "BASELINE_NOTES",
-    "STANDARDISER_LABELS",
-    "MODEL_LABELS",
-    "improvement_tables",
-    "plot_improvement",
 ]
 
 sm = lazy_module("statsmodels.api")
 stats = lazy_module("scipy.stats")
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
 PARTICIPANT_COLUMNS = [
     "participant_id", "arm", "sex", "age", "baseline_trouble_type", "n_baseline", "n_post", "baseline", "post_mean",
@@ -295,15 +277,7 @@ def fit_hc3(y: np.ndarray, columns: Mapping[str, np.ndarray]):
 
 def coefficient_rows(result, model: str, alpha: float) -> pd.DataFrame:
     """Tidy coefficients of a fitted model (``COEFFICIENT_COLUMNS``)."""
-    interval = result.conf_int(alpha=alpha)
-    return pd.DataFrame(
-        {
-            "model": model, "term": result.params.index, "estimate": result.params.to_numpy(),
-            "std_error": result.bse.to_numpy(), "statistic": result.tvalues.to_numpy(), "p_value": result.pvalues.to_numpy(),
-            "ci_low": interval[0].to_numpy(), "ci_high": interval[1].to_numpy(), "n_obs": int(result.nobs),
-            "r2": float(result.rsquared),
-        }
-    )[COEFFICIENT_COLUMNS]
+    return model_coefficients(result, alpha, model=model, r2=float(result.rsquared))[COEFFICIENT_COLUMNS]
 
 
 def wald_row(result, model: str, terms: Sequence[str]) -> dict:
@@ -458,11 +432,18 @@ def baseline_heterogeneity(
 def improvement_analysis(
     outcomes: pd.DataFrame,
     participants: pd.DataFrame,
-    settings: Mapping,
+    *,
+    outcome: str,
+    standardiser: str,
+    baseline_covariate: str,
+    sex_levels: Sequence[str],
+    age_unit: float,
+    alpha: float,
     arms: Sequence[str],
     reference_arm: str,
     post_conversations: Sequence[int],
     dimensions: Sequence[str],
+    covariance: str = "HC3",
 ) -> ImprovementResults:
     """Run the registered improvement analysis.
 
@@ -472,14 +453,26 @@ def improvement_analysis(
         Analysed conversations (``conversation_scores.csv``).
     participants : pandas.DataFrame
         Validated participants (sex, age).
-    settings : mapping
-        ``secondary_analyses.improvement`` of the registered plan.
+    outcome : str
+        Registered ``outcome``: the column of ``outcomes`` whose change is analysed.
+    standardiser : {"control_change_sd", "all_change_sd"}
+        Registered ``standardiser`` (see :func:`change_standardisers`).
+    baseline_covariate : {"standardised", "raw"}
+        Registered ``baseline_covariate``: the scale of the baseline term (see Notes).
+    sex_levels : sequence of str
+        Registered ``sex_levels`` (the first is the reference).
+    age_unit : float
+        Registered ``age_unit``: years per unit of the mean-centred age term.
+    alpha : float
+        Two-sided level; CIs are ``1 - alpha``.
     arms, reference_arm : sequence of str, str
         Registered arms and reference arm.
     post_conversations : sequence of int
         ``design.post_conversations``.
     dimensions : sequence of str
         Registered dimensions (baseline heterogeneity by trouble type).
+    covariance : {"HC3"}
+        Registered ``covariance``; the only one implemented.
 
     Returns
     -------
@@ -487,6 +480,8 @@ def improvement_analysis(
 
     Raises
     ------
+    ConfigError
+        When ``covariance`` is not HC3 or ``baseline_covariate`` neither option.
     AnalysisError
         Naming the outcome, when the registered standardiser is 0 or undefined, when every
         participant has the same baseline, when an arm has no participants, or when an arm is not
@@ -499,15 +494,15 @@ def improvement_analysis(
     analysed participants, so its coefficient is SD of improvement per SD of baseline and the arm
     effects are at the mean baseline.
     """
-    alpha = float(settings["alpha"])
-    outcome = settings["outcome"]
-    if settings.get("covariance", "HC3") != "HC3":
-        raise AnalysisError(f"improvement.covariance '{settings['covariance']}' is not supported (registered option: HC3)")
+    require_implemented("improvement.covariance", covariance, "HC3")
+    if baseline_covariate not in ("standardised", "raw"):
+        raise ConfigError(f"improvement.baseline_covariate '{baseline_covariate}' is not supported (implemented: standardised, raw)")
+    alpha = float(alpha)
     table, left_out = participant_improvement(outcomes, participants, outcome, post_conversations)
     unknown = sorted(set(table["arm"]) - set(arms))
     if unknown:
         raise AnalysisError(f"arms {unknown} are not registered (registered: {list(arms)})")
-    standardisers = change_standardisers(table, reference_arm, settings["standardiser"], outcome)
+    standardisers = change_standardisers(table, reference_arm, standardiser, outcome)
     scale = float(standardisers.loc[standardisers["registered"], "sd"].iloc[0])
     table["improvement_sd"] = table["improvement"] / scale
     summary = arm_summary(table, arms, alpha)
@@ -522,15 +517,15 @@ def improvement_analysis(
             f"({baseline[0]:g}): the baseline SD is 0, so the standardised baseline is undefined and the models "
             "with the baseline (and the baseline heterogeneity) are not identified"
         )
-    if settings["baseline_covariate"] == "standardised":
+    if baseline_covariate == "standardised":
         baseline = (baseline - baseline.mean()) / baseline.std(ddof=1)
     with_baseline = fit_hc3(table["improvement_sd"].to_numpy(), {**columns, "baseline": baseline})
     coefficients = [coefficient_rows(without, "arm", alpha), coefficient_rows(with_baseline, "arm_baseline", alpha)]
     moderation, walds, moderation_left, moderation_sample = moderation_models(
-        table, arms, reference_arm, settings["sex_levels"], float(settings["age_unit"]), alpha
+        table, arms, reference_arm, sex_levels, float(age_unit), alpha
     )
     heterogeneity, group_means, heterogeneity_left = baseline_heterogeneity(
-        outcomes, table, dimensions, outcome, post_conversations, settings["sex_levels"], float(settings["age_unit"]), alpha
+        outcomes, table, dimensions, outcome, post_conversations, sex_levels, float(age_unit), alpha
     )
     left_out = pd.concat([left_out, moderation_left, heterogeneity_left], ignore_index=True)[LEFT_OUT_COLUMNS]
     execution = {
@@ -543,18 +538,18 @@ def improvement_analysis(
         "sample": {"n_participants": int(len(table)), "n_left_out_records": int(len(left_out)), **moderation_sample},
         "details": {
             "improvement": f"mean {outcome} of conversations {list(post_conversations)} minus the baseline conversation",
-            "standardiser": settings["standardiser"],
+            "standardiser": standardiser,
             "standardiser_sd": scale,
             "standardisers": dict(zip(standardisers["standardiser"], standardisers["sd"].astype(float), strict=True)),
-            "baseline_covariate": settings["baseline_covariate"],
+            "baseline_covariate": baseline_covariate,
             "models": {
                 "arm": list(without.params.index),
                 "arm_baseline": list(with_baseline.params.index),
                 "arm_x_sex": list(moderation[0]["term"]),
                 "arm_x_age": list(moderation[1]["term"]),
             },
-            "sex_levels": list(settings["sex_levels"]),
-            "age_unit": float(settings["age_unit"]),
+            "sex_levels": list(sex_levels),
+            "age_unit": float(age_unit),
             "age_centring": "sample mean of the participants in the model",
             "heterogeneity": "baseline outcome ~ sex | age | trouble_type; each dimension ~ trouble_type (baseline conversation)",
         },
@@ -565,139 +560,3 @@ def improvement_analysis(
         wald=pd.DataFrame(walds, columns=WALD_COLUMNS), heterogeneity=heterogeneity, group_means=group_means,
         left_out=left_out, execution=execution,
     )
-
-
-BASELINE_NOTES = {"standardised": "the baseline composite standardised over participants", "raw": "the baseline composite in points"}
-STANDARDISER_LABELS = {"control_change_sd": "SD of the control arm's change", "all_change_sd": "SD of all participants' change"}
-MODEL_LABELS = {"arm": "Without baseline", "arm_baseline": "With baseline", "arm_x_sex": "Arm x sex", "arm_x_age": "Arm x age"}
-
-
-def _term_label(term: str) -> str:
-    if term == "intercept":
-        return "Intercept"
-    if term == "baseline":
-        return "Baseline composite"
-    parts = [arm_label(part) if "[" not in part else part.replace("sex[", "Sex: ").replace("]", "") for part in term.split(":")]
-    return " x ".join(parts)
-
-
-def improvement_tables(
-    coefficients: pd.DataFrame, wald: pd.DataFrame, heterogeneity: pd.DataFrame, standardisers: pd.DataFrame,
-    settings: Mapping, cohort: str, synthetic: bool,
-) -> dict[str, dict[str, str]]:
-    """The display tables: arm effects (without/with baseline, moderation) and baseline heterogeneity.
-
-    ``settings`` is ``secondary_analyses.improvement`` (age unit and baseline scale, for the notes).
-
-    Returns
-    -------
-    dict
-        ``{"improvement_effects": {...}, "baseline_heterogeneity": {...}}``, each mapping ``csv``,
-        ``tex`` and ``md`` to text.
-    """
-    models = list(dict.fromkeys(coefficients["model"]))
-    terms = list(dict.fromkeys(coefficients["term"]))
-    indexed = coefficients.set_index(["model", "term"])
-    rows = []
-    for term in terms:
-        row = {"Term": _term_label(term)}
-        for model in models:
-            if (model, term) in indexed.index:
-                record = indexed.loc[(model, term)]
-                row[MODEL_LABELS.get(model, model)] = format_coefficient(record["estimate"], record["std_error"], record["p_value"])
-            else:
-                row[MODEL_LABELS.get(model, model)] = ""
-        rows.append(row)
-    fits = coefficients.groupby("model", sort=False)[["n_obs", "r2"]].first()
-    rows.append({"Term": "R2", **{MODEL_LABELS.get(m, m): format_number(fits.loc[m, "r2"]) for m in models}})
-    rows.append({"Term": "N (participants)", **{MODEL_LABELS.get(m, m): format_count(fits.loc[m, "n_obs"]) for m in models}})
-    for record in wald.itertuples():
-        rows.append({"Term": f"Wald test of interactions ({MODEL_LABELS.get(record.model, record.model)})",
-                     **{MODEL_LABELS.get(m, m): "" for m in models},
-                     MODEL_LABELS.get(record.model, record.model): f"chi2({record.df}) = {format_number(record.statistic, 2)}, p = {format_p_value(record.p_value)}"})
-    effects = pd.DataFrame(rows, dtype=object)
-    registered = standardisers[standardisers["registered"]].iloc[0]
-    effects.attrs["note"] = (
-        f"OLS of the standardized improvement (mean composite of the post-training conversations minus the baseline "
-        f"conversation, divided by {registered['standardiser']} = {format_number(registered['sd'])}) on arm, with HC3 "
-        f"standard errors. Baseline: {BASELINE_NOTES[settings['baseline_covariate']]}. Age: per {format_number(settings['age_unit'], 0)} "
-        "years, centred at the mean. "
-        "* p < .05, ** p < .01, *** p < .001."
-    )
-    hetero_rows = []
-    for record in heterogeneity[heterogeneity["term"] != "intercept"].itertuples():
-        # the column is absent from tables written before it existed; read back from CSV an empty note is NaN
-        note = getattr(record, "note", "")
-        if isinstance(note, str) and note:
-            hetero_rows.append({"Outcome (baseline)": outcome_label(record.outcome), "Factor": record.factor.replace("_", " "),
-                                "Term": "", "Estimate (SE)": "not estimable", "p": "", "N": format_count(record.n_obs)})
-            continue
-        hetero_rows.append({"Outcome (baseline)": outcome_label(record.outcome), "Factor": record.factor.replace("_", " "),
-                            "Term": _term_label(record.term).replace("trouble_type[", "").replace("]", ""),
-                            "Estimate (SE)": format_coefficient(record.estimate, record.std_error, record.p_value),
-                            "p": format_p_value(record.p_value), "N": format_count(record.n_obs)})
-    hetero = pd.DataFrame(hetero_rows, dtype=object)
-    hetero.attrs["note"] = (
-        "OLS of the baseline conversation's score on one factor at a time, HC3 standard errors; reference levels: the first "
-        f"registered sex level, workplace trouble. Age per {format_number(settings['age_unit'], 0)} years, centred at the mean."
-    )
-    return {
-        "improvement_effects": render_table(
-            effects, caption=f"Standardized improvement by arm, with and without baseline, and its moderation (cohort {cohort})",
-            label=f"tab:improvement-{cohort}", synthetic=synthetic,
-        ),
-        "baseline_heterogeneity": render_table(
-            hetero, caption=f"Baseline empathic communication by sex, age and trouble type (cohort {cohort})",
-            label=f"tab:baseline-heterogeneity-{cohort}", synthetic=synthetic,
-        ),
-    }
-
-
-def plot_improvement(
-    summary: pd.DataFrame, coefficients: pd.DataFrame, arms: Sequence[str], reference_arm: str, standardiser: str,
-    synthetic: bool = False,
-) -> Figure:
-    """Improvement by arm: mean standardized improvement per arm (95% CI) and arm effects vs reference.
-
-    Left: each arm's mean improvement in SD units with its t-based CI. Right: the arm coefficients
-    of the models without and with baseline (HC3 95% CIs).
-    """
-    import matplotlib
-    from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
-
-    arms = [arm for arm in arms if arm in set(summary["arm"])]
-    palette = arm_palette(arms)
-    others = [arm for arm in arms if arm != reference_arm]
-    with matplotlib.rc_context(_STYLE):
-        fig = Figure(figsize=(7.2, 3.2), layout="constrained")
-        left, right = fig.subplots(1, 2, width_ratios=[1, 1.25])
-        positions = np.arange(len(arms))
-        rows = summary.set_index("arm").loc[arms]
-        left.bar(positions, rows["mean"], color=[palette[arm] for arm in arms], edgecolor="black", linewidth=0.4,
-                 yerr=np.vstack([rows["mean"] - rows["ci_low"], rows["ci_high"] - rows["mean"]]),
-                 error_kw={"elinewidth": 0.8, "capsize": 2, "ecolor": "black"})
-        left.axhline(0, color="black", linewidth=0.6)
-        left.set_xticks(positions, [f"{arm_label(arm)}\n(n = {format_count(rows.loc[arm, 'n'])})" for arm in arms])
-        left.set_ylabel(f"Improvement\n(in {STANDARDISER_LABELS.get(standardiser, standardiser)})")
-        left.set_title("Mean improvement, 95% CI")
-        models = [("arm", "Without baseline", "o"), ("arm_baseline", "With baseline", "s")]
-        indexed = coefficients.set_index(["model", "term"])
-        for k, (model, label, marker) in enumerate(models):
-            for position, arm in enumerate(others):
-                record = indexed.loc[(model, arm)]
-                right.errorbar([position + (k - 0.5) * 0.25], [record["estimate"]],
-                               yerr=[[record["estimate"] - record["ci_low"]], [record["ci_high"] - record["estimate"]]],
-                               fmt=marker, color=palette[arm], markerfacecolor="white" if k else palette[arm],
-                               markeredgecolor="black", markersize=4.5, elinewidth=0.9, capsize=2)
-        right.axhline(0, color="black", linewidth=0.6)
-        right.set_xticks(np.arange(len(others)), [f"{arm_label(arm)}\nvs {reference_arm}" for arm in others])
-        right.set_xlim(-0.6, len(others) - 0.4)
-        right.set_ylabel("Effect on improvement (SD units)")
-        right.set_title("Arm effects (OLS, HC3 95% CI)")
-        handles = [Line2D([], [], linestyle="none", marker=marker, markersize=4.5, markeredgecolor="black",
-                          markerfacecolor="white" if k else "#555555", label=label)
-                   for k, (_, label, marker) in enumerate(models)]
-        right.legend(handles=handles, loc="upper left", frameon=False)
-        _suptitle(fig, "Standardized improvement after training", synthetic)
-    return fig

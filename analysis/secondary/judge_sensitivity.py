@@ -30,7 +30,6 @@ from analysis.cohorts.exclusions import EXCLUSION_COLUMNS, apply_exclusions
 from analysis.cohorts.outcomes import derive_outcomes
 from analysis.errors import AnalysisError
 from analysis.models.did import primary_analysis
-from analysis.render.tables import arm_label, format_coefficient, format_number, outcome_label, render_table
 
 __all__ = [
     "SENSITIVITY_COLUMNS",
@@ -38,8 +37,6 @@ __all__ = [
     "SINGLE_JUDGE_NOTE",
     "JudgeSensitivity",
     "judge_sensitivity",
-    "judge_sensitivity_table",
-    "judge_sensitivity_text",
 ]
 
 SENSITIVITY_COLUMNS = [
@@ -64,7 +61,9 @@ class JudgeSensitivity:
     exclusions : pandas.DataFrame
         :data:`SENSITIVITY_EXCLUSION_COLUMNS`: every record a judge's run excluded.
     execution : dict
-        What was fitted, for the spec record (includes ``note`` with a single judge).
+        What was fitted, for the spec record (includes ``note`` with a single judge), with the
+        ``exclusions`` applied and the ``judge_aggregation`` of the runs (``single``, the judges,
+        and the registered primary's aggregation when given).
     """
 
     effects: pd.DataFrame
@@ -89,6 +88,7 @@ def judge_sensitivity(
     alpha: float = 0.05,
     contrast_method: str = "holm",
     judges: str | Sequence[str] = "all",
+    registered_aggregation: Mapping | None = None,
 ) -> JudgeSensitivity:
     """Rerun the registered primary DiD once per judge.
 
@@ -107,6 +107,9 @@ def judge_sensitivity(
     judges : "all" or sequence of str
         Judges to rerun with (registered ``agreement.judge_sensitivity.judges``); ``all`` takes
         every judge in the cohort, in sorted order.
+    registered_aggregation : mapping, optional
+        The registered ``judge_aggregation`` of the primary analysis, recorded in the
+        execution's ``judge_aggregation`` beside the single-judge runs.
 
     Returns
     -------
@@ -172,6 +175,9 @@ def judge_sensitivity(
         samples[judge] = {"n_obs": int(len(data)), "n_participants": int(data["participant_id"].nunique()),
                           "n_excluded_records": int(len(excluded.exclusions))}
     table = pd.concat(effects, ignore_index=True)
+    aggregation = {"method": "single", "judges": chosen}
+    if registered_aggregation is not None:
+        aggregation["registered_primary"] = dict(registered_aggregation)
     execution = {
         "estimator": "ols",
         "outcomes": list(outcomes),
@@ -180,6 +186,8 @@ def judge_sensitivity(
         "covariance": {"type": "cluster", "cluster_by": "participant_id", "as_in": "primary_did"},
         "alpha": alpha,
         "sample": {"judges": chosen, "per_judge": samples},
+        "exclusions": [rule["id"] for rule in rules],
+        "judge_aggregation": aggregation,
         "details": {
             "judges_present": present,
             "judge_aggregation_per_run": "single",
@@ -188,56 +196,3 @@ def judge_sensitivity(
         },
     }
     return JudgeSensitivity(table, pd.concat(exclusions, ignore_index=True), execution)
-
-
-def judge_sensitivity_table(effects: pd.DataFrame, primary_coefficients: pd.DataFrame, primary_label: str, digits: int = 3) -> pd.DataFrame:
-    """Display table: one row per outcome and arm; the registered primary estimate, then each judge's.
-
-    Cells read ``estimate<stars> (SE)``; the last column is the largest absolute difference of a
-    judge's estimate from the primary estimate.
-    """
-    judges = list(dict.fromkeys(effects["judge"]))
-    keys = list(dict.fromkeys(zip(effects["outcome"], effects["arm"], strict=True)))
-    indexed = effects.set_index(["judge", "outcome", "arm"])
-    primary = primary_coefficients.set_index(["outcome", "term"])
-    rows = []
-    for outcome, arm in keys:
-        block = effects[(effects["outcome"] == outcome) & (effects["arm"] == arm)]
-        registered = primary.loc[(outcome, f"{arm}:post")]
-        row = {"Outcome": outcome_label(outcome), "Arm x post": arm_label(arm),
-               primary_label: format_coefficient(registered["estimate"], registered["std_error"], registered["p_value"], digits)}
-        for judge in judges:
-            if (judge, outcome, arm) in indexed.index:
-                cell = indexed.loc[(judge, outcome, arm)]
-                # the column is absent from tables written before it existed; read back from CSV an empty note is NaN
-                note = cell.get("note", "")
-                if isinstance(note, str) and note:
-                    row[judge] = "not estimable"
-                else:
-                    row[judge] = format_coefficient(cell["estimate"], cell["std_error"], cell["p_value"], digits)
-            else:
-                row[judge] = ""
-        row["Largest |difference|"] = format_number(block["difference"].abs().max(), digits)
-        rows.append(row)
-    table = pd.DataFrame(rows, dtype=object)
-    table.attrs["note"] = (
-        "Each judge column reruns the registered primary analysis (registered exclusions, OLS score ~ arm + post + arm:post, "
-        "cluster-robust SE by participant) on that judge's scores alone; \"not estimable\": that judge's scores of the outcome "
-        "do not vary, are missing or leave an arm empty (see the note column of judge_sensitivity.csv). "
-        "* p < .05, ** p < .01, *** p < .001."
-        + (f" {SINGLE_JUDGE_NOTE}" if len(judges) == 1 else "")
-    )
-    return table
-
-
-def judge_sensitivity_text(effects: pd.DataFrame, primary_coefficients: pd.DataFrame, aggregation: Mapping, cohort: str,
-                           synthetic: bool) -> dict[str, str]:
-    """The judge-sensitivity table as CSV, LaTeX and Markdown text (see :func:`judge_sensitivity_table`)."""
-    method = aggregation.get("method", "mean")
-    label = f"Primary ({aggregation.get('judge')})" if method == "single" else f"Primary ({method} of judges)"
-    return render_table(
-        judge_sensitivity_table(effects, primary_coefficients, label),
-        caption=f"Sensitivity of the arm x post effects to the choice of judge (cohort {cohort})",
-        label=f"tab:judge-sensitivity-{cohort}",
-        synthetic=synthetic,
-    )

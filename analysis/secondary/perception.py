@@ -16,38 +16,25 @@ Human raters saw pairs of conversations from the same scenario and chose the mor
 * With ``elo.csv`` (:func:`elo_analysis`): the logit of agreeing with the LLM's Elo preference on
   the same covariates, and the Spearman correlation of the Bradley-Terry strengths with Elo.
 
-Both optional files are validated here with the helpers of :mod:`analysis.cohorts.contract`, so their
-errors read like the core contract's (file, row, column, value, expected).
+Both optional files are read and validated by :mod:`analysis.cohorts.optional`.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from analysis.cohorts.contract import (
-    IDENTIFIER_PATTERN,
-    IDENTIFIER_RULE,
-    duplicate_issues,
-    read_csv_text,
-    reference_issues,
-    schema_issues,
-)
-from analysis.errors import AnalysisError, CohortValidationError, ValidationIssue
-from analysis.render.figures import _STYLE, _suptitle
-from analysis.render.tables import format_coefficient, format_count, format_number, format_p_value, render_table
+from analysis.cohorts.optional import PERCEPTION_COLUMNS
+from analysis.errors import AnalysisError, ConfigError, require_implemented
+from analysis.models.tidy import model_coefficients
 from analysis.runtime.lazy_imports import lazy_module
 
 __all__ = [
-    "PERCEPTION_COLUMNS",
-    "ELO_COLUMNS",
     "CHOICE_COLUMNS",
     "LOGIT_COLUMNS",
     "LOGIT_FIT_COLUMNS",
@@ -58,10 +45,6 @@ __all__ = [
     "LEFT_OUT_COLUMNS",
     "PerceptionResults",
     "EloResults",
-    "perception_schema",
-    "elo_schema",
-    "load_perception",
-    "load_elo",
     "choice_table",
     "logit_design",
     "scenario_term_note",
@@ -75,23 +58,14 @@ __all__ = [
     "elo_analysis",
     "read_choices",
     "read_strengths",
-    "perception_tables",
-    "perception_elo_tables",
-    "plot_gap_bins",
 ]
 
 choix = lazy_module("choix")
-pa = lazy_module("pandera.pandas")
 sm = lazy_module("statsmodels.api")
 sm_exceptions = lazy_module("statsmodels.tools.sm_exceptions")
 stats = lazy_module("scipy.stats")
 proportion = lazy_module("statsmodels.stats.proportion")
 
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
-PERCEPTION_COLUMNS = ["rater_id", "pair_id", "scenario", "conversation_left_id", "conversation_right_id", "choice"]
-ELO_COLUMNS = ["conversation_id", "elo_rating"]
 CHOICE_COLUMNS = [
     *PERCEPTION_COLUMNS, "chosen_id", "outcome_left", "outcome_right", "gap", "abs_gap", "higher_side", "chose_higher",
 ]
@@ -138,101 +112,6 @@ class EloResults:
 
 
 # ---------------------------------------------------------------------------------------------
-# Reading and validating the optional files
-
-
-def perception_schema() -> pa.DataFrameSchema:
-    """The pandera schema of ``perception.csv`` (extra columns are allowed and kept)."""
-    identifier = pa.Check.str_matches(IDENTIFIER_PATTERN, error=IDENTIFIER_RULE)
-    columns = {name: pa.Column(str, identifier) for name in PERCEPTION_COLUMNS[:-1]}
-    columns["choice"] = pa.Column(str, pa.Check.isin(["left", "right"], error="left or right"))
-    return pa.DataFrameSchema(columns, strict=False, name="perception")
-
-
-def elo_schema() -> pa.DataFrameSchema:
-    """The pandera schema of ``elo.csv``."""
-    identifier = pa.Check.str_matches(IDENTIFIER_PATTERN, error=IDENTIFIER_RULE)
-    finite = pa.Check(lambda values: np.isfinite(values), error="a finite number")
-    return pa.DataFrameSchema(
-        {"conversation_id": pa.Column(str, identifier), "elo_rating": pa.Column(float, finite, coerce=True)},
-        strict=False, name="elo",
-    )
-
-
-def load_perception(path: str | Path, conversations: pd.DataFrame) -> pd.DataFrame:
-    """Read and validate ``perception.csv`` against the cohort's conversations.
-
-    Parameters
-    ----------
-    path : str or Path
-        The file.
-    conversations : pandas.DataFrame
-        The cohort's validated conversations (conversation_id, scenario).
-
-    Returns
-    -------
-    pandas.DataFrame
-        The rows, typed, in file order.
-
-    Raises
-    ------
-    InputFileError
-        When the file is missing, empty or not CSV.
-    CohortValidationError
-        Listing every problem: a missing column, an empty ID, a choice other than left/right, a
-        repeated (rater_id, pair_id), a conversation ID not in conversations.csv, a pair showing
-        the same conversation twice, and a scenario that differs from the conversations'.
-    """
-    file = str(path)
-    raw = read_csv_text(path)
-    typed, issues = schema_issues(raw, perception_schema(), file)
-    if {"rater_id", "pair_id"} <= set(raw):
-        issues.extend(duplicate_issues(raw, ["rater_id", "pair_id"], file, "(rater_id, pair_id) to be"))
-    known = conversations["conversation_id"]
-    scenario_of = conversations.set_index("conversation_id")["scenario"]
-    for side in ("conversation_left_id", "conversation_right_id"):
-        if side in raw:
-            issues.extend(reference_issues(raw, side, known, file, "conversations.csv"))
-            if "scenario" in raw:
-                expected = raw[side].map(scenario_of)
-                wrong = expected.notna() & raw["scenario"].notna() & (expected != raw["scenario"])
-                issues.extend(
-                    ValidationIssue(file, int(index) + 1, "scenario", raw.loc[index, "scenario"],
-                                    f"the scenario of {raw.loc[index, side]} in conversations.csv ({expected[index]})")
-                    for index in raw.index[wrong]
-                )
-    if {"conversation_left_id", "conversation_right_id"} <= set(raw):
-        same = raw["conversation_left_id"] == raw["conversation_right_id"]
-        issues.extend(
-            ValidationIssue(file, int(index) + 1, "conversation_right_id", raw.loc[index, "conversation_right_id"],
-                            "a conversation other than conversation_left_id")
-            for index in raw.index[same]
-        )
-    if issues:
-        raise CohortValidationError(issues)
-    return typed.reset_index(drop=True)
-
-
-def load_elo(path: str | Path, conversations: pd.DataFrame) -> pd.DataFrame:
-    """Read and validate ``elo.csv``: unique conversation IDs of the cohort and finite ratings.
-
-    Raises
-    ------
-    InputFileError, CohortValidationError
-        As :func:`load_perception`.
-    """
-    file = str(path)
-    raw = read_csv_text(path)
-    typed, issues = schema_issues(raw, elo_schema(), file)
-    if "conversation_id" in raw:
-        issues.extend(duplicate_issues(raw, ["conversation_id"], file, "conversation_id to be"))
-        issues.extend(reference_issues(raw, "conversation_id", conversations["conversation_id"], file, "conversations.csv"))
-    if issues:
-        raise CohortValidationError(issues)
-    return typed.reset_index(drop=True)
-
-
-# ---------------------------------------------------------------------------------------------
 # The analysis
 
 
@@ -273,27 +152,49 @@ def choice_table(perception: pd.DataFrame, outcomes: pd.DataFrame, outcome: str)
     return data[CHOICE_COLUMNS].reset_index(drop=True), left_out[LEFT_OUT_COLUMNS]
 
 
-def logit_design(data: pd.DataFrame, covariate: str, settings: Mapping, scenarios: Sequence[str]) -> pd.DataFrame:
-    """Design of the choice logits: intercept, the covariate, scenario dummies (first scenario is the reference)."""
+def logit_design(
+    data: pd.DataFrame, covariate: str, scenarios: Sequence[str], *, intercept: bool, scenario_dummies: bool
+) -> pd.DataFrame:
+    """Design of the choice logits: intercept, the covariate, scenario dummies (first scenario is the reference).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The analysed choices (the covariate column and ``scenario``).
+    covariate : str
+        Column of ``data`` entering the logit.
+    scenarios : sequence of str
+        The scenarios of the analysed choices (sorted; the first is the reference).
+    intercept : bool
+        Registered ``logit.intercept``.
+    scenario_dummies : bool
+        Registered ``logit.scenario_dummies``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``intercept`` (when registered), the covariate and one ``scenario[<name>]`` column per
+        non-reference scenario (when registered), indexed like ``data``.
+    """
     columns = {}
-    if settings["intercept"]:
+    if intercept:
         columns["intercept"] = np.ones(len(data))
     columns[covariate] = data[covariate].to_numpy(dtype=float)
-    if settings["scenario_dummies"]:
+    if scenario_dummies:
         for scenario in list(scenarios)[1:]:
             columns[f"scenario[{scenario}]"] = (data["scenario"] == scenario).to_numpy(dtype=float)
     return pd.DataFrame(columns, index=data.index)
 
 
-def scenario_term_note(scenarios: Sequence[str], settings: Mapping) -> str:
+def scenario_term_note(scenarios: Sequence[str], *, scenario_dummies: bool) -> str:
     """Say why the registered scenario term is left out of a choice logit, or ``""`` when it is not.
 
     Parameters
     ----------
     scenarios : sequence of str
         The scenarios of the analysed choices (sorted; the first is the reference).
-    settings : mapping
-        The registered ``logit`` block (``scenario_dummies``).
+    scenario_dummies : bool
+        Registered ``logit.scenario_dummies``.
 
     Returns
     -------
@@ -308,7 +209,7 @@ def scenario_term_note(scenarios: Sequence[str], settings: Mapping) -> str:
     statistician would run, but it is no longer the registered model, so the note goes into the
     fit table, the spec record and the run log instead of passing silently.
     """
-    if not settings["scenario_dummies"] or len(scenarios) != 1:
+    if not scenario_dummies or len(scenarios) != 1:
         return ""
     return (
         f"scenario term dropped: only one scenario ({scenarios[0]}) among the analysed choices, "
@@ -343,15 +244,15 @@ def fit_cluster_logit(y: np.ndarray, design: pd.DataFrame, clusters: pd.Series):
 
 def logit_rows(result, model: str, alpha: float, n_clusters: int) -> pd.DataFrame:
     """Tidy coefficients of a fitted logit (``LOGIT_COLUMNS``)."""
-    interval = result.conf_int(alpha=alpha)
-    return pd.DataFrame(
-        {
-            "model": model, "term": result.params.index, "estimate": result.params.to_numpy(), "std_error": result.bse.to_numpy(),
-            "statistic": result.tvalues.to_numpy(), "p_value": result.pvalues.to_numpy(), "ci_low": interval[0].to_numpy(),
-            "ci_high": interval[1].to_numpy(), "odds_ratio": np.exp(result.params.to_numpy()), "n_obs": int(result.nobs),
-            "n_clusters": n_clusters,
-        }
+    return model_coefficients(
+        result, alpha, model=model, odds_ratio=np.exp(result.params.to_numpy()), n_clusters=n_clusters
     )[LOGIT_COLUMNS]
+
+
+def _edge_text(edge: float) -> str:
+    """A bin edge as a whole number for the bin label, never ``-0``."""
+    text = f"{float(edge):.0f}"
+    return text.lstrip("-") if float(text) == 0.0 else text
 
 
 def gap_bins(choices: pd.DataFrame, edges: Sequence[float], method: str, alpha: float) -> pd.DataFrame:
@@ -375,7 +276,7 @@ def gap_bins(choices: pd.DataFrame, edges: Sequence[float], method: str, alpha: 
     table = pd.DataFrame(
         {
             "bin_low": edges[:-1], "bin_high": edges[1:],
-            "label": [f"({format_number(a, 0)}, {format_number(b, 0)}]" for a, b in zip(edges[:-1], edges[1:], strict=True)],
+            "label": [f"({_edge_text(a)}, {_edge_text(b)}]" for a, b in zip(edges[:-1], edges[1:], strict=True)],
             "n": n.astype("int64"), "n_chose_higher": summary["n_chose_higher"].to_numpy(), "share": share,
             "ci_low": np.where(n > 0, low, np.nan), "ci_high": np.where(n > 0, high, np.nan),
             "mean_abs_gap": summary["mean_abs_gap"].to_numpy(),
@@ -457,24 +358,75 @@ def _fit_summary(model: str, n_choices: int, used: pd.DataFrame, response: str, 
     }
 
 
-def perception_analysis(perception: pd.DataFrame, outcomes: pd.DataFrame, settings: Mapping) -> PerceptionResults:
+def _logit_record(intercept: bool, scenario_dummies: bool, covariance: str, cluster_by: str) -> dict:
+    """The registered ``logit`` block as the spec record shows it; refuses a covariance that is not run."""
+    require_implemented("perception.logit.covariance", covariance, "cluster")
+    require_implemented("perception.logit.cluster_by", cluster_by, "rater_id")
+    return {"intercept": intercept, "scenario_dummies": scenario_dummies, "covariance": covariance, "cluster_by": cluster_by}
+
+
+def perception_analysis(
+    perception: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    *,
+    outcome: str,
+    alpha: float,
+    logit_intercept: bool,
+    scenario_dummies: bool,
+    gap_edges: Sequence[float],
+    proportion_ci: str,
+    bradley_terry_method: str,
+    bradley_terry_regularisation: float,
+    logit_covariance: str = "cluster",
+    logit_cluster_by: str = "rater_id",
+    zero_gap: str = "exclude",
+    rank_correlation: str = "spearman",
+) -> PerceptionResults:
     """Run the registered perception analysis (without Elo).
 
     Parameters
     ----------
     perception : pandas.DataFrame
-        Validated ``perception.csv`` (:func:`load_perception`).
+        Validated ``perception.csv`` (:func:`analysis.cohorts.optional.load_perception`).
     outcomes : pandas.DataFrame
         Analysed conversations (``conversation_scores.csv``).
-    settings : mapping
-        ``secondary_analyses.perception`` of the registered plan.
+    outcome : str
+        Registered ``outcome``: the column of ``outcomes`` whose gap is analysed.
+    alpha : float
+        Two-sided level; CIs are ``1 - alpha``.
+    logit_intercept, scenario_dummies : bool
+        Registered ``logit.intercept`` and ``logit.scenario_dummies`` (see :func:`logit_design`).
+    gap_edges : sequence of float
+        Registered ``gap_bins``: increasing edges of the right-closed ``|gap|`` bins (see :func:`gap_bins`).
+    proportion_ci : str
+        Registered ``proportion_ci``: the statsmodels ``proportion_confint`` method.
+    bradley_terry_method : {"ilsr_pairwise", "opt_pairwise"}
+        Registered ``bradley_terry.method`` (see :func:`bradley_terry`).
+    bradley_terry_regularisation : float
+        Registered ``bradley_terry.regularisation`` (choix ``alpha``).
+    logit_covariance : {"cluster"}
+        Registered ``logit.covariance``; the only one implemented.
+    logit_cluster_by : {"rater_id"}
+        Registered ``logit.cluster_by``; the only one implemented.
+    zero_gap : {"exclude"}
+        Registered ``zero_gap``; the only policy implemented (zero gaps are left out and listed).
+    rank_correlation : {"spearman"}
+        Registered ``rank_correlation``; the only one implemented.
 
     Returns
     -------
     PerceptionResults
+
+    Raises
+    ------
+    ConfigError
+        When a fixed option (covariance, cluster variable, zero-gap policy, rank correlation) is
+        registered with another value than the implemented one.
     """
-    alpha = float(settings["alpha"])
-    outcome = settings["outcome"]
+    logit_settings = _logit_record(logit_intercept, scenario_dummies, logit_covariance, logit_cluster_by)
+    require_implemented("perception.zero_gap", zero_gap, "exclude")
+    require_implemented("perception.rank_correlation", rank_correlation, "spearman")
+    alpha = float(alpha)
     choices, left_out = choice_table(perception, outcomes, outcome)
     ties = choices["higher_side"] == "tie"
     tie_rows = pd.DataFrame(
@@ -483,8 +435,8 @@ def perception_analysis(perception: pd.DataFrame, outcomes: pd.DataFrame, settin
     )
     used = choices[~ties]
     scenarios = sorted(choices["scenario"].unique())
-    scenario_note = scenario_term_note(scenarios, settings["logit"])
-    design = logit_design(used, "abs_gap", settings["logit"], scenarios)
+    scenario_note = scenario_term_note(scenarios, scenario_dummies=scenario_dummies)
+    design = logit_design(used, "abs_gap", scenarios, intercept=logit_intercept, scenario_dummies=scenario_dummies)
     result = fit_cluster_logit(used["chose_higher"].to_numpy(dtype=float), design, used["rater_id"])
     n_clusters = int(used["rater_id"].nunique())
     logit = logit_rows(result, "higher_outcome", alpha, n_clusters)
@@ -492,8 +444,8 @@ def perception_analysis(perception: pd.DataFrame, outcomes: pd.DataFrame, settin
         [_fit_summary("higher_outcome", int(len(choices)), used, "chose_higher", result, int(ties.sum()), scenario_note)],
         columns=LOGIT_FIT_COLUMNS,
     )
-    bins = gap_bins(choices, settings["gap_bins"], settings["proportion_ci"], alpha)
-    top = float(min(settings["gap_bins"][-1], max(used["abs_gap"].max(), 1.0)))
+    bins = gap_bins(choices, gap_edges, proportion_ci, alpha)
+    top = float(min(gap_edges[-1], max(used["abs_gap"].max(), 1.0)))
     curve = predicted_curve(result, design, "abs_gap", np.linspace(0.0, top, 61))
     # every validated choice informs the ranking (it needs no composite); shown conversations that were
     # not analysed keep an empty outcome and drop out of the rank correlation only
@@ -502,8 +454,7 @@ def perception_analysis(perception: pd.DataFrame, outcomes: pd.DataFrame, settin
          "scenario": pd.concat([perception["scenario"], perception["scenario"]])}
     ).drop_duplicates("conversation_id")
     shown["outcome"] = shown["conversation_id"].map(outcomes.set_index("conversation_id")[outcome])
-    bt = settings["bradley_terry"]
-    strengths = bradley_terry(perception, shown, bt["method"], float(bt["regularisation"]))
+    strengths = bradley_terry(perception, shown, bradley_terry_method, float(bradley_terry_regularisation))
     scored = strengths.dropna(subset=["outcome"])
     ranks = pd.DataFrame(
         [spearman_row("bradley_terry", outcome, scored["strength"].to_numpy(), scored["outcome"].to_numpy())], columns=RANK_COLUMNS
@@ -522,14 +473,15 @@ def perception_analysis(perception: pd.DataFrame, outcomes: pd.DataFrame, settin
         "diagnostics": {"converged": bool(result.mle_retvals.get("converged", True))},
         "details": {
             "gap": f"{outcome} of the left minus the right conversation",
-            "zero_gap": settings["zero_gap"],
-            "logit": dict(settings["logit"]),
-            "scenario_reference": scenarios[0] if settings["logit"]["scenario_dummies"] and not scenario_note else None,
-            "scenario_term": scenario_note or ("fitted" if settings["logit"]["scenario_dummies"] else "not registered"),
-            "gap_bins": list(settings["gap_bins"]),
-            "proportion_ci": settings["proportion_ci"],
-            "bradley_terry": {"library": f"choix {version('choix')}", "method": bt["method"], "alpha": float(bt["regularisation"])},
-            "rank_correlation": settings["rank_correlation"],
+            "zero_gap": zero_gap,
+            "logit": logit_settings,
+            "scenario_reference": scenarios[0] if scenario_dummies and not scenario_note else None,
+            "scenario_term": scenario_note or ("fitted" if scenario_dummies else "not registered"),
+            "gap_bins": list(gap_edges),
+            "proportion_ci": proportion_ci,
+            "bradley_terry": {"library": f"choix {version('choix')}", "method": bradley_terry_method,
+                              "alpha": float(bradley_terry_regularisation)},
+            "rank_correlation": rank_correlation,
         },
     }
     return PerceptionResults(
@@ -538,7 +490,20 @@ def perception_analysis(perception: pd.DataFrame, outcomes: pd.DataFrame, settin
     )
 
 
-def elo_analysis(choices: pd.DataFrame, strengths: pd.DataFrame, elo: pd.DataFrame, settings: Mapping) -> EloResults:
+def elo_analysis(
+    choices: pd.DataFrame,
+    strengths: pd.DataFrame,
+    elo: pd.DataFrame,
+    *,
+    outcome: str,
+    alpha: float,
+    agreement_gap: str,
+    logit_intercept: bool,
+    scenario_dummies: bool,
+    logit_covariance: str = "cluster",
+    logit_cluster_by: str = "rater_id",
+    rank_correlation: str = "spearman",
+) -> EloResults:
     """Agreement of the human choices with the LLM's Elo preference, and BT versus Elo ranks.
 
     Parameters
@@ -548,13 +513,31 @@ def elo_analysis(choices: pd.DataFrame, strengths: pd.DataFrame, elo: pd.DataFra
     strengths : pandas.DataFrame
         ``bt_strengths.csv`` of :func:`perception_analysis`.
     elo : pandas.DataFrame
-        Validated ``elo.csv`` (:func:`load_elo`).
-    settings : mapping
-        ``secondary_analyses.perception`` of the registered plan (its ``elo`` block and logit).
+        Validated ``elo.csv`` (:func:`analysis.cohorts.optional.load_elo`).
+    outcome : str
+        Registered perception ``outcome`` (named in the covariate and the rank correlation).
+    alpha : float
+        Two-sided level; CIs are ``1 - alpha``.
+    agreement_gap : {"composite", "elo"}
+        Registered ``elo.agreement_gap``: the covariate of the agreement logit (see Notes).
+    logit_intercept, scenario_dummies : bool
+        Registered ``logit.intercept`` and ``logit.scenario_dummies`` (see :func:`logit_design`).
+    logit_covariance : {"cluster"}
+        Registered ``logit.covariance``; the only one implemented.
+    logit_cluster_by : {"rater_id"}
+        Registered ``logit.cluster_by``; the only one implemented.
+    rank_correlation : {"spearman"}
+        Registered ``elo.rank_correlation``; the only one implemented.
 
     Returns
     -------
     EloResults
+
+    Raises
+    ------
+    ConfigError
+        When ``agreement_gap`` is neither option, or a fixed option is registered with another
+        value than the implemented one.
 
     Notes
     -----
@@ -563,8 +546,11 @@ def elo_analysis(choices: pd.DataFrame, strengths: pd.DataFrame, elo: pd.DataFra
     listed. The covariate is ``|gap|`` of the outcome (``agreement_gap: composite``; zero gaps
     are kept because the Elo preference is defined) or ``|Elo gap| / 100`` (``elo``).
     """
-    alpha = float(settings["alpha"])
-    elo_settings = settings["elo"]
+    logit_settings = _logit_record(logit_intercept, scenario_dummies, logit_covariance, logit_cluster_by)
+    require_implemented("perception.elo.rank_correlation", rank_correlation, "spearman")
+    if agreement_gap not in ("composite", "elo"):
+        raise ConfigError(f"perception.elo.agreement_gap '{agreement_gap}' is not supported (implemented: composite, elo)")
+    alpha = float(alpha)
     rating = elo.set_index("conversation_id")["elo_rating"]
     data = choices.copy()
     data["elo_left"] = data["conversation_left_id"].map(rating)
@@ -581,14 +567,14 @@ def elo_analysis(choices: pd.DataFrame, strengths: pd.DataFrame, elo: pd.DataFra
     used = data[~unrated & ~tie].copy()
     elo_choice = np.where(used["elo_left"] > used["elo_right"], "left", "right")
     used["agree"] = (used["choice"].to_numpy() == elo_choice).astype(float)
-    if elo_settings["agreement_gap"] == "elo":
+    if agreement_gap == "elo":
         used["abs_gap"] = (used["elo_left"] - used["elo_right"]).abs() / 100.0
         covariate_note = "|Elo gap| / 100"
     else:
-        covariate_note = f"|{settings['outcome']} gap|"
+        covariate_note = f"|{outcome} gap|"
     scenarios = sorted(choices["scenario"].unique())
-    scenario_note = scenario_term_note(scenarios, settings["logit"])
-    design = logit_design(used, "abs_gap", settings["logit"], scenarios)
+    scenario_note = scenario_term_note(scenarios, scenario_dummies=scenario_dummies)
+    design = logit_design(used, "abs_gap", scenarios, intercept=logit_intercept, scenario_dummies=scenario_dummies)
     result = fit_cluster_logit(used["agree"].to_numpy(), design, used["rater_id"])
     n_clusters = int(used["rater_id"].nunique())
     logit = logit_rows(result, "elo_agreement", alpha, n_clusters)
@@ -608,7 +594,7 @@ def elo_analysis(choices: pd.DataFrame, strengths: pd.DataFrame, elo: pd.DataFra
     ranks = pd.DataFrame(
         [
             spearman_row("bradley_terry", "elo", rated["strength"].to_numpy(), rated["elo"].to_numpy()),
-            spearman_row("elo", settings["outcome"], scored["elo"].to_numpy(), scored["outcome"].to_numpy()),
+            spearman_row("elo", outcome, scored["elo"].to_numpy(), scored["outcome"].to_numpy()),
         ],
         columns=RANK_COLUMNS,
     )
@@ -624,10 +610,10 @@ def elo_analysis(choices: pd.DataFrame, strengths: pd.DataFrame, elo: pd.DataFra
         "sample": {"n_choices": int(len(choices)), "n_used": int(len(used)), "n_raters": n_clusters,
                    "n_rank_pairs": int(len(rated)), "n_left_out_records": int(len(left_out))},
         "diagnostics": {"converged": bool(result.mle_retvals.get("converged", True))},
-        "details": {"agreement_gap": elo_settings["agreement_gap"], "covariate": covariate_note,
-                    "logit": dict(settings["logit"]),
-                    "scenario_term": scenario_note or ("fitted" if settings["logit"]["scenario_dummies"] else "not registered"),
-                    "rank_correlation": elo_settings["rank_correlation"]},
+        "details": {"agreement_gap": agreement_gap, "covariate": covariate_note,
+                    "logit": logit_settings,
+                    "scenario_term": scenario_note or ("fitted" if scenario_dummies else "not registered"),
+                    "rank_correlation": rank_correlation},
     }
     return EloResults(logit=logit, logit_fit=fit, rank_correlations=ranks, left_out=left_out, execution=execution)
 
@@ -642,111 +628,3 @@ def read_choices(path) -> pd.DataFrame:
 def read_strengths(path) -> pd.DataFrame:
     """Read ``bt_strengths.csv`` with IDs as text."""
     return pd.read_csv(path, dtype={"conversation_id": "str", "scenario": "str"}, keep_default_na=False, na_values=[""])
-
-
-# ---------------------------------------------------------------------------------------------
-# Tables and figure
-
-
-def _term_label(term: str, gap_label: str) -> str:
-    if term == "intercept":
-        return "Intercept"
-    if term == "abs_gap":
-        return gap_label
-    return term.replace("scenario[", "Scenario: ").replace("]", "")
-
-
-def perception_tables(
-    logit: pd.DataFrame, fit: pd.DataFrame, ranks: pd.DataFrame, cohort: str, synthetic: bool, gap_label: str = "Absolute composite gap",
-    name: str = "perception", caption: str | None = None,
-) -> dict[str, dict[str, str]]:
-    """A display table of a choice logit (coefficients, N) and its rank correlations.
-
-    Returns
-    -------
-    dict
-        ``{name: {"csv": ..., "tex": ..., "md": ...}}``.
-    """
-    rows = [
-        {"Term": _term_label(record.term, gap_label),
-         "Estimate (SE)": format_coefficient(record.estimate, record.std_error, record.p_value),
-         "Odds ratio": format_number(record.odds_ratio), "p": format_p_value(record.p_value)}
-        for record in logit.itertuples()
-    ]
-    summary = fit.iloc[0]
-    rows.append({"Term": "Choices used / all", "Estimate (SE)": f"{format_count(summary['n_used'])} / {format_count(summary['n_choices'])}",
-                 "Odds ratio": "", "p": ""})
-    rows.append({"Term": "Raters (clusters)", "Estimate (SE)": format_count(summary["n_raters"]), "Odds ratio": "", "p": ""})
-    for record in ranks.itertuples():
-        rows.append({"Term": f"Spearman rho: {record.x.replace('_', '-')} vs {record.y.replace('_', ' ')} (N = {format_count(record.n)})",
-                     "Estimate (SE)": format_number(record.rho), "Odds ratio": "", "p": format_p_value(record.p_value)})
-    table = pd.DataFrame(rows, dtype=object)
-    # an older fit table has no note column; an empty note reads back from CSV as NaN
-    fit_note = summary.get("note", "")
-    fit_note = fit_note if isinstance(fit_note, str) else ""
-    scenarios = f"{fit_note[0].upper()}{fit_note[1:]}." if fit_note else "Scenario dummies against the first scenario in sorted order."
-    table.attrs["note"] = (
-        f"Logit with standard errors clustered by rater. {scenarios} "
-        "Bradley-Terry strengths from the human choices (choix). * p < .05, ** p < .01, *** p < .001."
-    )
-    return {name: render_table(table, caption=caption or f"Perception task: choosing the conversation judged more empathic (cohort {cohort})",
-                               label=f"tab:{name.replace('_', '-')}-{cohort}", synthetic=synthetic)}
-
-
-def perception_elo_tables(
-    logit: pd.DataFrame, fit: pd.DataFrame, ranks: pd.DataFrame, agreement_gap: str, cohort: str, synthetic: bool
-) -> dict[str, dict[str, str]]:
-    """The display table of the Elo comparison: the agreement logit and the rank correlations.
-
-    Returns
-    -------
-    dict
-        ``{"perception_elo": {"csv": ..., "tex": ..., "md": ...}}``.
-    """
-    return perception_tables(
-        logit, fit, ranks, cohort, synthetic,
-        gap_label="Absolute Elo gap / 100" if agreement_gap == "elo" else "Absolute composite gap",
-        name="perception_elo",
-        caption=f"Perception task: agreeing with the LLM's Elo preference (cohort {cohort})",
-    )
-
-
-def plot_gap_bins(bins: pd.DataFrame, curve: pd.DataFrame, fit: pd.DataFrame, logit: pd.DataFrame, synthetic: bool = False) -> Figure:
-    """Share choosing the higher-composite conversation by ``|gap|`` bin with CIs, and the fitted logit.
-
-    Each bin's share is drawn at the bin's mean ``|gap|`` (bin edges as light vertical lines, the
-    number of choices above each CI); the line is the fitted logit averaged over the scenario mix.
-    """
-    import matplotlib
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
-
-    with matplotlib.rc_context(_STYLE):
-        fig = Figure(figsize=(5.2, 3.5), layout="constrained")
-        ax = fig.subplots()
-        ax.axhline(50, color="#777777", linewidth=0.6, linestyle=":")
-        shown = bins[bins["n"] > 0]
-        right = float(max(curve["abs_gap"].max(), shown["mean_abs_gap"].max() if len(shown) else 1.0))
-        edges = [edge for edge in sorted(set(bins["bin_low"]) | set(bins["bin_high"])) if edge <= right]
-        for edge in edges[1:]:
-            ax.axvline(edge, color="#DDDDDD", linewidth=0.5, zorder=0)
-        x = shown["mean_abs_gap"]
-        ax.errorbar(x, 100 * shown["share"], yerr=100 * np.vstack([shown["share"] - shown["ci_low"], shown["ci_high"] - shown["share"]]),
-                    fmt="o", color="#0072B2", markersize=4, elinewidth=0.9, capsize=2, label="Observed share per bin, 95% CI", zorder=3)
-        for xi, y, n in zip(x, 100 * shown["ci_high"], shown["n"], strict=True):
-            ax.text(xi, y + 1.5, f"n = {format_count(n)}", ha="center", va="bottom", fontsize=6.5, color="#444444")
-        ax.plot(curve["abs_gap"], 100 * curve["predicted"], color="black", linewidth=1.0, label="Fitted logit (scenario mix)")
-        slope = logit.set_index("term").loc["abs_gap"]
-        summary = fit.iloc[0]
-        ax.text(0.98, 0.04, f"slope {format_number(slope['estimate'])} (SE {format_number(slope['std_error'])}) log-odds per point\n"
-                f"{format_count(summary['n_used'])} of {format_count(summary['n_choices'])} choices (non-zero gap)",
-                transform=ax.transAxes, ha="right", va="bottom", fontsize=6.5)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlim(0, right * 1.03)
-        ax.set_xlabel("|Composite gap| between the two conversations (grey lines: bin edges)")
-        ax.set_ylabel("Chose the higher-scored conversation (%)")
-        low = float(np.nanmin(100 * shown["ci_low"])) if len(shown) else 40.0
-        ax.set_ylim(min(40.0, low - 5), 105)
-        ax.legend(loc="upper left", frameon=False)
-        _suptitle(fig, "Do people recognise the better-judged response?", synthetic)
-    return fig

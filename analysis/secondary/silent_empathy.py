@@ -23,28 +23,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from analysis.cohorts.outcomes import Composite
 from analysis.constants import SCORE_MAX, SCORE_MIN
-from analysis.errors import AnalysisError
-from analysis.render.figures import _STYLE, _suptitle
-from analysis.render.tables import format_count, format_number, format_p_value, outcome_label, render_table
+from analysis.errors import AnalysisError, require_implemented
 from analysis.runtime.lazy_imports import lazy_module
 
 __all__ = [
     "LEVELS",
-    "SELF_RATING_LABELS",
-    "MIN_LEVEL_N_FOR_CI",
-    "TRAIT_LABELS",
     "TRAIT_CORRELATION_COLUMNS",
     "SELF_JUDGED_COLUMNS",
     "DISTRIBUTION_COLUMNS",
     "GAP_COLUMNS",
     "TRAIT_LEVEL_COLUMNS",
     "LEFT_OUT_COLUMNS",
+    "Trait",
+    "SelfJudgedPair",
     "SilentEmpathyResults",
     "composite_range",
     "judged_levels",
@@ -60,28 +57,11 @@ __all__ = [
     "self_judged_analysis",
     "silent_empathy_analysis",
     "read_participant_traits",
-    "PAIRED_TEST_NOTES",
-    "silent_empathy_tables",
-    "p_text",
-    "plot_trait_panel",
-    "plot_self_vs_judged",
 ]
 
 stats = lazy_module("scipy.stats")
 
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
 LEVELS: tuple[int, ...] = tuple(range(int(SCORE_MIN), int(SCORE_MAX) + 1))
-SELF_RATING_LABELS: dict[str, str] = {
-    "self_empathized": "Empathized (self)",
-    "self_encourage_elaboration": "Encouraged elaboration (self)",
-    "self_showed_understanding": "Showed understanding (self)",
-    "self_demonstrate_desire": "Demonstrated desire to help (self)",
-}
-# trait levels with fewer participants are drawn as open circles without a CI (figure only)
-MIN_LEVEL_N_FOR_CI = 5
-TRAIT_LABELS: dict[str, str] = {"jordan": "Jordan trait empathy (items 1-7)", "sites": "SITES (item 8)"}
 
 TRAIT_CORRELATION_COLUMNS = ["trait", "items", "n", "r", "r2", "p_value", "ci_low", "ci_high", "n_left_out"]
 SELF_JUDGED_COLUMNS = [
@@ -96,6 +76,32 @@ GAP_COLUMNS = [
 ]
 TRAIT_LEVEL_COLUMNS = ["trait", "level", "n", "mean", "sd", "ci_low", "ci_high"]
 LEFT_OUT_COLUMNS = ["analysis", "level", "record_id", "participant_id", "reason"]
+
+
+@dataclass(frozen=True)
+class Trait:
+    """A registered trait: its name and the participants.csv items summed into it."""
+
+    name: str
+    items: tuple[str, ...]
+
+    @classmethod
+    def from_plan(cls, block: Mapping) -> Trait:
+        """Build it from one entry of the plan's ``silent_empathy.traits`` (``name``, ``items``)."""
+        return cls(name=str(block["name"]), items=tuple(block["items"]))
+
+
+@dataclass(frozen=True)
+class SelfJudgedPair:
+    """A self-rating column of conversations.csv and the judged outcome of the same conversation it describes."""
+
+    self_rating: str
+    judged: str
+
+    @classmethod
+    def from_plan(cls, block: Mapping) -> SelfJudgedPair:
+        """Build it from one entry of the plan's ``silent_empathy.self_vs_judged`` (``self_rating``, ``judged``)."""
+        return cls(self_rating=str(block["self_rating"]), judged=str(block["judged"]))
 
 
 @dataclass(frozen=True)
@@ -117,13 +123,13 @@ class SilentEmpathyResults:
     execution: dict
 
 
-def composite_range(composite: Mapping, score_min: float = SCORE_MIN, score_max: float = SCORE_MAX) -> tuple[float, float]:
+def composite_range(composite: Composite, score_min: float = SCORE_MIN, score_max: float = SCORE_MAX) -> tuple[float, float]:
     """Smallest and largest possible value of the registered composite.
 
     ``sum(add) - sum(subtract)`` of dimensions scored in ``[score_min, score_max]``: with three
     added and three subtracted 1-5 dimensions, ``(-12, 12)``.
     """
-    n_add, n_subtract = len(composite["add"]), len(composite["subtract"])
+    n_add, n_subtract = len(composite.add), len(composite.subtract)
     return n_add * score_min - n_subtract * score_max, n_add * score_max - n_subtract * score_min
 
 
@@ -300,15 +306,15 @@ def participant_outcome(outcomes: pd.DataFrame, outcome: str) -> pd.DataFrame:
     ).reset_index()
 
 
-def trait_scores(participants: pd.DataFrame, traits: Sequence[Mapping]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def trait_scores(participants: pd.DataFrame, traits: Sequence[Trait]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Sum each registered trait's items per participant.
 
     Parameters
     ----------
     participants : pandas.DataFrame
         Validated participants (participant_id and the empathy items, which may be missing).
-    traits : sequence of mapping
-        ``{"name": ..., "items": [...]}`` per trait.
+    traits : sequence of Trait
+        The registered traits.
 
     Returns
     -------
@@ -320,11 +326,11 @@ def trait_scores(participants: pd.DataFrame, traits: Sequence[Mapping]) -> tuple
     scores = participants[["participant_id"]].copy()
     left = []
     for trait in traits:
-        items = list(trait["items"])
+        items = list(trait.items)
         absent = [item for item in items if item not in participants]
         block = participants.reindex(columns=items).apply(pd.to_numeric, errors="coerce")
         missing = block.isna()
-        scores[trait["name"]] = block.sum(axis=1, min_count=len(items)).where(~missing.any(axis=1))
+        scores[trait.name] = block.sum(axis=1, min_count=len(items)).where(~missing.any(axis=1))
         incomplete = missing.any(axis=1)
         if incomplete.any():
             names = missing[incomplete].dot(pd.Index(items) + ", ").str.removesuffix(", ")
@@ -332,7 +338,7 @@ def trait_scores(participants: pd.DataFrame, traits: Sequence[Mapping]) -> tuple
             left.append(
                 pd.DataFrame(
                     {
-                        "analysis": f"trait_{trait['name']}",
+                        "analysis": f"trait_{trait.name}",
                         "level": "participant",
                         "record_id": participants.loc[incomplete, "participant_id"].to_numpy(),
                         "participant_id": participants.loc[incomplete, "participant_id"].to_numpy(),
@@ -357,7 +363,7 @@ def level_means(data: pd.DataFrame, by: str, value: str, alpha: float) -> pd.Dat
 
 
 def trait_analysis(
-    participants: pd.DataFrame, outcomes: pd.DataFrame, traits: Sequence[Mapping], outcome: str, alpha: float
+    participants: pd.DataFrame, outcomes: pd.DataFrame, traits: Sequence[Trait], outcome: str, alpha: float
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Pearson correlation of each trait with the participant's mean outcome.
 
@@ -378,10 +384,10 @@ def trait_analysis(
     mean_column = f"{outcome}_mean"
     rows, levels = [], []
     for trait in traits:
-        name = trait["name"]
+        name = trait.name
         complete = table.dropna(subset=[name])
         row = pearson_row(complete[name].to_numpy(dtype=float), complete[mean_column].to_numpy(dtype=float), alpha)
-        rows.append({"trait": name, "items": "+".join(trait["items"]), **row, "n_left_out": int(table[name].isna().sum())})
+        rows.append({"trait": name, "items": "+".join(trait.items), **row, "n_left_out": int(table[name].isna().sum())})
         by_level = level_means(complete, name, mean_column, alpha)
         by_level.insert(0, "trait", name)
         levels.append(by_level)
@@ -399,7 +405,9 @@ def _subset(outcomes: pd.DataFrame, subset: str) -> pd.DataFrame:
     raise AnalysisError(f"unknown subset '{subset}' (expected all or first)")
 
 
-def self_rated_conversations(outcomes: pd.DataFrame, conversations: pd.DataFrame, pairs: Sequence[Mapping]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def self_rated_conversations(
+    outcomes: pd.DataFrame, conversations: pd.DataFrame, pairs: Sequence[SelfJudgedPair]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Join the self-ratings to the analysed conversations; list conversations missing one.
 
     Returns
@@ -409,10 +417,10 @@ def self_rated_conversations(outcomes: pd.DataFrame, conversations: pd.DataFrame
     left_out : pandas.DataFrame
         One row per analysed conversation and self-rating that is missing (``LEFT_OUT_COLUMNS``).
     """
-    ratings = [pair["self_rating"] for pair in pairs]
+    ratings = [pair.self_rating for pair in pairs]
     for pair in pairs:
-        if pair["judged"] not in outcomes:
-            raise AnalysisError(f"self_vs_judged names judged outcome '{pair['judged']}', not a column of conversation_scores.csv")
+        if pair.judged not in outcomes:
+            raise AnalysisError(f"self_vs_judged names judged outcome '{pair.judged}', not a column of conversation_scores.csv")
     present = [rating for rating in dict.fromkeys(ratings) if rating in conversations]
     data = outcomes.merge(
         conversations[["conversation_id", *present]], on="conversation_id", how="left", validate="one_to_one"
@@ -476,9 +484,9 @@ def paired_high_test(self_high: np.ndarray, judged_high: np.ndarray, test: str) 
 
 def self_judged_analysis(
     data: pd.DataFrame,
-    pairs: Sequence[Mapping],
+    pairs: Sequence[SelfJudgedPair],
     subsets: Sequence[str],
-    composite: Mapping,
+    composite: Composite,
     high_levels: Sequence[int],
     paired_test: str,
     alpha: float,
@@ -496,11 +504,11 @@ def self_judged_analysis(
     ----------
     data : pandas.DataFrame
         From :func:`self_rated_conversations`.
-    pairs : sequence of mapping
-        ``{"self_rating": ..., "judged": ...}``.
+    pairs : sequence of SelfJudgedPair
+        Self-rating and judged outcome compared.
     subsets : sequence of {"all", "first"}
         Conversations analysed.
-    composite : mapping
+    composite : Composite
         The registered composite (its range maps it onto 1-5).
     high_levels : sequence of int
         Levels counted as high.
@@ -524,7 +532,7 @@ def self_judged_analysis(
     for subset in subsets:
         part = _subset(data, subset)
         for pair in pairs:
-            rating, judged = pair["self_rating"], pair["judged"]
+            rating, judged = pair.self_rating, pair.judged
             complete = part.dropna(subset=[rating])
             n_left_out = int(len(part) - len(complete))
             self_values = complete[rating].to_numpy(dtype=float)
@@ -535,7 +543,7 @@ def self_judged_analysis(
                 **key, **pearson_row(self_values, judged_values, alpha), "n_left_out": n_left_out,
                 **cluster_bootstrap_pearson_ci(self_values, judged_values, clusters, bootstrap_resamples, seed, alpha),
             })
-            scale = composite_range(composite) if judged == composite["name"] else None
+            scale = composite_range(composite) if judged == composite.name else None
             self_levels = complete[rating].astype("int64")
             judged_level = judged_levels(complete[judged], scale)
             for source, levels in (("self", self_levels), ("judged", judged_level)):
@@ -571,8 +579,20 @@ def silent_empathy_analysis(
     participants: pd.DataFrame,
     conversations: pd.DataFrame,
     outcomes: pd.DataFrame,
-    settings: Mapping,
-    composite: Mapping,
+    *,
+    outcome: str,
+    traits: Sequence[Trait],
+    self_vs_judged: Sequence[SelfJudgedPair],
+    subsets: Sequence[str],
+    high_levels: Sequence[int],
+    paired_test: str,
+    alpha: float,
+    composite: Composite,
+    bootstrap_resamples: int = 2000,
+    bootstrap_seed: int = 20260305,
+    correlation: str = "pearson",
+    judged_levels_rule: str = "linear_round",
+    cluster_paired_test: str = "obuchowski",
 ) -> SilentEmpathyResults:
     """Run the registered silent-empathy analysis.
 
@@ -582,31 +602,58 @@ def silent_empathy_analysis(
         Validated native tables (trait items and self-ratings are optional columns).
     outcomes : pandas.DataFrame
         Analysed conversations (``conversation_scores.csv``).
-    settings : mapping
-        ``secondary_analyses.silent_empathy`` of the registered plan.
-    composite : mapping
-        ``outcomes.composite`` of the registered plan.
+    outcome : str
+        Registered ``outcome``: the participant's mean of it is correlated with the traits.
+    traits : sequence of Trait
+        Registered ``traits``.
+    self_vs_judged : sequence of SelfJudgedPair
+        Registered ``self_vs_judged``.
+    subsets : sequence of {"all", "first"}
+        Registered ``subsets``: the conversations the self-versus-judged comparisons use.
+    high_levels : sequence of int
+        Registered ``high_levels``: levels of the 1-5 scale counted as a high rating.
+    paired_test : {"mcnemar", "paired_ttest"}
+        Registered ``paired_test`` (see :func:`paired_high_test`).
+    alpha : float
+        Two-sided level; CIs are ``1 - alpha``.
+    composite : Composite
+        ``outcomes.composite`` of the registered plan (its range maps it onto 1-5).
+    bootstrap_resamples : int
+        Registered ``cluster_inference.bootstrap_resamples``.
+    bootstrap_seed : int
+        Registered ``cluster_inference.seed``.
+    correlation : {"pearson"}
+        Registered ``correlation``; the only one implemented.
+    judged_levels_rule : {"linear_round"}
+        Registered ``judged_levels``; the only mapping implemented (see :func:`judged_levels`).
+    cluster_paired_test : {"obuchowski"}
+        Registered ``cluster_inference.paired_test``; the only one implemented (:func:`clustered_mcnemar`).
 
     Returns
     -------
     SilentEmpathyResults
+
+    Raises
+    ------
+    ConfigError
+        When a fixed option (correlation, judged levels, clustered paired test) is registered with
+        another value than the implemented one.
     """
-    alpha = float(settings["alpha"])
-    correlations, levels, table, trait_left = trait_analysis(
-        participants, outcomes, settings["traits"], settings["outcome"], alpha
-    )
-    data, self_left = self_rated_conversations(outcomes, conversations, settings["self_vs_judged"])
-    clustered = settings.get("cluster_inference") or {}
-    resamples = int(clustered.get("bootstrap_resamples", 2000))
-    seed = int(clustered.get("seed", 20260305))
+    require_implemented("silent_empathy.correlation", correlation, "pearson")
+    require_implemented("silent_empathy.judged_levels", judged_levels_rule, "linear_round")
+    require_implemented("silent_empathy.cluster_inference.paired_test", cluster_paired_test, "obuchowski")
+    alpha = float(alpha)
+    correlations, levels, table, trait_left = trait_analysis(participants, outcomes, traits, outcome, alpha)
+    data, self_left = self_rated_conversations(outcomes, conversations, self_vs_judged)
+    resamples = int(bootstrap_resamples)
+    seed = int(bootstrap_seed)
     self_judged, distributions, gap = self_judged_analysis(
-        data, settings["self_vs_judged"], settings["subsets"], composite, settings["high_levels"],
-        settings["paired_test"], alpha, bootstrap_resamples=resamples, seed=seed,
+        data, self_vs_judged, subsets, composite, high_levels, paired_test, alpha, bootstrap_resamples=resamples, seed=seed,
     )
     left_out = pd.concat([trait_left, self_left], ignore_index=True)[LEFT_OUT_COLUMNS]
     execution = {
         "estimator": "pearson",
-        "outcomes": [settings["outcome"], *dict.fromkeys(pair["judged"] for pair in settings["self_vs_judged"])],
+        "outcomes": [outcome, *dict.fromkeys(pair.judged for pair in self_vs_judged)],
         "terms": [],
         "alpha": alpha,
         "seed": seed,
@@ -617,18 +664,18 @@ def silent_empathy_analysis(
             "n_left_out_records": int(len(left_out)),
         },
         "details": {
-            "traits": {trait["name"]: list(trait["items"]) for trait in settings["traits"]},
+            "traits": {trait.name: list(trait.items) for trait in traits},
             "trait_score": "sum of items; a participant missing any item is left out of that trait",
-            "participant_outcome": f"mean {settings['outcome']} over the participant's analysed conversations",
+            "participant_outcome": f"mean {outcome} over the participant's analysed conversations",
             "correlation": "scipy.stats.pearsonr (Fisher-z CI)",
-            "self_vs_judged": [dict(pair) for pair in settings["self_vs_judged"]],
-            "subsets": list(settings["subsets"]),
-            "judged_levels": settings.get("judged_levels", "linear_round"),
+            "self_vs_judged": [{"self_rating": pair.self_rating, "judged": pair.judged} for pair in self_vs_judged],
+            "subsets": list(subsets),
+            "judged_levels": judged_levels_rule,
             "composite_range": list(composite_range(composite)),
-            "high_levels": list(settings["high_levels"]),
+            "high_levels": list(high_levels),
             "paired_test": (
                 "pingouin.chi2_mcnemar (continuity-corrected chi2; exact binomial p)"
-                if settings["paired_test"] == "mcnemar" else "pingouin.ttest(paired=True) of 0/1 indicators"
+                if paired_test == "mcnemar" else "pingouin.ttest(paired=True) of 0/1 indicators"
             ),
             "cluster_inference": {
                 "bootstrap": f"participant-cluster bootstrap percentile CI of r, {resamples} resamples, numpy default_rng({seed})",
@@ -645,169 +692,3 @@ def silent_empathy_analysis(
 def read_participant_traits(path) -> pd.DataFrame:
     """Read ``participants.csv`` of the silent-empathy outputs with IDs as text."""
     return pd.read_csv(path, dtype={"participant_id": "str", "arm": "str"}, keep_default_na=False, na_values=[""])
-
-
-def _levels_text(levels: Sequence[int]) -> str:
-    levels = sorted(int(level) for level in levels)
-    contiguous = levels == list(range(levels[0], levels[-1] + 1))
-    return f"{levels[0]}-{levels[-1]}" if contiguous and len(levels) > 1 else ", ".join(map(str, levels))
-
-
-PAIRED_TEST_NOTES = {"mcnemar": "McNemar, exact binomial p", "paired_ttest": "paired t-test of the 0/1 indicators"}
-
-
-def silent_empathy_tables(
-    trait_correlations: pd.DataFrame, self_judged: pd.DataFrame, gap: pd.DataFrame, settings: Mapping, cohort: str, synthetic: bool
-) -> dict[str, dict[str, str]]:
-    """The display tables: correlations (trait and self versus judged) and the high-rating gap.
-
-    ``settings`` is ``secondary_analyses.silent_empathy`` (high levels and paired test, for the notes).
-
-    Returns
-    -------
-    dict
-        ``{"silent_empathy_correlations": {...}, "silent_empathy_gap": {...}}``, each mapping
-        ``csv``, ``tex`` and ``md`` to text (see :func:`analysis.render.tables.render_table`).
-    """
-    rows = []
-    for row in trait_correlations.itertuples():
-        rows.append({"Measure": TRAIT_LABELS.get(row.trait, row.trait), "Compared with": "Mean composite (participant)",
-                     "Conversations": "", "N": format_count(row.n), "r": format_number(row.r), "R2": format_number(row.r2, 4),
-                     "p": format_p_value(row.p_value), "Clustered 95% CI": "", "Left out": format_count(row.n_left_out)})
-    for row in self_judged.itertuples():
-        rows.append({"Measure": SELF_RATING_LABELS.get(row.self_rating, row.self_rating), "Compared with": outcome_label(row.judged),
-                     "Conversations": row.subset, "N": format_count(row.n), "r": format_number(row.r), "R2": format_number(row.r2, 4),
-                     "p": format_p_value(row.p_value),
-                     "Clustered 95% CI": f"[{format_number(row.cluster_ci_low)}, {format_number(row.cluster_ci_high)}]",
-                     "Left out": format_count(row.n_left_out)})
-    correlations = pd.DataFrame(rows, dtype=object)
-    correlations.attrs["note"] = (
-        "Pearson correlations. Traits: per participant, against the mean composite over their analysed conversations. "
-        "Self-ratings: per conversation, against the judged score of that conversation (all analysed conversations, "
-        "or the first only). p treats conversations as independent (as published); clustered 95% CI: percentile "
-        "interval of a bootstrap resampling participants (their conversations together). Left out: participants or "
-        "conversations missing the trait items or the self-rating (listed in silent_empathy/left_out.csv)."
-    )
-    gap_rows = []
-    for row in gap.itertuples():
-        gap_rows.append({"Self-rating": SELF_RATING_LABELS.get(row.self_rating, row.self_rating), "Judged": outcome_label(row.judged),
-                         "Conversations": row.subset, "N": format_count(row.n), "Self high (%)": format_number(100 * row.share_self_high, 1),
-                         "Judged high (%)": format_number(100 * row.share_judged_high, 1),
-                         "Difference (points)": format_number(100 * row.difference, 1), "p": format_p_value(row.p_value),
-                         "Clustered p": format_p_value(row.clustered_p_value)})
-    gap_table = pd.DataFrame(gap_rows, dtype=object)
-    gap_table.attrs["note"] = (
-        f"High: levels {_levels_text(settings['high_levels'])} on the 1-5 scale (4-5: 'quite a bit' or 'very much'); judged "
-        "dimensions rounded half up, the composite mapped linearly from its range onto 1-5 and rounded. p: paired test of "
-        f"the two shares ({PAIRED_TEST_NOTES[settings['paired_test']]}; conversations treated as independent, as published). "
-        "Clustered p: Obuchowski's (1998) clustered McNemar test, a participant's conversations as one cluster."
-    )
-    return {
-        "silent_empathy_correlations": render_table(
-            correlations, caption=f"Silent empathy: trait empathy and self-ratings against judged empathy (cohort {cohort})",
-            label=f"tab:silent-empathy-{cohort}", synthetic=synthetic,
-        ),
-        "silent_empathy_gap": render_table(
-            gap_table, caption=f"Rating oneself highly versus being judged highly (cohort {cohort})",
-            label=f"tab:silent-empathy-gap-{cohort}", synthetic=synthetic,
-        ),
-    }
-
-
-def p_text(p_value: float) -> str:
-    """``"p = 0.032"`` or ``"p < 0.001"`` for figure annotations."""
-    text = format_p_value(p_value)
-    return f"p {text[0]} {text[1:]}" if text.startswith("<") else f"p = {text}"
-
-
-def plot_trait_panel(
-    participants: pd.DataFrame, correlations: pd.DataFrame, levels: pd.DataFrame, outcome: str, synthetic: bool = False
-) -> Figure:
-    """Trait score (x) against the participant's mean composite (y), one panel per trait.
-
-    Jittered points (one per participant), the mean and its 95% CI per trait level (levels with
-    fewer than :data:`MIN_LEVEL_N_FOR_CI` participants: an open circle, no CI), and R2, r, p and N
-    in the upper-left corner.
-    """
-    import matplotlib
-    from matplotlib.figure import Figure
-
-    traits = list(correlations["trait"])
-    mean_column = f"{outcome}_mean"
-    rng = np.random.default_rng(0)
-    with matplotlib.rc_context(_STYLE):
-        fig = Figure(figsize=(7.2, 3.4), layout="constrained")
-        axes = np.atleast_1d(fig.subplots(1, len(traits), sharey=True))
-        for ax, trait in zip(axes, traits, strict=True):
-            data = participants.dropna(subset=[trait])
-            x = data[trait].to_numpy(dtype=float)
-            spread = 0.3 if np.ptp(x) <= 6 else 0.35
-            ax.scatter(x + rng.uniform(-spread, spread, len(x)), data[mean_column], s=4, alpha=0.25, color="#56B4E9",
-                       edgecolors="none", rasterized=True, zorder=1)
-            level = levels[levels["trait"] == trait]
-            shown = level[level["n"] >= MIN_LEVEL_N_FOR_CI]
-            sparse = level[level["n"] < MIN_LEVEL_N_FOR_CI]
-            ax.errorbar(shown["level"], shown["mean"], yerr=np.vstack([shown["mean"] - shown["ci_low"], shown["ci_high"] - shown["mean"]]),
-                        fmt="o", color="black", markersize=3, elinewidth=0.8, capsize=1.5, zorder=3, label="Mean, 95% CI")
-            ax.scatter(sparse["level"], sparse["mean"], s=9, facecolors="white", edgecolors="black", linewidths=0.7, zorder=3,
-                       label=f"Mean (n < {MIN_LEVEL_N_FOR_CI})")
-            row = correlations.set_index("trait").loc[trait]
-            ax.text(0.03, 0.97, f"$R^2$ = {format_number(row['r2'], 3)}\nr = {format_number(row['r'], 3)}, "
-                    f"{p_text(row['p_value'])}\nN = {format_count(row['n'])}",
-                    transform=ax.transAxes, ha="left", va="top", fontsize=7,
-                    bbox={"boxstyle": "round,pad=0.3", "facecolor": "white", "edgecolor": "#BBBBBB", "linewidth": 0.5})
-            ax.set_xlabel(TRAIT_LABELS.get(trait, trait))
-            n_items = len(str(row["items"]).split("+"))
-            low, high = int(n_items * SCORE_MIN), int(n_items * SCORE_MAX)
-            ax.set_xticks(np.arange(low, high + 1, 1 if n_items == 1 else 4))
-            ax.set_xlim(low - 0.8, high + 0.8)
-        axes[0].set_ylabel(f"{outcome_label(outcome)} (participant mean)")
-        axes[-1].legend(loc="upper right", frameon=False)
-        _suptitle(fig, "Trait empathy and judged empathic communication", synthetic)
-    return fig
-
-
-def plot_self_vs_judged(
-    distributions: pd.DataFrame, gap: pd.DataFrame, high_levels: Sequence[int] = (4, 5), synthetic: bool = False
-) -> Figure:
-    """Shares of each level (1-5) of the self-rating beside the matching judged score.
-
-    One column per registered pair and one row per subset; the share rated high by self and
-    by the judge is printed in each panel.
-    """
-    import matplotlib
-    from matplotlib.figure import Figure
-
-    subsets = list(dict.fromkeys(distributions["subset"]))
-    pairs = list(dict.fromkeys(zip(distributions["self_rating"], distributions["judged"], strict=True)))
-    colours = {"self": "#E69F00", "judged": "#0072B2"}
-    width = 0.38
-    with matplotlib.rc_context(_STYLE):
-        fig = Figure(figsize=(7.2, 1.2 + 2.1 * len(subsets)), layout="constrained")
-        axes = np.atleast_2d(fig.subplots(len(subsets), len(pairs), sharey=True, squeeze=False))
-        for i, subset in enumerate(subsets):
-            for j, (rating, judged) in enumerate(pairs):
-                ax = axes[i, j]
-                part = distributions[(distributions["subset"] == subset) & (distributions["self_rating"] == rating)]
-                for k, source in enumerate(("self", "judged")):
-                    rows = part[part["source"] == source]
-                    label = "Self-rating" if source == "self" else "Judged score"
-                    ax.bar(rows["level"] + (k - 0.5) * width, 100 * rows["share"], width=width * 0.95, color=colours[source],
-                           edgecolor="black", linewidth=0.3, label=label)
-                row = gap[(gap["subset"] == subset) & (gap["self_rating"] == rating)].iloc[0]
-                ax.text(0.03, 0.97, f"rated {_levels_text(high_levels)}: self {format_number(100 * row['share_self_high'], 1)}%\n"
-                        f"judged {format_number(100 * row['share_judged_high'], 1)}% (N = {format_count(row['n'])})",
-                        transform=ax.transAxes, ha="left", va="top", fontsize=6.5)
-                ax.set_xticks(list(LEVELS))
-                if i == 0:
-                    ax.set_title(f"{SELF_RATING_LABELS.get(rating, rating)}\nvs {outcome_label(judged).lower()} (judged)", fontsize=7.5)
-                if i == len(subsets) - 1:
-                    ax.set_xlabel("Level (1 = not at all, 5 = very much)")
-                if j == 0:
-                    ax.set_ylabel(f"{'All conversations' if subset == 'all' else 'First conversation'}\nshare (%)")
-        top = float(100 * distributions["share"].max()) if distributions["share"].notna().any() else 100.0
-        axes[0, 0].set_ylim(0, top * 1.3 + 2)
-        handles, labels = axes[0, 0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="outside lower center", ncol=2, frameon=False)
-        _suptitle(fig, "Self-ratings versus judged scores", synthetic)
-    return fig

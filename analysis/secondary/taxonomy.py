@@ -4,7 +4,7 @@ Two routes lead to a taxonomy of what supporters say (see ``docs/taxonomy.md``):
 
 1. **Theme codes** from a classifier, in a cohort's optional ``themes.csv`` (one row per coded
    supporter message and theme: ``conversation_id, turn, theme, category``), checked by
-   :func:`validate_themes`.
+   :func:`analysis.cohorts.optional.validate_themes`.
 2. **Mined phrases** (:func:`mine_phrases`): every supporter message of an analysed conversation is
    scrubbed of contact details, normalised (lower case, straight quotes), split into sentences and
    tokenised by scikit-learn's :class:`~sklearn.feature_extraction.text.CountVectorizer` with the
@@ -35,20 +35,19 @@ and evaluation for identifying the content of political conflict. *Political Ana
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 
-from analysis.cohorts.contract import duplicate_issues, read_csv_text, reference_issues, schema_issues
+from analysis.cohorts.optional import message_keys
 from analysis.cohorts.privacy import opaque_id, scrub_text, shown_items
-from analysis.constants import PRESCRIPTIVE_DIMENSIONS, ROLES, THEME_CATEGORIES
-from analysis.errors import AnalysisError, CohortValidationError, ValidationIssue
+from analysis.constants import PRESCRIPTIVE_DIMENSIONS, ROLES
+from analysis.errors import AnalysisError, require_implemented
+from analysis.models.tidy import wald_coefficients
 from analysis.runtime.lazy_imports import lazy_module
 
 __all__ = [
-    "THEME_COLUMNS",
     "PRUNING_CHUNK_MESSAGES",
     "DIMENSION_CATEGORY",
     "UNASSIGNED",
@@ -59,11 +58,9 @@ __all__ = [
     "LEFT_OUT_COLUMNS",
     "SHARE_COLUMNS",
     "CHANGE_COLUMNS",
-    "themes_schema",
-    "validate_themes",
-    "load_themes",
-    "read_validated_themes",
-    "themes_at_level",
+    "TextNormalisation",
+    "SplitRule",
+    "ChangeTest",
     "supporter_sample",
     "normalise_text",
     "phrase_matrix",
@@ -87,13 +84,11 @@ __all__ = [
     "phrase_recovery",
 ]
 
-pa = lazy_module("pandera.pandas")
 sparse = lazy_module("scipy.sparse")
 stats = lazy_module("scipy.stats")
 text_features = lazy_module("sklearn.feature_extraction.text")
 multitest = lazy_module("statsmodels.stats.multitest")
 
-THEME_COLUMNS: tuple[str, ...] = ("conversation_id", "turn", "theme", "category")
 # Supporter messages per counting pass of the phrase miner's pruning (bounds its memory at any cohort size).
 PRUNING_CHUNK_MESSAGES = 100_000
 # The category a mined phrase takes from the dimension it marks (the paper's categories; motivational
@@ -133,138 +128,106 @@ CHANGE_COLUMNS = [
 
 
 # --------------------------------------------------------------------------------------------------
-# Route 1: theme codes
+# Registered settings
 
 
-def themes_schema() -> pa.DataFrameSchema:
-    """The pandera schema of ``themes.csv`` (extra columns are allowed and kept)."""
-    identifier = pa.Check.str_matches(r"^\S(.*\S)?\Z", error="a non-empty value without leading or trailing spaces")
-    return pa.DataFrameSchema(
-        {
-            "conversation_id": pa.Column(str, identifier),
-            "turn": pa.Column(int, pa.Check.ge(1, error="an integer turn number of at least 1"), coerce=True),
-            "theme": pa.Column(str, identifier),
-            "category": pa.Column(
-                str, pa.Check.isin(list(THEME_CATEGORIES), error=f"one of {list(THEME_CATEGORIES)}")
-            ),
-        },
-        strict=False,
-        name="themes",
-    )
+@dataclass(frozen=True)
+class TextNormalisation:
+    """How message texts are normalised and cut into words before n-grams are counted.
 
-
-def _message_keys(conversation_id: pd.Series, turn: pd.Series) -> pd.Series:
-    """``"<conversation_id> turn <n>"``: one text key per message, for reference checks."""
-    return conversation_id.astype(str) + " turn " + turn.astype(str)
-
-
-def validate_themes(raw: pd.DataFrame, messages: pd.DataFrame, file: str) -> pd.DataFrame:
-    """Check a cohort's ``themes.csv`` and return it typed and sorted.
-
-    Parameters
+    Attributes
     ----------
-    raw : pandas.DataFrame
-        The file as read by :func:`analysis.cohorts.contract.read_csv_text` (all text).
-    messages : pandas.DataFrame
-        The cohort's validated messages (``conversation_id``, ``turn``).
-    file : str
-        The file name used in messages.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``conversation_id``, ``turn`` (int), ``theme``, ``category`` (and any
-        extra columns), sorted by conversation, turn and theme.
-
-    Raises
-    ------
-    CohortValidationError
-        Listing every problem: a missing column, an empty value, a turn that
-        is not a positive integer, a category outside
-        ``affective | cognitive | motivational | misattuned``, the same
-        (conversation, turn, theme) twice, a theme given two categories, and
-        a (conversation, turn) that is not a message of the cohort.
+    lowercase : bool
+        Lower-case the text.
+    straighten_quotes : bool
+        Replace curly quotes and apostrophes by straight ones.
+    sentence_pattern : str
+        Regular expression of sentence boundaries; phrases never cross them.
+    token_pattern : str
+        Regular expression of a word (scikit-learn ``CountVectorizer`` ``token_pattern``); other
+        characters are dropped.
     """
-    typed, issues = schema_issues(raw, themes_schema(), file)
-    if {"conversation_id", "turn", "theme"} <= set(raw.columns):
-        issues.extend(duplicate_issues(raw, ["conversation_id", "turn", "theme"], file, "each message's theme to be"))
-    if {"theme", "category"} <= set(raw.columns):
-        usable = raw.dropna(subset=["theme", "category"])
-        first = usable.groupby("theme", sort=False)["category"].transform("first")
-        first_row = pd.Series(usable.index, index=usable.index).groupby(usable["theme"], sort=False).transform("min")
-        for index in usable.index[usable["category"] != first]:
-            issues.append(
-                ValidationIssue(
-                    file, int(index) + 1, "category", usable.loc[index, "category"],
-                    f"one category per theme: theme {usable.loc[index, 'theme']!r} is "
-                    f"{first[index]!r} at row {int(first_row[index]) + 1}",
-                )
-            )
-    if {"conversation_id", "turn"} <= set(raw.columns):
-        turn = pd.to_numeric(raw["turn"], errors="coerce")
-        # a turn that is not a finite whole number is reported by the schema; only the others are looked up
-        checkable = raw[np.isfinite(turn) & (turn == np.round(turn)) & raw["conversation_id"].notna()]
-        keys = pd.DataFrame(
-            {"message": _message_keys(checkable["conversation_id"], turn[checkable.index].astype("int64"))},
-            index=checkable.index,
+
+    lowercase: bool
+    straighten_quotes: bool
+    sentence_pattern: str
+    token_pattern: str
+
+    @classmethod
+    def from_plan(cls, block: Mapping) -> TextNormalisation:
+        """Build it from the plan's ``taxonomy.text`` block."""
+        return cls(
+            lowercase=block["lowercase"],
+            straighten_quotes=block["straighten_quotes"],
+            sentence_pattern=block["sentence_pattern"],
+            token_pattern=block["token_pattern"],
         )
-        known = _message_keys(messages["conversation_id"], messages["turn"].astype("int64"))
-        issues.extend(reference_issues(keys, "message", known, file, "messages.csv (conversation_id and turn)"))
-    if issues:
-        issues.sort(key=lambda issue: (issue.row is not None, issue.row or 0))
-        raise CohortValidationError(issues)
-    return typed.sort_values(["conversation_id", "turn", "theme"], kind="stable").reset_index(drop=True)
 
 
-def load_themes(path: str | Path, messages: pd.DataFrame) -> pd.DataFrame:
-    """Read and validate a ``themes.csv`` file (see :func:`validate_themes`)."""
-    return validate_themes(read_csv_text(path), messages, str(path))
+@dataclass(frozen=True)
+class SplitRule:
+    """Which conversations count as high and which as low scoring on a dimension.
 
-
-def read_validated_themes(path: str | Path) -> pd.DataFrame:
-    """Read the typed themes written by the ``validate_themes`` rule."""
-    return pd.read_csv(
-        path, dtype={"conversation_id": "str", "theme": "str", "category": "str", "turn": "int64"},
-        keep_default_na=False, na_values=[""],
-    )
-
-
-def themes_at_level(themes: pd.DataFrame, level: str) -> pd.DataFrame:
-    """Theme codes at one level of a hierarchical coding.
-
-    Parameters
+    Attributes
     ----------
-    themes : pandas.DataFrame
-        Validated theme codes; a hierarchical coding (the authors' release) carries each theme's
-        parent in ``theme_level2``, with ``category`` shared by a parent's themes.
-    level : str
-        ``"theme"`` (the finest level: the codes as they are) or the column holding the parent level
-        to analyse (``"theme_level2"``).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``conversation_id``, ``turn``, ``theme`` (the label at ``level``), ``category``: one row per
-        message and theme at that level (two codes of one message with the same parent count once),
-        sorted by conversation, turn and theme.
-
-    Raises
-    ------
-    AnalysisError
-        When ``level`` is not a column, has empty values, or gives one theme two categories.
+    method : {"threshold", "median"}
+        ``threshold``: high when the score is at least ``high_min``, low when it is at most
+        ``low_max``; ``median``: high when the score is above the median, low otherwise.
+    high_min, low_max : float, optional
+        The thresholds of ``threshold``.
     """
-    if level == "theme":
-        return themes
-    if level not in themes.columns:
-        raise AnalysisError(f"themes have no column {level!r} to analyse at (columns: {list(themes.columns)})")
-    if themes[level].isna().any():
-        raise AnalysisError(f"{int(themes[level].isna().sum())} theme code(s) have no {level}")
-    coarse = themes[["conversation_id", "turn", level, "category"]].rename(columns={level: "theme"})
-    categories = coarse.groupby("theme")["category"].nunique()
-    if (categories > 1).any():
-        raise AnalysisError(f"{level} themes with more than one category: {sorted(categories.index[categories > 1])}")
-    coarse = coarse.drop_duplicates(["conversation_id", "turn", "theme"])
-    return coarse.sort_values(["conversation_id", "turn", "theme"], kind="stable").reset_index(drop=True)
+
+    method: str
+    high_min: float | None = None
+    low_max: float | None = None
+
+    @classmethod
+    def from_plan(cls, block: Mapping) -> SplitRule:
+        """Build it from the plan's ``taxonomy.mining.split`` block."""
+        return cls(method=block["method"], high_min=block.get("high_min"), low_max=block.get("low_max"))
+
+    def describe(self) -> dict:
+        """The rule for the spec record: the method and the thresholds that were given."""
+        return {name: value for name, value in asdict(self).items() if value is not None}
+
+
+@dataclass(frozen=True)
+class ChangeTest:
+    """How the change of expression use with training is tested (:func:`expression_change`).
+
+    Attributes
+    ----------
+    alpha : float
+        FDR level; the intervals have confidence ``1 - alpha``.
+    fdr_method : str
+        statsmodels ``multipletests`` method across the expressions of one trouble type and
+        contrast (``fdr_bh`` or ``fdr_by``).
+    per_arm : bool
+        Also test each non-reference arm against the reference arm (the pooled treated arms
+        always).
+    top_n : int
+        Significant rising and falling expressions kept per trouble type.
+    test : {"lpm_cluster"}
+        The test: the linear probability model ``y ~ treated * post`` per message, cluster-robust
+        by participant (the only one implemented).
+    """
+
+    alpha: float
+    fdr_method: str
+    per_arm: bool
+    top_n: int
+    test: str = "lpm_cluster"
+
+    @classmethod
+    def from_plan(cls, block: Mapping) -> ChangeTest:
+        """Build it from the plan's ``taxonomy.change`` block."""
+        return cls(
+            alpha=block["alpha"],
+            fdr_method=block["fdr_method"],
+            per_arm=block["per_arm"],
+            top_n=block["top_n"],
+            test=block["test"],
+        )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -312,7 +275,7 @@ def supporter_sample(messages: pd.DataFrame, outcomes: pd.DataFrame) -> tuple[pd
             pd.DataFrame(
                 {
                     "level": "message",
-                    "record_id": _message_keys(supporter.loc[empty, "conversation_id"], supporter.loc[empty, "turn"]),
+                    "record_id": message_keys(supporter.loc[empty, "conversation_id"], supporter.loc[empty, "turn"]),
                     "reason": "empty supporter message",
                     "n_records": 1,
                 },
@@ -346,7 +309,8 @@ def normalise_text(text: pd.Series, lowercase: bool = True, straighten_quotes: b
 
 def phrase_matrix(
     texts: pd.Series,
-    text_settings: Mapping,
+    *,
+    text: TextNormalisation,
     ngram_range: Sequence[int],
     vocabulary: Sequence[str] | None = None,
 ) -> tuple[sparse.csr_matrix, np.ndarray]:
@@ -356,9 +320,8 @@ def phrase_matrix(
     ----------
     texts : pandas.Series of str
         Message texts (missing values count as empty).
-    text_settings : mapping
-        The registered ``taxonomy.text`` block: ``lowercase``,
-        ``straighten_quotes``, ``sentence_pattern``, ``token_pattern``.
+    text : TextNormalisation
+        The registered normalisation (``taxonomy.text``).
     ngram_range : (int, int)
         Shortest and longest phrase, in words.
     vocabulary : sequence of str, optional
@@ -376,16 +339,16 @@ def phrase_matrix(
     Notes
     -----
     Each text is normalised (:func:`normalise_text`), split into sentences
-    at ``sentence_pattern`` and each sentence tokenised by
+    at ``text.sentence_pattern`` and each sentence tokenised by
     :class:`~sklearn.feature_extraction.text.CountVectorizer` (``binary``,
     no lower-casing of its own); a phrase is found in a text when it is
     found in one of its sentences, so phrases never span a sentence boundary.
     """
-    normalised = normalise_text(texts, text_settings["lowercase"], text_settings["straighten_quotes"])
-    sentences = normalised.reset_index(drop=True).str.split(text_settings["sentence_pattern"], regex=True).explode()
+    normalised = normalise_text(texts, text.lowercase, text.straighten_quotes)
+    sentences = normalised.reset_index(drop=True).str.split(text.sentence_pattern, regex=True).explode()
     owner = sentences.index.to_numpy(dtype=np.int64)
     vectorizer = text_features.CountVectorizer(
-        token_pattern=text_settings["token_pattern"],
+        token_pattern=text.token_pattern,
         ngram_range=tuple(int(n) for n in ngram_range),
         lowercase=False,
         binary=True,
@@ -409,7 +372,8 @@ def phrase_matrix(
 
 def frequent_phrase_matrix(
     texts: pd.Series,
-    text_settings: Mapping,
+    *,
+    text: TextNormalisation,
     ngram_range: Sequence[int],
     min_messages: int,
     chunk_size: int = PRUNING_CHUNK_MESSAGES,
@@ -426,7 +390,7 @@ def frequent_phrase_matrix(
     ----------
     texts : pandas.Series of str
         Message texts (missing values count as empty).
-    text_settings, ngram_range
+    text, ngram_range
         As for :func:`phrase_matrix`.
     min_messages : int
         Fewest texts a phrase must be found in.
@@ -446,13 +410,13 @@ def frequent_phrase_matrix(
     starts = range(0, len(texts), chunk_size)
     if len(starts) <= 1:
         # One chunk: count and prune the one matrix (no second pass needed).
-        matrix, phrases = phrase_matrix(texts, text_settings, ngram_range)
+        matrix, phrases = phrase_matrix(texts, text=text, ngram_range=ngram_range)
         frequent = matrix.getnnz(axis=0) >= min_messages
         return matrix[:, frequent].tocsr(), phrases[frequent], int(len(phrases))
     # First pass: messages per phrase, chunk by chunk; each chunk's matrix is dropped once counted.
     totals = pd.Series(dtype=np.int64)
     for start in starts:
-        piece, phrases = phrase_matrix(texts.iloc[start:start + chunk_size], text_settings, ngram_range)
+        piece, phrases = phrase_matrix(texts.iloc[start:start + chunk_size], text=text, ngram_range=ngram_range)
         counts = pd.Series(piece.getnnz(axis=0).astype(np.int64), index=phrases)
         totals = counts if totals.empty else totals.add(counts, fill_value=0).astype(np.int64)
     kept = np.array(sorted(totals.index[totals.to_numpy() >= min_messages]), dtype=object)
@@ -461,7 +425,7 @@ def frequent_phrase_matrix(
     # Second pass: only the frequent phrases are counted.
     matrix = sparse.vstack(
         [
-            phrase_matrix(texts.iloc[start:start + chunk_size], text_settings, ngram_range, vocabulary=kept)[0]
+            phrase_matrix(texts.iloc[start:start + chunk_size], text=text, ngram_range=ngram_range, vocabulary=kept)[0]
             for start in starts
         ],
         format="csr",
@@ -595,19 +559,19 @@ def monroe_log_odds(counts_a: np.ndarray, counts_b: np.ndarray, alpha: np.ndarra
     return pd.DataFrame({"log_odds": delta, "variance": variance, "z": delta / np.sqrt(variance)})
 
 
-def split_conversations(scores: pd.Series, split: Mapping) -> pd.Series:
+def split_conversations(scores: pd.Series, rule: SplitRule) -> pd.Series:
     """High (True) and low (False) scoring conversations on one dimension; others missing.
 
-    ``split["method"]`` is ``threshold`` (high: score >= ``high_min``, low: score <= ``low_max``)
+    ``rule.method`` is ``threshold`` (high: score >= ``high_min``, low: score <= ``low_max``)
     or ``median`` (high: score > median, low: score <= median).
     """
-    if split["method"] == "threshold":
-        high, low = scores >= split["high_min"], scores <= split["low_max"]
-    elif split["method"] == "median":
+    if rule.method == "threshold":
+        high, low = scores >= rule.high_min, scores <= rule.low_max
+    elif rule.method == "median":
         median = scores.median()
         high, low = scores > median, scores <= median
     else:
-        raise AnalysisError(f"taxonomy.mining.split.method {split['method']!r} is not one of threshold, median")
+        raise AnalysisError(f"taxonomy.mining.split.method {rule.method!r} is not one of threshold, median")
     return pd.Series(np.where(high, True, np.where(low, False, None)), index=scores.index, dtype=object)
 
 
@@ -634,7 +598,16 @@ def mine_phrases(
     messages: pd.DataFrame,
     outcomes: pd.DataFrame,
     dimensions: Sequence[str],
-    settings: Mapping,
+    *,
+    min_participants: int,
+    text: TextNormalisation,
+    ngram_range: Sequence[int],
+    drop_nested_share: float | None,
+    split: SplitRule,
+    prior_scale: float,
+    z_threshold: float,
+    prior_type: str = "informative_dirichlet",
+    prior_background: str = "analysed_messages",
 ) -> MiningResults:
     """Route 2: mine recurring supporter phrases and rank them by their association with each dimension.
 
@@ -646,9 +619,26 @@ def mine_phrases(
         ``conversation_scores.csv`` (analysed conversations, design and scores).
     dimensions : sequence of str
         Registered dimensions to score phrases on.
-    settings : mapping
-        The registered ``taxonomy`` block (``min_participants``, ``text``,
-        ``ngram_range``, ``drop_nested_share``, ``mining``).
+    min_participants : int
+        k: a phrase is kept only when at least k distinct participants used it.
+    text : TextNormalisation
+        How messages are normalised and cut into words (``taxonomy.text``).
+    ngram_range : (int, int)
+        Shortest and longest phrase, in words.
+    drop_nested_share : float or None
+        Drop a phrase when a phrase one word longer containing it is used in at least this share
+        of its messages, and keep only the longest of phrases used in exactly the same messages;
+        None keeps every phrase.
+    split : SplitRule
+        High- and low-scoring conversations on each dimension (``taxonomy.mining.split``).
+    prior_scale : float
+        Prior counts ``alpha_w = prior_scale * (messages using phrase w)`` (:func:`informative_prior`).
+    z_threshold : float
+        A phrase marks the dimension of its largest z when that z is at least this.
+    prior_type : {"informative_dirichlet"}
+        The prior family (the only one implemented; echoed in the spec record).
+    prior_background : {"analysed_messages"}
+        The background counts: the analysed supporter messages (the only ones implemented).
 
     Returns
     -------
@@ -672,13 +662,16 @@ def mine_phrases(
     ------
     AnalysisError
         When no supporter message of an analysed conversation has words.
+    ConfigError
+        When ``prior_type`` or ``prior_background`` is not the one implemented.
     """
-    k = int(settings["min_participants"])
-    mining = settings["mining"]
+    require_implemented("taxonomy.mining.prior.type", prior_type, "informative_dirichlet")
+    require_implemented("taxonomy.mining.prior.background", prior_background, "analysed_messages")
+    k = int(min_participants)
     sample, left_out = supporter_sample(messages, outcomes)
     # A phrase k participants used is in at least k messages: pruning to those chunk by chunk keeps the
     # tokeniser's vocabulary of every distinct n-gram (millions at 100x the trial) from being built whole.
-    matrix, phrases, n_found = frequent_phrase_matrix(sample["text"], settings["text"], settings["ngram_range"], min_messages=k)
+    matrix, phrases, n_found = frequent_phrase_matrix(sample["text"], text=text, ngram_range=ngram_range, min_messages=k)
     left = [left_out]
     if n_found == 0:
         raise AnalysisError("no supporter message of an analysed conversation contains a phrase of the registered length")
@@ -688,12 +681,12 @@ def mine_phrases(
     left.append(_count_row("phrases", f"used by fewer than {k} participants (not shown)", n_found - int(frequent.sum())))
     matrix, phrases, participants = matrix[:, frequent], phrases[frequent], participants[frequent]
     support = np.asarray(matrix.sum(axis=0)).ravel().astype(np.int64)
-    if settings.get("drop_nested_share") is not None and len(phrases):
-        nested = nested_phrases(phrases, support, float(settings["drop_nested_share"]))
+    if drop_nested_share is not None and len(phrases):
+        nested = nested_phrases(phrases, support, float(drop_nested_share))
         left.append(
             _count_row(
                 "phrases",
-                f"part of a phrase one word longer in at least {settings['drop_nested_share']} of its messages",
+                f"part of a phrase one word longer in at least {drop_nested_share} of its messages",
                 int(nested.sum()),
             )
         )
@@ -704,11 +697,11 @@ def mine_phrases(
     if len(phrases) == 0:
         raise AnalysisError(f"no phrase is used by at least {k} participants; nothing to rank")
 
-    alpha = informative_prior(support, float(mining["prior"]["scale"]))
+    alpha = informative_prior(support, float(prior_scale))
     n_words = pd.Series(phrases, dtype=object).str.count(" ").to_numpy() + 1
     scores, groups = [], {}
     for dimension in dimensions:
-        group = split_conversations(sample[dimension], mining["split"])
+        group = split_conversations(sample[dimension], split)
         high = (group == True).to_numpy()  # noqa: E712 (object column holding True, False and None)
         low = (group == False).to_numpy()  # noqa: E712
         groups[dimension] = {
@@ -754,7 +747,7 @@ def mine_phrases(
     phrase_scores = phrase_scores.sort_values(["_order", "_neg", "phrase"], kind="stable")
     phrase_scores = phrase_scores.drop(columns=["_order", "_neg"]).reset_index(drop=True)[PHRASE_SCORE_COLUMNS]
 
-    taxonomy = _assign_dimensions(phrase_scores, float(mining["z_threshold"]), order)
+    taxonomy = _assign_dimensions(phrase_scores, float(z_threshold), order)
     taxonomy = taxonomy.merge(
         pd.DataFrame({"phrase": phrases, "support_messages": support, "support_participants": participants}),
         on="phrase", how="left", validate="one_to_one",
@@ -776,12 +769,12 @@ def mine_phrases(
         },
         "details": {
             "min_participants": k,
-            "ngram_range": [int(n) for n in settings["ngram_range"]],
-            "text": dict(settings["text"]),
-            "drop_nested_share": settings.get("drop_nested_share"),
-            "split": dict(mining["split"]),
-            "prior": {**dict(mining["prior"]), "alpha_0": float(alpha.sum())},
-            "z_threshold": float(mining["z_threshold"]),
+            "ngram_range": [int(n) for n in ngram_range],
+            "text": asdict(text),
+            "drop_nested_share": drop_nested_share,
+            "split": split.describe(),
+            "prior": {"type": prior_type, "background": prior_background, "scale": prior_scale, "alpha_0": float(alpha.sum())},
+            "z_threshold": float(z_threshold),
             "groups": groups,
             "unit": "supporter message (phrase counted once per message)",
         },
@@ -930,7 +923,12 @@ def expression_change(
     sample: pd.DataFrame,
     arms: Sequence[str],
     reference_arm: str,
-    settings: Mapping,
+    *,
+    alpha: float,
+    fdr_method: str,
+    per_arm: bool,
+    top_n: int,
+    test: str = "lpm_cluster",
 ) -> ChangeResults:
     """Share of supporter messages using each expression before and after training, and its DiD.
 
@@ -946,9 +944,17 @@ def expression_change(
         ``participant_id``, ``arm``, ``post`` and ``trouble_type``.
     arms, reference_arm : sequence of str, str
         Registered arms and the reference (control) arm.
-    settings : mapping
-        The registered ``taxonomy.change`` block (``alpha``, ``fdr_method``,
-        ``per_arm``, ``top_n``).
+    alpha : float
+        FDR level; the intervals have confidence ``1 - alpha``.
+    fdr_method : str
+        statsmodels ``multipletests`` method across the expressions of one
+        trouble type and contrast.
+    per_arm : bool
+        Also each non-reference arm against the reference arm.
+    top_n : int
+        Significant rising and falling expressions kept per trouble type.
+    test : {"lpm_cluster"}
+        The test (the only one implemented; echoed in the spec record).
 
     Returns
     -------
@@ -966,11 +972,17 @@ def expression_change(
         falling expressions of the pooled contrast, largest change first.
         ``left_out``: families that could not be estimated and expressions
         with no variation in a family (counts).
+
+    Raises
+    ------
+    ConfigError
+        When ``test`` is not the one implemented.
     """
-    alpha = float(settings["alpha"])
+    require_implemented("taxonomy.change.test", test, "lpm_cluster")
+    alpha = float(alpha)
     troubles = sorted(sample["trouble_type"].dropna().unique())
     treated_arms = [arm for arm in arms if arm != reference_arm]
-    contrasts = [(TREATED, treated_arms)] + ([(arm, [arm]) for arm in treated_arms] if settings["per_arm"] else [])
+    contrasts = [(TREATED, treated_arms)] + ([(arm, [arm]) for arm in treated_arms] if per_arm else [])
     shares = _shares(indicators, expressions, sample, arms, troubles)
     frames, left = [], []
     for trouble in troubles:
@@ -990,14 +1002,14 @@ def expression_change(
             testable = did["p_value"].notna().to_numpy()
             q_value = np.full(len(did), np.nan)
             if testable.any():
-                q_value[testable] = multitest.multipletests(did.loc[testable, "p_value"], alpha=alpha, method=settings["fdr_method"])[1]
+                q_value[testable] = multitest.multipletests(did.loc[testable, "p_value"], alpha=alpha, method=fdr_method)[1]
             if (~testable).any():
                 left.append(
                     pd.DataFrame({"level": ["expressions"], "record_id": [f"{trouble} / {contrast}"],
                                   "reason": ["no variation in the trouble type and contrast: no test"],
                                   "n_records": [int((~testable).sum())]})
                 )
-            half_width = stats.norm.ppf(1 - alpha / 2) * did["std_error"].to_numpy()
+            wald = wald_coefficients(expressions["expression"], did["estimate"], did["std_error"], alpha)
             significant = q_value < alpha
             frames.append(
                 pd.DataFrame(
@@ -1018,11 +1030,11 @@ def expression_change(
                         "share_after_control": did["share_control_after"].to_numpy(),
                         "estimate": did["estimate"].to_numpy(),
                         "std_error": did["std_error"].to_numpy(),
-                        "statistic": did["statistic"].to_numpy(),
-                        "p_value": did["p_value"].to_numpy(),
+                        "statistic": wald["statistic"].to_numpy(),
+                        "p_value": wald["p_value"].to_numpy(),
                         "q_value": q_value,
-                        "ci_low": did["estimate"].to_numpy() - half_width,
-                        "ci_high": did["estimate"].to_numpy() + half_width,
+                        "ci_low": wald["ci_low"].to_numpy(),
+                        "ci_high": wald["ci_high"].to_numpy(),
                         "significant": significant,
                         "direction": np.select(
                             [did["estimate"].to_numpy() > 0, did["estimate"].to_numpy() < 0], ["rising", "falling"], "none"
@@ -1032,7 +1044,7 @@ def expression_change(
             )
     change = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=CHANGE_COLUMNS)
     change = change[CHANGE_COLUMNS]
-    top = top_changes(change, int(settings["top_n"]))
+    top = top_changes(change, int(top_n))
     left_out = pd.concat(left, ignore_index=True) if left else pd.DataFrame(columns=LEFT_OUT_COLUMNS)
     execution = {
         "estimator": "ols_linear_probability_did",
@@ -1046,7 +1058,7 @@ def expression_change(
             "reference_distribution": "normal",
         },
         "alpha": alpha,
-        "multiplicity": {"family": "expressions within trouble type and contrast", "method": settings["fdr_method"]},
+        "multiplicity": {"family": "expressions within trouble type and contrast", "method": fdr_method},
         "sample": {
             "subset": "supporter messages of the analysed conversations",
             "n_messages": int(len(sample)),
@@ -1058,8 +1070,8 @@ def expression_change(
         "details": {
             "contrasts": [name for name, _ in contrasts],
             "treated_arms": treated_arms,
-            "test": settings["test"],
-            "top_n": int(settings["top_n"]),
+            "test": test,
+            "top_n": int(top_n),
             "unit": "supporter message; before = conversation 1, after = post conversations",
         },
     }
@@ -1122,19 +1134,25 @@ def phrase_change(
     taxonomy: pd.DataFrame,
     arms: Sequence[str],
     reference_arm: str,
-    settings: Mapping,
+    *,
+    min_participants: int,
+    text: TextNormalisation,
+    ngram_range: Sequence[int],
+    change: ChangeTest,
 ) -> ChangeResults:
     """Route 2: change with training of the mined phrases (every phrase of the taxonomy).
 
-    ``settings`` is the whole registered ``taxonomy`` block. The phrases are counted again in the
-    analysed supporter messages with the registered normalisation; their category is the one the
-    taxonomy gave them (``unassigned`` when they mark no dimension).
+    The phrases are counted again in the analysed supporter messages with the registered
+    normalisation (``text``, ``ngram_range``: as for :func:`mine_phrases`); only those used by at
+    least ``min_participants`` participants are analysed, and their category is the one the
+    taxonomy gave them (``unassigned`` when they mark no dimension). ``change`` is the registered
+    test (:func:`expression_change`).
     """
     sample, left_out = supporter_sample(messages, outcomes)
-    shown = shown_items(taxonomy, "support_participants", int(settings["min_participants"]))
-    indicators, _ = phrase_matrix(sample["text"], settings["text"], settings["ngram_range"], vocabulary=shown["phrase"])
+    shown = shown_items(taxonomy, "support_participants", int(min_participants))
+    indicators, _ = phrase_matrix(sample["text"], text=text, ngram_range=ngram_range, vocabulary=shown["phrase"])
     expressions = pd.DataFrame({"expression": shown["phrase"].to_numpy(), "category": shown["category"].to_numpy()})
-    result = expression_change(indicators, expressions, sample, arms, reference_arm, settings["change"])
+    result = expression_change(indicators, expressions, sample, arms, reference_arm, **asdict(change))
     return _with_left_out(result, left_out)
 
 
@@ -1144,21 +1162,24 @@ def theme_change(
     outcomes: pd.DataFrame,
     arms: Sequence[str],
     reference_arm: str,
-    settings: Mapping,
+    *,
+    min_participants: int,
+    change: ChangeTest,
 ) -> ChangeResults:
     """Route 1: change with training of the coded themes.
 
     Theme codes on seeker messages or on messages of conversations that are not analysed are left
-    out (listed); themes used by fewer than k participants are analysed nowhere and listed by an
-    opaque identifier only. ``settings`` is the whole registered ``taxonomy`` block.
+    out (listed); themes used by fewer than k = ``min_participants`` participants are analysed
+    nowhere and listed by an opaque identifier only. ``change`` is the registered test
+    (:func:`expression_change`).
     """
     sample, left_out = supporter_sample(messages, outcomes)
-    k = int(settings["min_participants"])
-    position = pd.Series(np.arange(len(sample)), index=_message_keys(sample["conversation_id"], sample["turn"]))
-    keys = _message_keys(themes["conversation_id"], themes["turn"])
+    k = int(min_participants)
+    position = pd.Series(np.arange(len(sample)), index=message_keys(sample["conversation_id"], sample["turn"]))
+    keys = message_keys(themes["conversation_id"], themes["turn"])
     row = position.reindex(keys).to_numpy()
     coded = ~np.isnan(row)
-    roles = messages.set_index(_message_keys(messages["conversation_id"], messages["turn"]))["role"]
+    roles = messages.set_index(message_keys(messages["conversation_id"], messages["turn"]))["role"]
     seeker = (roles.reindex(keys).to_numpy() == ROLES[0]) & ~coded
     left = [left_out]
     for mask, reason in ((seeker, "theme code on a seeker message"),
@@ -1189,7 +1210,7 @@ def theme_change(
     indicators = indicators.tocsc()[:, shown.index.to_numpy()].tocsr()
     result = expression_change(
         indicators, shown[["expression", "category"]].reset_index(drop=True), sample, arms, reference_arm,
-        settings["change"],
+        **asdict(change),
     )
     return _with_left_out(result, pd.concat(left, ignore_index=True))
 
@@ -1204,14 +1225,17 @@ def _with_left_out(result: ChangeResults, left_out: pd.DataFrame) -> ChangeResul
 # Recovery of a reference lexicon
 
 
-def reference_ngrams(texts_by_dimension: Mapping[str, Sequence[str]], settings: Mapping) -> dict[str, set[str]]:
+def reference_ngrams(
+    texts_by_dimension: Mapping[str, Sequence[str]], *, text: TextNormalisation, ngram_range: Sequence[int]
+) -> dict[str, set[str]]:
     """The phrases (n-grams) of a reference lexicon per dimension, normalised like the messages.
 
-    A phrase counts for a dimension only when no other dimension's texts contain it.
+    ``text`` and ``ngram_range`` are those of :func:`mine_phrases`. A phrase counts for a dimension
+    only when no other dimension's texts contain it.
     """
     found = {}
     for dimension, texts in texts_by_dimension.items():
-        _, phrases = phrase_matrix(pd.Series(list(texts), dtype=object), settings["text"], settings["ngram_range"])
+        _, phrases = phrase_matrix(pd.Series(list(texts), dtype=object), text=text, ngram_range=ngram_range)
         found[dimension] = set(phrases)
     return {
         dimension: phrases - set().union(*(other for name, other in found.items() if name != dimension))

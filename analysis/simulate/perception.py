@@ -1,6 +1,6 @@
 """Simulate the perception task and an LLM's Elo ratings for a simulated cohort (SYNTHETIC).
 
-The optional cohort files ``perception.csv`` and ``elo.csv`` (see :mod:`analysis.secondary.perception`) are
+The optional cohort files ``perception.csv`` and ``elo.csv`` (see :mod:`analysis.cohorts.optional`) are
 generated from a simulated cohort's conversations and judges' scores, calibrated to the published
 perception results: about 1,500 choices over about 150 conversations, a logit slope of 0.144
 log-odds per composite point for choosing the higher-composite conversation, and a Spearman
@@ -61,6 +61,7 @@ from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
 from analysis.cohorts.outcomes import aggregate_judges
 
 __all__ = [
+    "expected_slope",
     "PUBLISHED_SLOPE",
     "PUBLISHED_BT_ELO_SPEARMAN",
     "PerceptionSimulationParameters",
@@ -184,7 +185,9 @@ def expected_choice_probability(mean_difference: np.ndarray, noise_sd: float, no
     return values @ w / np.sqrt(np.pi)
 
 
-def _expected_slope(beta: float, dz: np.ndarray, design: np.ndarray, rho: float) -> float:
+def expected_slope(beta: float, dz: np.ndarray, design: np.ndarray, rho: float) -> float:
+    """The logit slope on the judged gap that choices made with sensitivity ``beta`` produce in expectation
+    (a binomial GLM fitted to the expected choice probabilities of the pairs)."""
     probability = expected_choice_probability(beta * rho * dz, beta * np.sqrt(2.0 * (1.0 - rho**2)))
     with warnings.catch_warnings():
         # near-certain choices at the upper end of the bracket; the slope is still well defined
@@ -218,9 +221,9 @@ def calibrate_choice_scale(abs_gap: np.ndarray, scenario: np.ndarray, sd: float,
     design = np.column_stack([np.ones(len(abs_gap)), abs_gap, dummies])
     dz = abs_gap / sd
     low, high = 1e-3, 50.0
-    if _expected_slope(high, dz, design, rho) < slope:
+    if expected_slope(high, dz, design, rho) < slope:
         raise ValueError(f"slope {slope} cannot be reached with perceived_correlation {rho}")
-    return float(brentq(lambda beta: _expected_slope(beta, dz, design, rho) - slope, low, high, xtol=1e-10))
+    return float(brentq(lambda beta: expected_slope(beta, dz, design, rho) - slope, low, high, xtol=1e-10))
 
 
 def calibrate_elo_loading(strength: np.ndarray, first: np.ndarray, second: np.ndarray, target_spearman: float) -> tuple[float, float]:

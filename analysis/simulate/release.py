@@ -57,7 +57,7 @@ from analysis.simulate.cohort import PHRASE_THEMES, code_planted_themes, simulat
 
 __all__ = ["SimulatedRelease", "simulate_release", "write_release", "RELEASE_STARTERS", "theme_levels"]
 
-PERCEPTION_SLOPE = 0.144  # published log-odds per composite point (issue 4)
+PERCEPTION_SLOPE = 0.144  # published log-odds per composite point (perception task; docs/secondary_analyses.md)
 # The opening lines as the release spells them: the personal ones with U+2019 and U+2026.
 RELEASE_STARTERS: dict[str, str] = {
     scenario: (line.replace("'", "\u2019").replace("..", "\u2026") if SCENARIO_TROUBLE_TYPE[scenario] == "personal" else line)

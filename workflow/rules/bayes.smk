@@ -1,4 +1,4 @@
-# The registered Bayesian models (issue 3; docs/bayesian_models.md): a joint cumulative-logit model of
+# The registered Bayesian models (docs/bayesian_models.md): a joint cumulative-logit model of
 # the dimensions and a linear model of the composite, PyMC sampled by nutpie, each a rule of its own.
 # Registered in config/prereg.yaml under `bayesian_models:`.
 

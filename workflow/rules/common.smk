@@ -9,6 +9,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from analysis.cohorts.formats import FORMATS
 from analysis.constants import NATIVE_FILES, OPTIONAL_FILES
 from analysis.errors import ConfigError, exit_on_pipeline_error
 from analysis.adapters.paper_release import release_marks_synthetic
@@ -71,31 +72,30 @@ def cohort_spec(wildcards):
         raise ConfigError(f"cohort '{wildcards.cohort}' is not declared under `cohorts:` in the config") from None
 
 
+def cohort_format(cohort):
+    """The cohort's row of the format table (analysis.cohorts.formats.FORMATS)."""
+    return FORMATS[COHORTS[cohort]["format"]]
+
+
+def cohort_kind(cohort):
+    """`trial` (a randomised trial: every trial analysis applies) or `ratings` (a rating study: agreement only)."""
+    return cohort_format(cohort).kind
+
+
 def is_synthetic(wildcards):
     """Simulated cohorts, and local copies of a release that analysis.simulate.release wrote, are labelled
     synthetic in every table, figure and report."""
     spec = cohort_spec(wildcards)
-    if spec["format"] == "paper_release" and "path" in spec:
-        return release_marks_synthetic(paper_release_paths(wildcards)["experiment_1"])
-    return spec["format"] == "simulated"
-
-
-# Where each format's cohort lies in the native contract: `native` cohorts where the config says,
-# the others where the rule that simulates or imports them writes it.
-NATIVE_DIRECTORIES = {
-    "simulated": "data/simulated/{cohort}",
-    "pilot_release": "data/imported/pilot_release/{cohort}",
-    "paper_release": "data/imported/paper_release/{cohort}",
-}
-# What a cohort is: a randomised trial (every trial analysis applies) or a rating study (agreement only).
-COHORT_KINDS = {"native": "trial", "simulated": "trial", "paper_release": "trial", "pilot_release": "ratings"}
+    synthetic = cohort_format(wildcards.cohort).synthetic
+    if synthetic == "release_marker":
+        return "path" in spec and release_marks_synthetic(paper_release_paths(wildcards)["experiment_1"])
+    return synthetic == "always"
 
 
 def native_directory(cohort):
-    spec = COHORTS[cohort]
-    if spec["format"] == "native":
-        return spec["path"]
-    return NATIVE_DIRECTORIES[spec["format"]].format(cohort=cohort)
+    """Where the cohort lies in the native contract: where the config says, or where the rule that
+    simulates or imports it writes it."""
+    return cohort_format(cohort).native_directory(cohort, COHORTS[cohort].get("path"))
 
 
 def raw_cohort_files(wildcards):
@@ -110,15 +110,14 @@ def raw_cohort_files(wildcards):
 # exist, hold at least 32 bytes and lie outside the repository and the folder the run writes to.
 from analysis.cohorts.privacy import read_pseudonym_key
 
-PSEUDONYMISED_BY = {"native": "validate_cohort", "simulated": "validate_cohort", "paper_release": "import_paper_release"}
 KEY_PROTECTED_DIRS = [str(workflow.basedir), os.getcwd()]
 
 with exit_on_pipeline_error():
     for name, spec in COHORTS.items():
-        if "pseudonymise_ids" in spec and spec["format"] not in PSEUDONYMISED_BY:
+        if "pseudonymise_ids" in spec and cohort_format(name).pseudonymised_by is None:
             raise ConfigError(
-                f"cohort '{name}': pseudonymise_ids is not available for format {spec['format']} (a public rating release "
-                f"whose only people IDs, the crowd workers', are hashed already); remove it from the cohort's block"
+                f"cohort '{name}': pseudonymise_ids is not available for format {spec['format']} "
+                f"({cohort_format(name).not_pseudonymised_because}); remove it from the cohort's block"
             )
 
 
@@ -129,7 +128,7 @@ def pseudonymise_option(step):
 
     def option(wildcards):
         spec = cohort_spec(wildcards)
-        if "pseudonymise_ids" in spec and PSEUDONYMISED_BY.get(spec["format"]) == step:
+        if "pseudonymise_ids" in spec and cohort_format(wildcards.cohort).pseudonymised_by == step:
             return dict(spec["pseudonymise_ids"])
         return None
 
@@ -172,7 +171,7 @@ def register_targets(patterns, kinds=("trial",), requires=None):
         TARGET_PATTERNS[kind].append((list(patterns), requires))
 
 
-# Spec records (analysis/prereg/specs.py) that the pre-registration audit of a cohort reads (issue 6).
+# Spec records (analysis/prereg/specs.py) that the pre-registration audit of a cohort reads (docs/preregistration.md).
 SPEC_RECORDS = []
 
 
@@ -185,7 +184,7 @@ def register_spec_records(patterns, kinds=("trial",), requires=None, analysis_id
 
 
 def spec_records_apply(cohort, kinds, requires):
-    return COHORT_KINDS[COHORTS[cohort]["format"]] in kinds and (requires is None or has_optional_file(cohort, requires))
+    return cohort_kind(cohort) in kinds and (requires is None or has_optional_file(cohort, requires))
 
 
 def cohort_spec_records(cohort):
@@ -205,7 +204,7 @@ def inapplicable_analyses(cohort):
     reasons = {}
     for _, kinds, requires, ids in SPEC_RECORDS:
         if not spec_records_apply(cohort, kinds, requires):
-            kind = COHORT_KINDS[COHORTS[cohort]["format"]]
+            kind = cohort_kind(cohort)
             why = f"runs for {'/'.join(kinds)} cohorts only" if kind not in kinds else f"needs {OPTIONAL_FILES.get(requires, requires)}"
             reasons.update({i: why for i in ids if i not in applied and i not in unavailable})
     return reasons
@@ -227,9 +226,10 @@ def unavailable_analyses(cohort):
 
 
 def unavailable_optional_files(cohort):
-    """paper_release cohorts: optional file -> why it could not be imported, read from the import record
-    once the import checkpoint has run (release.smk); empty for other formats."""
-    if COHORTS[cohort]["format"] != "paper_release":
+    """Cohorts whose optional files an import record lists (paper_release): optional file -> why it could
+    not be imported, read from the record once the import checkpoint has run (release.smk); empty for
+    other formats."""
+    if cohort_format(cohort).optional_files != "import_record":
         return {}
     record = checkpoints.import_paper_release.get(cohort=cohort).output.record
     with open(record, encoding="utf-8") as handle:
@@ -241,19 +241,22 @@ def has_optional_file(cohort, name):
     """Whether the cohort has the optional file `name` (a key of OPTIONAL_FILES, or `theme_levels`: a
     themes.csv with the parent level theme_level2). Simulated cohorts provide every optional file but
     theme levels; paper_release cohorts those their import could map (known after the import
-    checkpoint); a native cohort has one when it lies in its directory."""
-    spec = COHORTS[cohort]
+    checkpoint); a native cohort has one when it lies in its directory (the format table,
+    analysis.cohorts.formats, says which of these a format follows)."""
+    format_ = cohort_format(cohort)
     if name == "theme_levels":
-        if spec["format"] == "native" and has_optional_file(cohort, "themes"):
-            with open(os.path.join(spec["path"], OPTIONAL_FILES["themes"]), encoding="utf-8-sig") as handle:
+        if format_.theme_levels == "never" or not has_optional_file(cohort, "themes"):
+            return False
+        if format_.theme_levels == "themes_header":
+            with open(os.path.join(native_directory(cohort), OPTIONAL_FILES["themes"]), encoding="utf-8-sig") as handle:
                 return "theme_level2" in next(csv.reader(handle), [])
-        return spec["format"] == "paper_release" and has_optional_file(cohort, "themes")
-    if spec["format"] == "simulated":
         return True
-    if spec["format"] == "paper_release":
+    if format_.optional_files == "all":
+        return True
+    if format_.optional_files == "import_record":
         return name not in unavailable_optional_files(cohort)
-    if spec["format"] == "native":
-        return os.path.isfile(os.path.join(spec["path"], OPTIONAL_FILES[name]))
+    if format_.optional_files == "directory":
+        return os.path.isfile(os.path.join(native_directory(cohort), OPTIONAL_FILES[name]))
     return False
 
 
@@ -270,7 +273,7 @@ def optional_cohort_file(name):
 
 
 def cohort_targets(cohort):
-    kind = COHORT_KINDS[COHORTS[cohort]["format"]]
+    kind = cohort_kind(cohort)
     return [
         pattern.format(cohort=cohort)
         for patterns, requires in TARGET_PATTERNS[kind]
@@ -283,18 +286,19 @@ def all_targets():
     return [target for cohort in COHORTS if cohort_available(cohort) for target in cohort_targets(cohort)]
 
 
-# Cohorts whose data may not be had on this machine (issue 5): a format listed here is asked, at DAG
-# construction, whether its input can be had; when not, the cohort's targets are left out of `rule all`
+# Cohorts whose data may not be had on this machine (downloaded releases): a format whose row in the
+# format table says `availability="probe"` is asked, at DAG construction, whether its input can be had,
+# through its check here (format -> check); when not, the cohort's targets are left out of `rule all`
 # (with a warning saying why) and the other cohorts run as usual.
 COHORT_AVAILABILITY = {}
 
 
 def cohort_available(cohort):
-    check = COHORT_AVAILABILITY.get(COHORTS[cohort]["format"])
-    return check is None or check(cohort)
+    format_ = cohort_format(cohort)
+    return format_.availability != "probe" or COHORT_AVAILABILITY[format_.name](cohort)
 
 
-# The Lend an Ear pilot release (format pilot_release, issue 5; docs/measurement_validity.md): read from
+# The Lend an Ear pilot release (format pilot_release; docs/measurement_validity.md): read from
 # the cohort's `path` when that folder exists, else from an earlier download, else downloaded (the URL is
 # probed once, quickly); when none is possible the cohort is skipped with a warning.
 from snakemake.logging import logger
@@ -302,7 +306,7 @@ from snakemake.logging import logger
 from analysis.adapters.pilot_release import DEFAULT_BASE_URL, PILOT_OUTPUT_FILES, locate_release, manifest_inputs, read_manifest
 
 PILOT_MANIFEST = str(PACKAGE / "reference" / "pilot_release_manifest.csv")
-PILOT_DOWNLOADS = "data/downloads/pilot_release/{cohort}"
+PILOT_DOWNLOADS = FORMATS["pilot_release"].download_directory
 PILOT_SOURCES = {}
 
 
@@ -340,22 +344,18 @@ def pilot_download_outputs():
     return manifest_inputs(read_manifest(PILOT_MANIFEST), PILOT_DOWNLOADS)
 
 
-# Pre-registration audit, the authors' release (format: paper_release) and the report (issue 6;
-# docs/preregistration.md, docs/paper_release.md, docs/report.md).
+# Pre-registration audit, the authors' release (format: paper_release) and the report
+# (docs/preregistration.md, docs/paper_release.md, docs/report.md).
 import csv
 
 from analysis.adapters.paper_release import RELEASE_COMMIT as PAPER_RELEASE_COMMIT
 from analysis.adapters.paper_release import RELEASE_FILES as PAPER_RELEASE_FILES
 from analysis.adapters.paper_release import result_requirement
 
-PAPER_RELEASE_DOWNLOADS = f"data/downloads/paper_release/{PAPER_RELEASE_COMMIT}"
+PAPER_RELEASE_DOWNLOADS = FORMATS["paper_release"].download_directory.format(commit=PAPER_RELEASE_COMMIT)
 PAPER_RELEASE_MANIFEST = str(PACKAGE / "reference" / "paper_release_manifest.csv")
 PUBLISHED_COMPARISONS = PACKAGE / "reference" / "published_comparisons.csv"
 REPORT_DIR = Path(workflow.basedir) / "workflow" / "report"
-
-
-def cohort_kind(cohort):
-    return COHORT_KINDS[COHORTS[cohort]["format"]]
 
 
 def prereg_lock_file():
@@ -370,8 +370,8 @@ def audit_inputs(wildcards):
     if cohort_kind(cohort) == "trial":
         files["flow"] = f"results/{cohort}/qc/flow.csv"
         files["hypothesis_tests"] = f"results/{cohort}/primary/hypothesis_tests.csv"
-    if COHORTS[cohort]["format"] == "paper_release":
-        files["import_record"] = f"data/imported/paper_release/{cohort}/import_record.json"
+    if cohort_format(cohort).import_record:
+        files["import_record"] = cohort_format(cohort).import_record.format(cohort=cohort)
     return files
 
 
@@ -444,10 +444,13 @@ def report_inputs(wildcards):
     if cohort_kind(cohort) == "trial":
         files["flow"] = f"results/{cohort}/qc/flow.csv"
         files["validation"] = f"results/{cohort}/validated/validation.json"
-    if COHORTS[cohort]["format"] == "paper_release":
-        files["import_record"] = f"data/imported/paper_release/{cohort}/import_record.json"
+    format_ = cohort_format(cohort)
+    if format_.import_record:
+        files["import_record"] = format_.import_record.format(cohort=cohort)
+    if format_.compares_published:
         files["comparison"] = f"results/{cohort}/release/published_vs_reproduced.csv"
-        files["extras"] = [f"data/imported/paper_release/{cohort}/import_issues.csv"]
+    if format_.import_issues:
+        files["extras"] = [format_.import_issues.format(cohort=cohort)]
     return files
 
 

@@ -1,23 +1,4 @@
-# Ingest: simulate a synthetic cohort where asked, then validate every cohort against the contract.
-
-
-rule simulate_cohort:
-    output:
-        **{name: f"data/simulated/{{cohort}}/{filename}" for name, filename in NATIVE_FILES.items()},
-    input:
-        code=code("simulate_cohort"),
-    params:
-        simulation=simulation_params,
-        arms=DESIGN["arms"],
-        reference_arm=DESIGN["reference_arm"],
-    log:
-        "logs/simulate_cohort/{cohort}.log",
-    benchmark:
-        "logs/simulate_cohort/{cohort}.benchmark.tsv"
-    conda:
-        "../../environment.yml"
-    script:
-        "../scripts/simulate_cohort.py"
+# Ingest: validate every cohort against the contract (simulated cohorts are written by simulate.smk).
 
 
 rule validate_cohort:

@@ -1,4 +1,4 @@
-# Measurement validity (issue 5; docs/measurement_validity.md): agreement of judges, experts and crowd on
+# Measurement validity (docs/measurement_validity.md): agreement of judges, experts and crowd on
 # rating cohorts, and the registered primary DiD rerun once per judge on trial cohorts.
 
 
@@ -23,8 +23,8 @@ register_spec_records(
 
 rule assess_agreement:
     input:
-        scores=f"{NATIVE_DIRECTORIES['pilot_release']}/scores.csv",
-        crowd_annotations=f"{NATIVE_DIRECTORIES['pilot_release']}/crowd_annotations.csv",
+        scores=f"{FORMATS['pilot_release'].directory}/scores.csv",
+        crowd_annotations=f"{FORMATS['pilot_release'].directory}/crowd_annotations.csv",
         code=code("assess_agreement"),
     output:
         pairwise="results/{cohort}/reliability/pairwise.csv",
@@ -33,6 +33,8 @@ rule assess_agreement:
         excluded="results/{cohort}/reliability/excluded.csv",
         spec="results/{cohort}/reliability/spec.json",
     params:
+        analysis_id=PREREG["agreement"]["id"],
+        confirmatory=PREREG["agreement"]["confirmatory"],
         settings=PREREG["agreement"],
         dimensions=DIMENSIONS,
     log:
@@ -106,6 +108,8 @@ rule fit_judge_sensitivity:
         exclusions="results/{cohort}/primary/judge_sensitivity_exclusions.csv",
         spec="results/{cohort}/primary/judge_sensitivity.spec.json",
     params:
+        analysis_id=PREREG["agreement"]["judge_sensitivity"]["id"],
+        confirmatory=PREREG["agreement"]["judge_sensitivity"]["confirmatory"],
         settings=PREREG["agreement"]["judge_sensitivity"],
         rules=PREREG["exclusions"],
         dimensions=DIMENSIONS,

@@ -1,5 +1,5 @@
-# Linear mixed models (REML) per outcome and the paper's reliability and reliable change (issue 3;
-# docs/mixed_models.md). Registered in config/prereg.yaml under `mixed_models:`.
+# Linear mixed models (REML) per outcome and the paper's reliability and reliable change
+# (docs/mixed_models.md). Registered in config/prereg.yaml under `mixed_models:`.
 
 MIXED = PREREG["mixed_models"]
 
@@ -65,6 +65,8 @@ rule estimate_reliable_change:
         excluded="results/{cohort}/mixed/reliable_change_excluded.csv",
         spec="results/{cohort}/mixed/reliable_change.spec.json",
     params:
+        analysis_id=MIXED["reliable_change"]["id"],
+        confirmatory=MIXED["reliable_change"].get("confirmatory", False),
         plan=MIXED["reliable_change"],
         optimizers=MIXED["optimizers"],
         arms=DESIGN["arms"],

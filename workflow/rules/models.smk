@@ -1,4 +1,4 @@
-# The estimator comparison (issue 3; docs/bayesian_models.md): each arm's effect in SD units from the
+# The estimator comparison (docs/bayesian_models.md): each arm's effect in SD units from the
 # primary OLS, the linear mixed model and the Bayesian models, side by side. Registered in
 # config/prereg.yaml under `bayesian_models.estimator_comparison`.
 

@@ -1,4 +1,4 @@
-# The Lend an Ear pilot rating release (format pilot_release, issue 5): fetch when no local copy exists,
+# The Lend an Ear pilot rating release (format pilot_release): fetch when no local copy exists,
 # verify every file's sha256, import into the native contract (docs/measurement_validity.md).
 
 
@@ -31,7 +31,7 @@ rule import_pilot_release:
         scenarios=str(PACKAGE / "reference" / "pilot_scenarios.csv"),
         code=code("import_pilot_release"),
     output:
-        **{name: f"{NATIVE_DIRECTORIES['pilot_release']}/{filename}" for name, filename in PILOT_OUTPUT_FILES.items()},
+        **{name: f"{FORMATS['pilot_release'].directory}/{filename}" for name, filename in PILOT_OUTPUT_FILES.items()},
         issues="results/{cohort}/import/parse_issues.csv",
         summary="results/{cohort}/import/import.json",
     params:

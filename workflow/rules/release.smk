@@ -31,10 +31,10 @@ checkpoint import_paper_release:
         pseudonym_key=pseudonym_key_file("import_paper_release"),
         code=code("import_paper_release"),
     output:
-        **{name: f"data/imported/paper_release/{{cohort}}/{filename}" for name, filename in NATIVE_FILES.items()},
-        **{name: f"data/imported/paper_release/{{cohort}}/{filename}" for name, filename in OPTIONAL_FILES.items()},
-        record="data/imported/paper_release/{cohort}/import_record.json",
-        issues="data/imported/paper_release/{cohort}/import_issues.csv",
+        **{name: f"{FORMATS['paper_release'].directory}/{filename}" for name, filename in NATIVE_FILES.items()},
+        **{name: f"{FORMATS['paper_release'].directory}/{filename}" for name, filename in OPTIONAL_FILES.items()},
+        record=FORMATS["paper_release"].import_record,
+        issues=FORMATS["paper_release"].import_issues,
     params:
         arms=DESIGN["arms"],
         conversations_per_participant=DESIGN["conversations_per_participant"],

@@ -1,4 +1,4 @@
-# The paper's secondary analyses (issue 4; docs/secondary_analyses.md): silent empathy, the perception
+# The paper's secondary analyses (docs/secondary_analyses.md): silent empathy, the perception
 # task (optional cohort files perception.csv and elo.csv) and standardized improvement. Registered in
 # config/prereg.yaml under `secondary_analyses:`, all exploratory.
 
@@ -46,28 +46,6 @@ register_spec_records(
 )
 
 
-rule simulate_perception:
-    input:
-        conversations="data/simulated/{cohort}/conversations.csv",
-        scores="data/simulated/{cohort}/scores.csv",
-        code=code("simulate_perception"),
-    output:
-        perception="data/simulated/{cohort}/perception.csv",
-        elo="data/simulated/{cohort}/elo.csv",
-    params:
-        simulation=simulation_params,
-        composite=PREREG["outcomes"]["composite"],
-        aggregation=PREREG["judge_aggregation"],
-    log:
-        "logs/simulate_perception/{cohort}.log",
-    benchmark:
-        "logs/simulate_perception/{cohort}.benchmark.tsv"
-    conda:
-        "../../environment.yml"
-    script:
-        "../scripts/simulate_perception.py"
-
-
 rule analyse_silent_empathy:
     input:
         participants=validated("participants"),
@@ -86,6 +64,8 @@ rule analyse_silent_empathy:
     params:
         settings=SECONDARY["silent_empathy"],
         composite=PREREG["outcomes"]["composite"],
+        analysis_id=SECONDARY["silent_empathy"]["id"],
+        confirmatory=SECONDARY["silent_empathy"]["confirmatory"],
         exclusions=SECONDARY_EXCLUSIONS,
         judge_aggregation=PREREG["judge_aggregation"],
     log:
@@ -116,6 +96,8 @@ rule analyse_perception:
         spec="results/{cohort}/perception/spec.json",
     params:
         settings=SECONDARY["perception"],
+        analysis_id=SECONDARY["perception"]["id"],
+        confirmatory=SECONDARY["perception"]["confirmatory"],
         exclusions=SECONDARY_EXCLUSIONS,
         judge_aggregation=PREREG["judge_aggregation"],
     log:
@@ -143,6 +125,8 @@ rule analyse_perception_elo:
         spec="results/{cohort}/perception/elo.spec.json",
     params:
         settings=SECONDARY["perception"],
+        analysis_id=SECONDARY["perception"]["elo"]["id"],
+        confirmatory=SECONDARY["perception"]["elo"]["confirmatory"],
         exclusions=SECONDARY_EXCLUSIONS,
         judge_aggregation=PREREG["judge_aggregation"],
     log:
@@ -176,6 +160,8 @@ rule analyse_improvement:
         reference_arm=DESIGN["reference_arm"],
         post_conversations=DESIGN["post_conversations"],
         dimensions=DIMENSIONS,
+        analysis_id=SECONDARY["improvement"]["id"],
+        confirmatory=SECONDARY["improvement"]["confirmatory"],
         exclusions=SECONDARY_EXCLUSIONS,
         judge_aggregation=PREREG["judge_aggregation"],
     log:
@@ -289,7 +275,8 @@ rule render_silent_empathy_tables:
             for ext in ("csv", "tex", "md")
         },
     params:
-        settings=SECONDARY["silent_empathy"],
+        high_levels=SECONDARY["silent_empathy"]["high_levels"],
+        paired_test=SECONDARY["silent_empathy"]["paired_test"],
         synthetic=is_synthetic,
     log:
         "logs/render_silent_empathy_tables/{cohort}.log",
@@ -356,7 +343,8 @@ rule render_improvement_tables:
             for ext in ("csv", "tex", "md")
         },
     params:
-        settings=SECONDARY["improvement"],
+        baseline_covariate=SECONDARY["improvement"]["baseline_covariate"],
+        age_unit=SECONDARY["improvement"]["age_unit"],
         synthetic=is_synthetic,
     log:
         "logs/render_improvement_tables/{cohort}.log",

@@ -1,5 +1,5 @@
-# The taxonomy of idiomatic empathic expressions and how training changes it (issue 7;
-# docs/taxonomy.md). Registered in config/prereg.yaml under `taxonomy:`. Route 1: the cohort's optional
+# The taxonomy of idiomatic empathic expressions and how training changes it
+# (docs/taxonomy.md). Registered in config/prereg.yaml under `taxonomy:`. Route 1: the cohort's optional
 # themes.csv; route 2: phrases mined from the supporter messages.
 
 TAXONOMY = PREREG["taxonomy"]
@@ -56,22 +56,6 @@ register_spec_records(
     requires="themes",
     analysis_ids=[TAXONOMY["change"]["themes"]["id"]],
 )
-
-
-rule simulate_themes:
-    input:
-        messages="data/simulated/{cohort}/messages.csv",
-        code=code("simulate_themes"),
-    output:
-        themes="data/simulated/{cohort}/themes.csv",
-    log:
-        "logs/simulate_themes/{cohort}.log",
-    benchmark:
-        "logs/simulate_themes/{cohort}.benchmark.tsv"
-    conda:
-        "../../environment.yml"
-    script:
-        "../scripts/simulate_themes.py"
 
 
 rule validate_themes:

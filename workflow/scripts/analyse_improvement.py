@@ -3,7 +3,7 @@
 from analysis.cohorts.contract import read_validated
 from analysis.cohorts.native import write_csv
 from analysis.cohorts.outcomes import read_outcomes
-from analysis.prereg.specs import spec_record, write_spec_record
+from analysis.prereg.specs import write_rule_spec_record
 from analysis.runtime.runlog import logged_step
 from analysis.secondary.improvement import improvement_analysis
 
@@ -12,7 +12,13 @@ with logged_step(snakemake.log[0], "analyse_improvement") as log:
     results = improvement_analysis(
         outcomes=read_outcomes(snakemake.input.outcomes),
         participants=read_validated(snakemake.input.participants, "participants"),
-        settings=settings,
+        outcome=settings["outcome"],
+        standardiser=settings["standardiser"],
+        baseline_covariate=settings["baseline_covariate"],
+        sex_levels=settings["sex_levels"],
+        age_unit=settings["age_unit"],
+        alpha=settings["alpha"],
+        covariance=settings["covariance"],
         arms=snakemake.params.arms,
         reference_arm=snakemake.params.reference_arm,
         post_conversations=snakemake.params.post_conversations,
@@ -20,14 +26,5 @@ with logged_step(snakemake.log[0], "analyse_improvement") as log:
     )
     for name in ("participants", "standardisers", "arm_summary", "coefficients", "wald", "heterogeneity", "group_means", "left_out"):
         write_csv(getattr(results, name), snakemake.output[name])
-    record = spec_record(
-        analysis_id=settings["id"],
-        family="improvement",
-        cohort=snakemake.wildcards.cohort,
-        confirmatory=settings["confirmatory"],
-        exclusions=list(snakemake.params.exclusions),
-        judge_aggregation=dict(snakemake.params.judge_aggregation),
-        **results.execution,
-    )
-    write_spec_record(record, snakemake.output.spec)
+    write_rule_spec_record(snakemake.params, snakemake.wildcards.cohort, "improvement", results.execution, snakemake.output.spec)
     log.info("%s participants; %s records left out", results.execution["sample"]["n_participants"], len(results.left_out))

@@ -2,30 +2,33 @@
 
 from analysis.cohorts.contract import read_validated
 from analysis.cohorts.native import write_csv
+from analysis.cohorts.optional import load_perception
 from analysis.cohorts.outcomes import read_outcomes
-from analysis.prereg.specs import spec_record, write_spec_record
+from analysis.prereg.specs import write_rule_spec_record
 from analysis.runtime.runlog import logged_step
-from analysis.secondary.perception import load_perception, perception_analysis
+from analysis.secondary.perception import perception_analysis
 
 with logged_step(snakemake.log[0], "analyse_perception") as log:
     settings = snakemake.params.settings
     results = perception_analysis(
         perception=load_perception(snakemake.input.perception, read_validated(snakemake.input.conversations, "conversations")),
         outcomes=read_outcomes(snakemake.input.outcomes),
-        settings=settings,
+        outcome=settings["outcome"],
+        alpha=settings["alpha"],
+        logit_intercept=settings["logit"]["intercept"],
+        scenario_dummies=settings["logit"]["scenario_dummies"],
+        logit_covariance=settings["logit"]["covariance"],
+        logit_cluster_by=settings["logit"]["cluster_by"],
+        gap_edges=settings["gap_bins"],
+        proportion_ci=settings["proportion_ci"],
+        bradley_terry_method=settings["bradley_terry"]["method"],
+        bradley_terry_regularisation=settings["bradley_terry"]["regularisation"],
+        zero_gap=settings["zero_gap"],
+        rank_correlation=settings["rank_correlation"],
     )
     for name in ("choices", "logit", "logit_fit", "gap_bins", "curve", "strengths", "rank_correlations", "left_out"):
         write_csv(getattr(results, name), snakemake.output[name])
-    record = spec_record(
-        analysis_id=settings["id"],
-        family="perception",
-        cohort=snakemake.wildcards.cohort,
-        confirmatory=settings["confirmatory"],
-        exclusions=list(snakemake.params.exclusions),
-        judge_aggregation=dict(snakemake.params.judge_aggregation),
-        **results.execution,
-    )
-    write_spec_record(record, snakemake.output.spec)
+    write_rule_spec_record(snakemake.params, snakemake.wildcards.cohort, "perception", results.execution, snakemake.output.spec)
     log.info("sample: %s", results.execution["sample"])
     # a fit that departs from the registered model (scenario term dropped) must be visible in the log
     for note in results.logit_fit["note"]:

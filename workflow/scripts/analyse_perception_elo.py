@@ -2,9 +2,10 @@
 
 from analysis.cohorts.contract import read_validated
 from analysis.cohorts.native import write_csv
-from analysis.prereg.specs import spec_record, write_spec_record
+from analysis.cohorts.optional import load_elo
+from analysis.prereg.specs import write_rule_spec_record
 from analysis.runtime.runlog import logged_step
-from analysis.secondary.perception import elo_analysis, load_elo, read_choices, read_strengths
+from analysis.secondary.perception import elo_analysis, read_choices, read_strengths
 
 with logged_step(snakemake.log[0], "analyse_perception_elo") as log:
     settings = snakemake.params.settings
@@ -12,20 +13,18 @@ with logged_step(snakemake.log[0], "analyse_perception_elo") as log:
         choices=read_choices(snakemake.input.choices),
         strengths=read_strengths(snakemake.input.strengths),
         elo=load_elo(snakemake.input.elo, read_validated(snakemake.input.conversations, "conversations")),
-        settings=settings,
+        outcome=settings["outcome"],
+        alpha=settings["alpha"],
+        agreement_gap=settings["elo"]["agreement_gap"],
+        logit_intercept=settings["logit"]["intercept"],
+        scenario_dummies=settings["logit"]["scenario_dummies"],
+        logit_covariance=settings["logit"]["covariance"],
+        logit_cluster_by=settings["logit"]["cluster_by"],
+        rank_correlation=settings["elo"]["rank_correlation"],
     )
     for name in ("logit", "logit_fit", "rank_correlations", "left_out"):
         write_csv(getattr(results, name), snakemake.output[name])
-    record = spec_record(
-        analysis_id=settings["elo"]["id"],
-        family="perception",
-        cohort=snakemake.wildcards.cohort,
-        confirmatory=settings["elo"]["confirmatory"],
-        exclusions=list(snakemake.params.exclusions),
-        judge_aggregation=dict(snakemake.params.judge_aggregation),
-        **results.execution,
-    )
-    write_spec_record(record, snakemake.output.spec)
+    write_rule_spec_record(snakemake.params, snakemake.wildcards.cohort, "perception", results.execution, snakemake.output.spec)
     log.info("sample: %s", results.execution["sample"])
     # a fit that departs from the registered model (scenario term dropped) must be visible in the log
     for note in results.logit_fit["note"]:

@@ -3,8 +3,8 @@
 import pandas as pd
 
 from analysis.cohorts.native import write_csv
-from analysis.models.estimator_comparison import compare_estimators
-from analysis.prereg.specs import spec_record, write_spec_record
+from analysis.models.estimator_comparison import compare_estimators, comparison_execution
+from analysis.prereg.specs import write_rule_spec_record
 from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "compare_estimators") as log:
@@ -19,24 +19,6 @@ with logged_step(snakemake.log[0], "compare_estimators") as log:
         confidence=1.0 - params.alpha,
     )
     write_csv(comparison, snakemake.output.comparison)
-    record = spec_record(
-        analysis_id=params.analysis_id,
-        family="models",
-        cohort=snakemake.wildcards.cohort,
-        confirmatory=params.confirmatory,
-        estimator="comparison",
-        outcomes=list(dict.fromkeys(comparison["outcome"])),
-        terms=list(dict.fromkeys(comparison["term"])),
-        reference_arm=params.reference_arm,
-        alpha=params.alpha,
-        sample={"n_rows": int(len(comparison))},
-        exclusions=list(params.exclusions),
-        judge_aggregation=dict(params.judge_aggregation),
-        details={
-            "estimators": sorted(set(comparison["estimator"])),
-            "standardiser": "outcome_sd of primary/effects_sd.csv",
-            "ordinal_scale": params.ordinal_scale,
-        },
-    )
-    write_spec_record(record, snakemake.output.spec)
+    execution = comparison_execution(comparison, reference_arm=params.reference_arm, alpha=params.alpha, ordinal_scale=params.ordinal_scale)
+    write_rule_spec_record(params, snakemake.wildcards.cohort, "models", execution, snakemake.output.spec)
     log.info("compared %s estimators over %s rows", comparison["estimator"].nunique(), len(comparison))

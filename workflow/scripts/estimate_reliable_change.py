@@ -3,7 +3,7 @@
 from analysis.cohorts.native import write_csv
 from analysis.cohorts.outcomes import read_outcomes
 from analysis.models.reliable_change import reliable_change_analysis
-from analysis.prereg.specs import spec_record, write_spec_record
+from analysis.prereg.specs import write_rule_spec_record
 from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "estimate_reliable_change") as log:
@@ -23,16 +23,7 @@ with logged_step(snakemake.log[0], "estimate_reliable_change") as log:
     write_csv(results.responders, snakemake.output.responders)
     write_csv(results.participants, snakemake.output.participants)
     write_csv(results.excluded, snakemake.output.excluded)
-    record = spec_record(
-        analysis_id=plan["id"],
-        family="mixed",
-        cohort=snakemake.wildcards.cohort,
-        confirmatory=plan.get("confirmatory", False),
-        exclusions=list(snakemake.params.exclusions),
-        judge_aggregation=dict(snakemake.params.judge_aggregation),
-        **results.execution,
-    )
-    write_spec_record(record, snakemake.output.spec)
+    write_rule_spec_record(snakemake.params, snakemake.wildcards.cohort, "mixed", results.execution, snakemake.output.spec)
     row = results.reliability.iloc[0]
     log.info("sigma2_u %.4f, sigma2_e %.4f, r1 %.4f, r2 %.4f, SE_d %.4f", row.sigma2_u, row.sigma2_e, row.r1, row.r2, row.se_d)
     log.info("%s participants classified, %s left out (listed in %s)", len(results.participants), len(results.excluded), snakemake.output.excluded)

@@ -4,7 +4,7 @@ import pandas as pd
 
 from analysis.cohorts.contract import read_validated
 from analysis.cohorts.native import write_csv
-from analysis.prereg.specs import spec_record, write_spec_record
+from analysis.prereg.specs import write_rule_spec_record
 from analysis.runtime.runlog import logged_step
 from analysis.secondary.judge_sensitivity import judge_sensitivity
 
@@ -24,20 +24,11 @@ with logged_step(snakemake.log[0], "fit_judge_sensitivity") as log:
         alpha=snakemake.params.alpha,
         contrast_method=snakemake.params.contrast_method,
         judges=settings["judges"],
+        registered_aggregation=snakemake.params.judge_aggregation,
     )
     write_csv(results.effects, snakemake.output.effects)
     write_csv(results.exclusions, snakemake.output.exclusions)
-    record = spec_record(
-        analysis_id=settings["id"],
-        family="primary",
-        cohort=snakemake.wildcards.cohort,
-        confirmatory=settings["confirmatory"],
-        exclusions=[rule["id"] for rule in snakemake.params.rules],
-        judge_aggregation={"method": "single", "judges": results.execution["sample"]["judges"],
-                           "registered_primary": dict(snakemake.params.judge_aggregation)},
-        **results.execution,
-    )
-    write_spec_record(record, snakemake.output.spec)
+    write_rule_spec_record(snakemake.params, snakemake.wildcards.cohort, "primary", results.execution, snakemake.output.spec)
     log.info("%s", results.execution["details"]["note"])
     for entry in results.execution["details"]["not_estimable"]:
         log.warning("not estimable: %s", entry["reason"])

@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from analysis.render.figures import save_figure
+from analysis.render.agreement import plot_agreement_heatmap
+from analysis.render.style import save_figure
 from analysis.runtime.runlog import logged_step
-from analysis.secondary.agreement import plot_agreement_heatmap
 
 with logged_step(snakemake.log[0], "plot_agreement_heatmap"):
     figure = plot_agreement_heatmap(pd.read_csv(snakemake.input.pairwise), synthetic=snakemake.params.synthetic,

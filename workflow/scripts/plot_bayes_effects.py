@@ -3,7 +3,7 @@
 import pandas as pd
 
 from analysis.render.bayes import plot_bayes_effects
-from analysis.render.figures import save_figure
+from analysis.render.style import save_figure
 from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "plot_bayes_effects"):

@@ -2,7 +2,8 @@
 
 import pandas as pd
 
-from analysis.render.figures import plot_effects_sd, save_figure
+from analysis.render.figures import plot_effects_sd
+from analysis.render.style import save_figure
 from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "plot_effects_sd"):

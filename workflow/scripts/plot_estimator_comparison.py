@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from analysis.models.estimator_comparison import plot_estimator_comparison
-from analysis.render.figures import save_figure
+from analysis.render.estimator_comparison import plot_estimator_comparison
+from analysis.render.style import save_figure
 from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "plot_estimator_comparison"):

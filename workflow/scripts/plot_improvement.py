@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from analysis.render.figures import save_figure
+from analysis.render.improvement import plot_improvement
+from analysis.render.style import save_figure
 from analysis.runtime.runlog import logged_step
-from analysis.secondary.improvement import plot_improvement
 
 with logged_step(snakemake.log[0], "plot_improvement"):
     figure = plot_improvement(

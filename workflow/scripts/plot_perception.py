@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from analysis.render.figures import save_figure
+from analysis.render.perception import plot_gap_bins
+from analysis.render.style import save_figure
 from analysis.runtime.runlog import logged_step
-from analysis.secondary.perception import plot_gap_bins
 
 with logged_step(snakemake.log[0], "plot_perception"):
     figure = plot_gap_bins(

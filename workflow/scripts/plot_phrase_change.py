@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from analysis.render.figures import save_figure
+from analysis.render.style import save_figure
 from analysis.render.taxonomy import plot_expression_change
 from analysis.runtime.runlog import logged_step
 

@@ -4,8 +4,8 @@ import logging
 
 import pandas as pd
 
-from analysis.render.figures import save_figure
 from analysis.render.mixed import plot_responders
+from analysis.render.style import save_figure
 from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "plot_responders"):

@@ -2,9 +2,10 @@
 
 import pandas as pd
 
-from analysis.render.figures import save_figure
+from analysis.render.silent_empathy import plot_self_vs_judged, plot_trait_panel
+from analysis.render.style import save_figure
 from analysis.runtime.runlog import logged_step
-from analysis.secondary.silent_empathy import plot_self_vs_judged, plot_trait_panel, read_participant_traits
+from analysis.secondary.silent_empathy import read_participant_traits
 
 with logged_step(snakemake.log[0], "plot_silent_empathy"):
     traits = plot_trait_panel(

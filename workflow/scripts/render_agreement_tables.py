@@ -2,9 +2,9 @@
 
 import pandas as pd
 
+from analysis.render.agreement import agreement_tables_text
 from analysis.render.primary import write_rendered_tables
 from analysis.runtime.runlog import logged_step
-from analysis.secondary.agreement import agreement_tables_text
 
 with logged_step(snakemake.log[0], "render_agreement_tables") as log:
     rendered = agreement_tables_text(

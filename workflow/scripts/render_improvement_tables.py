@@ -2,9 +2,9 @@
 
 import pandas as pd
 
+from analysis.render.improvement import improvement_tables
 from analysis.render.primary import write_rendered_tables
 from analysis.runtime.runlog import logged_step
-from analysis.secondary.improvement import improvement_tables
 
 with logged_step(snakemake.log[0], "render_improvement_tables") as log:
     rendered = improvement_tables(
@@ -12,7 +12,8 @@ with logged_step(snakemake.log[0], "render_improvement_tables") as log:
         pd.read_csv(snakemake.input.wald),
         pd.read_csv(snakemake.input.heterogeneity),
         pd.read_csv(snakemake.input.standardisers),
-        settings=snakemake.params.settings,
+        baseline_covariate=snakemake.params.baseline_covariate,
+        age_unit=snakemake.params.age_unit,
         cohort=snakemake.wildcards.cohort,
         synthetic=snakemake.params.synthetic,
     )

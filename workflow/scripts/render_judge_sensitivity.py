@@ -2,9 +2,9 @@
 
 import pandas as pd
 
+from analysis.render.judge_sensitivity import judge_sensitivity_text
 from analysis.render.primary import write_rendered_tables
 from analysis.runtime.runlog import logged_step
-from analysis.secondary.judge_sensitivity import judge_sensitivity_text
 
 with logged_step(snakemake.log[0], "render_judge_sensitivity") as log:
     rendered = judge_sensitivity_text(

@@ -3,15 +3,16 @@
 import pandas as pd
 
 from analysis.render.primary import write_rendered_tables
+from analysis.render.silent_empathy import silent_empathy_tables
 from analysis.runtime.runlog import logged_step
-from analysis.secondary.silent_empathy import silent_empathy_tables
 
 with logged_step(snakemake.log[0], "render_silent_empathy_tables") as log:
     rendered = silent_empathy_tables(
         pd.read_csv(snakemake.input.trait_correlations),
         pd.read_csv(snakemake.input.self_judged),
         pd.read_csv(snakemake.input.high_rating_gap),
-        settings=snakemake.params.settings,
+        high_levels=snakemake.params.high_levels,
+        paired_test=snakemake.params.paired_test,
         cohort=snakemake.wildcards.cohort,
         synthetic=snakemake.params.synthetic,
     )

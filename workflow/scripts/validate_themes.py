@@ -2,8 +2,8 @@
 
 from analysis.cohorts.contract import read_validated
 from analysis.cohorts.native import write_csv
+from analysis.cohorts.optional import load_themes
 from analysis.runtime.runlog import logged_step
-from analysis.secondary.taxonomy import load_themes
 
 with logged_step(snakemake.log[0], "validate_themes") as log:
     themes = load_themes(snakemake.input.themes, read_validated(snakemake.input.messages, "messages"))

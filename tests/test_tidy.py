@@ -1,0 +1,44 @@
+"""Tidy coefficient tables: the statsmodels fit's own numbers, and Wald z tests from estimates and SEs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from scipy import stats
+
+from analysis.models.tidy import TIDY_COLUMNS, model_coefficients, wald_coefficients
+
+
+def test_model_coefficients_are_the_fits_own_numbers():
+    rng = np.random.default_rng(3)
+    data = pd.DataFrame({"x": rng.normal(size=50)})
+    data["y"] = 1.0 + 0.5 * data["x"] + rng.normal(size=50)
+    result = sm.OLS(data["y"], sm.add_constant(data["x"])).fit(cov_type="HC3")
+    table = model_coefficients(result, 0.1, outcome="y", n_clusters=50)
+    assert list(table.columns) == [*TIDY_COLUMNS, "outcome", "n_clusters"]
+    assert table["term"].tolist() == ["const", "x"]
+    np.testing.assert_array_equal(table["estimate"], result.params)
+    np.testing.assert_array_equal(table["std_error"], result.bse)
+    np.testing.assert_array_equal(table["p_value"], result.pvalues)
+    np.testing.assert_array_equal(table[["ci_low", "ci_high"]], result.conf_int(alpha=0.1))
+    assert table["n_obs"].tolist() == [50, 50]
+    assert table["outcome"].tolist() == ["y", "y"]
+
+
+def test_wald_coefficients_use_the_normal_distribution():
+    table = wald_coefficients(["a", "b"], [1.0, -0.5], [0.5, 0.25], 0.05, n_obs=10)
+    critical = stats.norm.ppf(0.975)
+    np.testing.assert_allclose(table["statistic"], [2.0, -2.0])
+    np.testing.assert_allclose(table["p_value"], 2 * stats.norm.sf(2.0))
+    np.testing.assert_allclose(table["ci_low"], [1.0 - critical * 0.5, -0.5 - critical * 0.25])
+    np.testing.assert_allclose(table["ci_high"], [1.0 + critical * 0.5, -0.5 + critical * 0.25])
+    assert table["n_obs"].tolist() == [10, 10]
+    assert table["p_value"].iloc[0] == pytest.approx(0.0455, abs=1e-4)  # R: 2 * pnorm(-2)
+
+
+def test_a_zero_standard_error_gives_no_test():
+    table = wald_coefficients(["flat"], [0.0], [0.0], 0.05)
+    assert np.isnan(table["statistic"].iloc[0]) and np.isnan(table["p_value"].iloc[0])
+    assert table["ci_low"].iloc[0] == table["ci_high"].iloc[0] == 0.0

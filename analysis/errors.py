@@ -8,15 +8,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 __all__ = [
-    "PipelineError",
-    "ConfigError",
-    "InputFileError",
-    "ValidationIssue",
-    "SHOWN_VALUE_MAX_CHARS",
-    "CohortValidationError",
-    "AnalysisError",
-    "require_implemented",
-    "exit_on_pipeline_error",
+    "PipelineError", "ConfigError", "InputFileError", "ValidationIssue", "SHOWN_VALUE_MAX_CHARS", "CohortValidationError",
+    "AnalysisError", "require_implemented", "exit_on_pipeline_error",
 ]
 
 

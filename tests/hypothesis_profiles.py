@@ -24,22 +24,9 @@ SLOW_BY_DESIGN = (HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.
 DEFAULT_EXAMPLES = 6
 FUZZ_EXAMPLES = int(os.environ.get("HYPOTHESIS_FUZZ_EXAMPLES", "1000"))
 
-settings.register_profile(
-    "default",
-    max_examples=DEFAULT_EXAMPLES,
-    derandomize=True,
-    deadline=None,
-    database=None,
-    print_blob=False,
-    suppress_health_check=SLOW_BY_DESIGN,
-)
-settings.register_profile(
-    "fuzz",
-    max_examples=FUZZ_EXAMPLES,
-    derandomize=False,
-    deadline=None,
-    database=None,
-    print_blob=True,
-    suppress_health_check=SLOW_BY_DESIGN,
-)
+# What both profiles share; they differ in how many examples, and whether those follow from the source.
+COMMON = {"deadline": None, "database": None, "suppress_health_check": SLOW_BY_DESIGN}
+
+settings.register_profile("default", max_examples=DEFAULT_EXAMPLES, derandomize=True, print_blob=False, **COMMON)
+settings.register_profile("fuzz", max_examples=FUZZ_EXAMPLES, derandomize=False, print_blob=True, **COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))

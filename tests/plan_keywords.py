@@ -11,18 +11,29 @@ from collections.abc import Mapping
 from analysis.cohorts.outcomes import Composite
 from analysis.secondary.silent_empathy import SelfJudgedPair, Trait
 
-__all__ = ["perception_keywords", "elo_keywords", "silent_empathy_keywords", "improvement_keywords", "agreement_keywords"]
+__all__ = [
+    "logit_keywords", "perception_keywords", "elo_keywords", "silent_empathy_keywords", "improvement_keywords",
+    "agreement_keywords",
+]
+
+
+def logit_keywords(settings: Mapping) -> dict:
+    """Keywords that ``perception_analysis`` and ``elo_analysis`` share: the outcome, alpha and the registered logit."""
+    logit = settings["logit"]
+    return {
+        "outcome": settings["outcome"],
+        "alpha": settings["alpha"],
+        "logit_intercept": logit["intercept"],
+        "scenario_dummies": logit["scenario_dummies"],
+        "logit_covariance": logit["covariance"],
+        "logit_cluster_by": logit["cluster_by"],
+    }
 
 
 def perception_keywords(settings: Mapping) -> dict:
     """Keywords of ``perception_analysis`` from ``secondary_analyses.perception`` (analyse_perception.py)."""
     return {
-        "outcome": settings["outcome"],
-        "alpha": settings["alpha"],
-        "logit_intercept": settings["logit"]["intercept"],
-        "scenario_dummies": settings["logit"]["scenario_dummies"],
-        "logit_covariance": settings["logit"]["covariance"],
-        "logit_cluster_by": settings["logit"]["cluster_by"],
+        **logit_keywords(settings),
         "gap_edges": settings["gap_bins"],
         "proportion_ci": settings["proportion_ci"],
         "bradley_terry_method": settings["bradley_terry"]["method"],
@@ -35,13 +46,8 @@ def perception_keywords(settings: Mapping) -> dict:
 def elo_keywords(settings: Mapping) -> dict:
     """Keywords of ``elo_analysis`` from ``secondary_analyses.perception`` (analyse_perception_elo.py)."""
     return {
-        "outcome": settings["outcome"],
-        "alpha": settings["alpha"],
+        **logit_keywords(settings),
         "agreement_gap": settings["elo"]["agreement_gap"],
-        "logit_intercept": settings["logit"]["intercept"],
-        "scenario_dummies": settings["logit"]["scenario_dummies"],
-        "logit_covariance": settings["logit"]["covariance"],
-        "logit_cluster_by": settings["logit"]["cluster_by"],
         "rank_correlation": settings["elo"]["rank_correlation"],
     }
 

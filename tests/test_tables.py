@@ -13,7 +13,10 @@ from analysis.constants import COMPOSITE, OUTCOMES
 from analysis.render.tables import (
     OUTCOME_LABELS,
     SYNTHETIC_PREFIX,
+    coefficient_cells,
     contrasts_table,
+    did_term_rows,
+    display_table,
     format_number,
     format_p_value,
     primary_table,
@@ -344,3 +347,25 @@ def test_rendering_is_deterministic(did: tuple[pd.DataFrame, pd.DataFrame]) -> N
     assert render_table(contrasts_table(contrasts), "C", "tab:c") == render_table(
         contrasts_table(contrasts.copy()), "C", "tab:c"
     )
+
+
+def test_did_term_rows_list_the_terms_in_table_order():
+    assert did_term_rows(["control", "coach", "control", "video"], "control") == [
+        ("intercept", "Intercept"), ("coach", "Coach"), ("video", "Video"), ("post", "Post"),
+        ("coach:post", "Coach x post"), ("video:post", "Video x post"),
+    ]
+
+
+def test_coefficient_cells_format_each_term_and_leave_missing_terms_empty():
+    by_key = pd.DataFrame(
+        {"outcome": ["o", "o"], "term": ["post", "coach:post"], "estimate": [0.12345, -1.5], "std_error": [0.05, 0.2],
+         "p_value": [0.0004, 0.3]}
+    ).set_index(["outcome", "term"])
+    assert coefficient_cells(by_key, "o", ["post", "coach:post", "video:post"], digits=2) == ["0.12*** (0.05)", "-1.50 (0.20)", ""]
+
+
+def test_display_table_keeps_strings_and_its_note_even_without_rows():
+    table = display_table([{"A": "1.0", "B": "x"}], note="a note")
+    assert table.attrs["note"] == "a note" and table.dtypes.tolist() == [object, object]
+    empty = display_table([], note="none", columns=["A", "B"])
+    assert list(empty.columns) == ["A", "B"] and empty.empty and empty.attrs["note"] == "none"

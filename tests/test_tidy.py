@@ -8,7 +8,7 @@ import pytest
 import statsmodels.api as sm
 from scipy import stats
 
-from analysis.models.tidy import TIDY_COLUMNS, model_coefficients, wald_coefficients
+from analysis.models.tidy import TIDY_COLUMNS, mean_intervals, model_coefficients, wald_coefficients
 
 
 def test_model_coefficients_are_the_fits_own_numbers():
@@ -42,3 +42,13 @@ def test_a_zero_standard_error_gives_no_test():
     table = wald_coefficients(["flat"], [0.0], [0.0], 0.05)
     assert np.isnan(table["statistic"].iloc[0]) and np.isnan(table["p_value"].iloc[0])
     assert table["ci_low"].iloc[0] == table["ci_high"].iloc[0] == 0.0
+
+
+def test_mean_intervals_equal_scipy_t_intervals_and_leave_single_rows_open():
+    """Reference: scipy.stats.t.interval(0.95, n - 1, loc=mean, scale=sd / sqrt(n)) for each row."""
+    summary = pd.DataFrame({"n": [5, 40, 1], "mean": [1.0, -0.5, 2.0], "sd": [0.8, 1.3, np.nan]})
+    result = mean_intervals(summary, alpha=0.05)
+    for row in result.iloc[:2].itertuples():
+        low, high = stats.t.interval(0.95, row.n - 1, loc=row.mean, scale=row.sd / np.sqrt(row.n))
+        assert (row.ci_low, row.ci_high) == pytest.approx((low, high), rel=1e-12)
+    assert np.isnan(result.loc[2, "ci_low"]) and np.isnan(result.loc[2, "ci_high"])

@@ -22,17 +22,8 @@ from analysis.errors import InputFileError, PipelineError
 from analysis.runtime.checksums import BLOCK_SIZE, git_blob_id
 
 __all__ = [
-    "LFS_POINTER_PREFIX",
-    "ReleaseChecksumError",
-    "ReleaseDownloadError",
-    "parse_lfs_pointer",
-    "lfs_pointer_text",
-    "pinned_blob_id",
-    "checksum_mismatch",
-    "release_url",
-    "probe_url",
-    "fetch_to",
-    "fetch",
+    "LFS_POINTER_PREFIX", "ReleaseChecksumError", "ReleaseDownloadError", "parse_lfs_pointer", "lfs_pointer_text",
+    "pinned_blob_id", "checksum_mismatch", "release_url", "probe_url", "fetch_to", "fetch",
 ]
 
 log = logging.getLogger(__name__)

@@ -32,18 +32,8 @@ from analysis.runtime.checksums import file_sha256
 from analysis.runtime.lazy_imports import lazy_module
 
 __all__ = [
-    "CONTRACT_VERSION",
-    "IDENTIFIER_PATTERN",
-    "IDENTIFIER_RULE",
-    "CONTROL_CHARACTERS",
-    "table_schemas",
-    "read_csv_text",
-    "schema_issues",
-    "duplicate_issues",
-    "reference_issues",
-    "validate_cohort",
-    "VALIDATED_DTYPES",
-    "read_validated",
+    "CONTRACT_VERSION", "IDENTIFIER_PATTERN", "IDENTIFIER_RULE", "CONTROL_CHARACTERS", "table_schemas", "read_csv_text",
+    "schema_issues", "duplicate_issues", "reference_issues", "validate_cohort", "VALIDATED_DTYPES", "read_validated",
     "load_and_validate",
 ]
 

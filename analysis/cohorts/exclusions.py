@@ -134,6 +134,19 @@ def _without_supporter_message(conversations: pd.DataFrame, messages: pd.DataFra
     return pd.Series("no non-empty supporter message", index=silent.to_numpy(), name="reason")
 
 
+def _records(level: str, record_ids: pd.Series | pd.Index, participant_ids: pd.Series | pd.Index, rule_id: str, reason) -> pd.DataFrame:
+    """Excluded records of one level and rule, aligned by position (``reason``: one string or one per record)."""
+    return pd.DataFrame(
+        {
+            "level": level,
+            "record_id": record_ids.to_numpy(),
+            "participant_id": participant_ids.to_numpy(),
+            "rule": rule_id,
+            "reason": reason,
+        }
+    )
+
+
 def apply_exclusions(
     participants: pd.DataFrame,
     conversations: pd.DataFrame,
@@ -204,14 +217,9 @@ def apply_exclusions(
             partial = _partial_judge_sets(remaining, scores, dimensions)
             partial = partial.merge(remaining, on="conversation_id", how="left", validate="many_to_one")
             records.append(
-                pd.DataFrame(
-                    {
-                        "level": "judge_scores",
-                        "record_id": (partial["conversation_id"] + "/" + partial["judge"].astype(str)).to_numpy(),
-                        "participant_id": partial["participant_id"].to_numpy(),
-                        "rule": rule_id,
-                        "reason": partial["reason"].to_numpy(),
-                    }
+                _records(
+                    "judge_scores", partial["conversation_id"] + "/" + partial["judge"].astype(str),
+                    partial["participant_id"], rule_id, partial["reason"].to_numpy(),
                 )
             )
             dropped = pd.MultiIndex.from_frame(partial[["conversation_id", "judge"]])
@@ -224,14 +232,9 @@ def apply_exclusions(
                 reasons = _without_supporter_message(remaining, messages)
             hit = remaining[remaining["conversation_id"].isin(reasons.index)]
             records.append(
-                pd.DataFrame(
-                    {
-                        "level": "conversation",
-                        "record_id": hit["conversation_id"].to_numpy(),
-                        "participant_id": hit["participant_id"].to_numpy(),
-                        "rule": rule_id,
-                        "reason": reasons.reindex(hit["conversation_id"]).to_numpy(),
-                    }
+                _records(
+                    "conversation", hit["conversation_id"], hit["participant_id"], rule_id,
+                    reasons.reindex(hit["conversation_id"]).to_numpy(),
                 )
             )
             remaining = remaining[~remaining["conversation_id"].isin(reasons.index)]
@@ -242,28 +245,12 @@ def apply_exclusions(
             reason = (
                 short.astype(str) + f" of {conversations_per_participant} conversations analysable"
             ).to_numpy()
-            records.append(
-                pd.DataFrame(
-                    {
-                        "level": "participant",
-                        "record_id": short.index.to_numpy(),
-                        "participant_id": short.index.to_numpy(),
-                        "rule": rule_id,
-                        "reason": reason,
-                    }
-                )
-            )
+            records.append(_records("participant", short.index, short.index, rule_id, reason))
             dropped = remaining[remaining["participant_id"].isin(short.index)]
             records.append(
-                pd.DataFrame(
-                    {
-                        "level": "conversation",
-                        "record_id": dropped["conversation_id"].to_numpy(),
-                        "participant_id": dropped["participant_id"].to_numpy(),
-                        "rule": rule_id,
-                        "reason": "participant excluded: "
-                        + dropped["participant_id"].map(dict(zip(short.index, reason))).to_numpy(),
-                    }
+                _records(
+                    "conversation", dropped["conversation_id"], dropped["participant_id"], rule_id,
+                    "participant excluded: " + dropped["participant_id"].map(dict(zip(short.index, reason))).to_numpy(),
                 )
             )
             excluded_participants.update(short.index)

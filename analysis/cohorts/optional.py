@@ -32,19 +32,8 @@ from analysis.errors import AnalysisError, CohortValidationError, ValidationIssu
 from analysis.runtime.lazy_imports import lazy_module
 
 __all__ = [
-    "PERCEPTION_COLUMNS",
-    "ELO_COLUMNS",
-    "THEME_COLUMNS",
-    "perception_schema",
-    "elo_schema",
-    "load_perception",
-    "load_elo",
-    "themes_schema",
-    "message_keys",
-    "validate_themes",
-    "load_themes",
-    "read_validated_themes",
-    "themes_at_level",
+    "PERCEPTION_COLUMNS", "ELO_COLUMNS", "THEME_COLUMNS", "perception_schema", "elo_schema", "load_perception", "load_elo",
+    "themes_schema", "message_keys", "validate_themes", "load_themes", "read_validated_themes", "themes_at_level",
 ]
 
 pa = lazy_module("pandera.pandas")

@@ -32,29 +32,10 @@ import pandas as pd
 from analysis.errors import AnalysisError, ConfigError
 
 __all__ = [
-    "PLACEHOLDERS",
-    "EMAIL_PATTERN",
-    "URL_PATTERN",
-    "PHONE_PATTERN",
-    "WITHHELD",
-    "withhold_cited_values",
-    "scrub_text",
-    "shown_items",
-    "opaque_id",
-    "EXCERPT_MAX_CHARS",
-    "ELLIPSIS",
-    "excerpt",
-    "MIN_KEY_BYTES",
-    "PSEUDONYM_HEX_DIGITS",
-    "PSEUDONYM_PREFIXES",
-    "ID_COLUMNS",
-    "SORT_KEYS",
-    "KEY_HELP",
-    "read_pseudonym_key",
-    "pseudonyms",
-    "pseudonymise_tables",
-    "pseudonymisation_record",
-    "pseudonymise_cohort",
+    "PLACEHOLDERS", "EMAIL_PATTERN", "URL_PATTERN", "PHONE_PATTERN", "WITHHELD", "withhold_cited_values", "scrub_text",
+    "shown_items", "opaque_id", "EXCERPT_MAX_CHARS", "ELLIPSIS", "excerpt", "MIN_KEY_BYTES", "PSEUDONYM_HEX_DIGITS",
+    "PSEUDONYM_PREFIXES", "ID_COLUMNS", "SORT_KEYS", "KEY_HELP", "read_pseudonym_key", "pseudonyms", "pseudonymise_tables",
+    "pseudonymisation_record", "pseudonymise_cohort",
 ]
 
 PLACEHOLDERS: dict[str, str] = {"email": "[email]", "url": "[url]", "phone": "[phone]"}

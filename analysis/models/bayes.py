@@ -52,7 +52,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from importlib.metadata import version
 from itertools import combinations
 
@@ -70,41 +70,12 @@ from analysis.models.did import design_matrix
 from analysis.runtime.runlog import Heartbeat, current_heartbeat
 
 __all__ = [
-    "N_CATEGORIES",
-    "QUADRATURE_NODES",
-    "MAX_LISTED",
-    "ORDINAL_MODEL",
-    "COMPOSITE_MODEL",
-    "ORDINAL_QUANTITIES",
-    "COMPOSITE_QUANTITIES",
-    "ORDINAL_NUISANCE",
-    "ORDINAL_PRIORS",
-    "COMPOSITE_PRIORS",
-    "DiagnosticsError",
-    "TrialDesign",
-    "trial_design",
-    "discretise_scores",
-    "outcome_values",
-    "beneficial_directions",
-    "cumulative_logit_logp",
-    "cumulative_logit_random",
-    "expected_score",
-    "build_ordinal_model",
-    "build_composite_model",
-    "Sampler",
-    "sample_model",
-    "thin_posterior",
-    "expected_score_effects",
-    "Gates",
-    "diagnostics_table",
-    "gate_problems",
-    "enforce_gates",
-    "BayesFit",
-    "fit_ordinal_model",
-    "fit_composite_model",
-    "ORDINAL_SCALES",
-    "bayes_effects",
-    "ppc_category_proportions",
+    "N_CATEGORIES", "QUADRATURE_NODES", "MAX_LISTED", "ORDINAL_MODEL", "COMPOSITE_MODEL", "ORDINAL_QUANTITIES",
+    "COMPOSITE_QUANTITIES", "ORDINAL_NUISANCE", "ORDINAL_PRIORS", "COMPOSITE_PRIORS", "DiagnosticsError", "TrialDesign",
+    "trial_design", "discretise_scores", "outcome_values", "beneficial_directions", "cumulative_logit_logp",
+    "cumulative_logit_random", "expected_score", "build_ordinal_model", "build_composite_model", "Sampler", "sample_model",
+    "thin_posterior", "expected_score_effects", "Gates", "diagnostics_table", "gate_problems", "enforce_gates", "BayesFit",
+    "fit_ordinal_model", "fit_composite_model", "ORDINAL_SCALES", "bayes_effects", "ppc_category_proportions",
     "summarise_models",
 ]
 
@@ -879,13 +850,7 @@ class Gates:
     @classmethod
     def from_plan(cls, block: Mapping) -> Gates:
         """The gates registered in ``block`` (``bayesian_models.diagnostics``)."""
-        return cls(
-            max_r_hat=block["max_r_hat"],
-            min_ess_bulk=block["min_ess_bulk"],
-            min_ess_tail=block["min_ess_tail"],
-            max_divergences=block["max_divergences"],
-            policy=block["policy"],
-        )
+        return cls(**{field.name: block[field.name] for field in fields(cls)})
 
 
 def _parameter_label(name: str, coords: Mapping) -> str:
@@ -1113,6 +1078,7 @@ def _gated_fit(
     """Put the reported ``posterior`` (keeping the sampler's attrs) and the data into a sampled
     model, check its registered gates and describe the fit for its spec record (what both
     registered models share)."""
+    current_heartbeat().stage("diagnostics (R-hat, ESS) of every registered quantity")
     posterior.attrs = dict(idata.posterior.attrs)
     _replace_group(idata, "posterior", posterior)
     _replace_group(idata, "observed_data", observed)
@@ -1218,7 +1184,6 @@ def fit_ordinal_model(
         "parameterisation": "fixed effects centred for sampling; participant effects non-centred (LKJCholeskyCov)",
         "posterior_predictive_draws": int(predictive.posterior_predictive.sizes["chain"] * predictive.posterior_predictive.sizes["draw"]),
     }
-    current_heartbeat().stage("diagnostics (R-hat, ESS) of every registered quantity")
     return _gated_fit(idata, posterior, ORDINAL_MODEL, ORDINAL_QUANTITIES, design, observed, list(dimensions), terms, sample, details,
                       reference_arm, priors, gated, sampler, gates)
 
@@ -1271,7 +1236,6 @@ def fit_composite_model(
     terms = ["intercept", *design.fixed_terms, "participant (random intercept)"]
     sample = {"n_obs": int(design.n_rows), "n_participants": int(len(design.participant_ids))}
     details = {"likelihood": "normal", "parameterisation": "fixed effects centred for sampling; participant intercepts non-centred"}
-    current_heartbeat().stage("diagnostics (R-hat, ESS) of every registered quantity")
     return _gated_fit(idata, posterior, COMPOSITE_MODEL, COMPOSITE_QUANTITIES, design, observed, [outcome], terms, sample, details,
                       reference_arm, priors, gated, sampler, gates)
 

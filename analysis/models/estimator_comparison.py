@@ -25,12 +25,7 @@ import pandas as pd
 from analysis.errors import AnalysisError
 
 __all__ = [
-    "COMPARISON_COLUMNS",
-    "ESTIMATORS",
-    "OLS_COLUMNS",
-    "LMM_COLUMNS",
-    "BAYES_COLUMNS",
-    "compare_estimators",
+    "COMPARISON_COLUMNS", "ESTIMATORS", "OLS_COLUMNS", "LMM_COLUMNS", "BAYES_COLUMNS", "compare_estimators",
     "comparison_execution",
 ]
 

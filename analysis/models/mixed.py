@@ -69,25 +69,9 @@ from analysis.runtime.lazy_imports import lazy_module
 from analysis.runtime.runlog import current_heartbeat
 
 __all__ = [
-    "CONVERGENCE_COLUMNS",
-    "VARIANCE_TERMS",
-    "FIXED_TERMS",
-    "OPTIMIZER_TOLERANCES",
-    "WARNING_SEPARATOR",
-    "RATIO_BOUNDS",
-    "GRID_POINTS",
-    "SINGULAR_RATIO",
-    "ALGORITHM",
-    "Optimizer",
-    "MixedFit",
-    "model_formula",
-    "scenario_levels",
-    "fixed_effects_design",
-    "ProfiledREML",
-    "fit_mixed_model",
-    "coefficient_rows",
-    "MixedResults",
-    "mixed_analysis",
+    "CONVERGENCE_COLUMNS", "VARIANCE_TERMS", "FIXED_TERMS", "OPTIMIZER_TOLERANCES", "WARNING_SEPARATOR", "RATIO_BOUNDS",
+    "GRID_POINTS", "SINGULAR_RATIO", "ALGORITHM", "Optimizer", "MixedFit", "model_formula", "scenario_levels",
+    "fixed_effects_design", "ProfiledREML", "fit_mixed_model", "coefficient_rows", "MixedResults", "mixed_analysis",
 ]
 
 linalg = lazy_module("scipy.linalg")

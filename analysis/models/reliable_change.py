@@ -47,22 +47,9 @@ from analysis.errors import AnalysisError
 from analysis.models.mixed import Optimizer, fit_mixed_model, fixed_effects_design, model_formula
 
 __all__ = [
-    "IMPROVED",
-    "NO_CHANGE",
-    "WORSENED",
-    "CLASSIFICATIONS",
-    "RELIABILITY_COLUMNS",
-    "PARTICIPANT_COLUMNS",
-    "EXCLUDED_COLUMNS",
-    "RESPONDER_COLUMNS",
-    "Reliability",
-    "ReliableChangeResults",
-    "baseline_conversations",
-    "participant_change",
-    "responder_summary",
-    "check_reliability_estimable",
-    "reliable_change_analysis",
-    "load_published_reliable_change",
+    "IMPROVED", "NO_CHANGE", "WORSENED", "CLASSIFICATIONS", "RELIABILITY_COLUMNS", "PARTICIPANT_COLUMNS", "EXCLUDED_COLUMNS",
+    "RESPONDER_COLUMNS", "Reliability", "ReliableChangeResults", "baseline_conversations", "participant_change",
+    "responder_summary", "check_reliability_estimable", "reliable_change_analysis", "load_published_reliable_change",
     "compare_with_published",
 ]
 

@@ -5,7 +5,8 @@ perception models, the expression changes of the taxonomy) carries ``term, estim
 statistic, p_value, ci_low, ci_high`` and usually ``n_obs``. These two builders make them: one from
 a fitted statsmodels result, one from estimates and standard errors (a Wald z test). Each caller
 adds its own columns (outcome, model, n_clusters, odds_ratio, ...) as ``constants`` and selects
-its table's columns in its own order.
+its table's columns in its own order. :func:`mean_intervals` gives the t interval of a group mean,
+the summaries' counterpart of an intercept-only model.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pandas as pd
 
 from analysis.runtime.lazy_imports import lazy_module
 
-__all__ = ["TIDY_COLUMNS", "model_coefficients", "wald_coefficients"]
+__all__ = ["TIDY_COLUMNS", "model_coefficients", "wald_coefficients", "mean_intervals"]
 
 stats = lazy_module("scipy.stats")
 
@@ -97,3 +98,26 @@ def wald_coefficients(terms: Sequence[str], estimate, std_error, alpha: float, *
         }
     )
     return frame.assign(**constants)
+
+
+def mean_intervals(summary: pd.DataFrame, *, alpha: float) -> pd.DataFrame:
+    """Add the t-based ``1 - alpha`` confidence interval of each row's mean.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        One row per group with its count ``n``, ``mean`` and sample standard deviation ``sd``.
+    alpha : float
+        The intervals are ``1 - alpha``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``summary`` with ``ci_low`` and ``ci_high`` appended: ``mean -/+ t(1 - alpha/2, n - 1) sd / sqrt(n)``,
+        NaN where ``n < 2``.
+    """
+    n = summary["n"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        critical = np.where(n > 1, stats.t.ppf(1 - alpha / 2, np.maximum(n - 1, 1)), np.nan)
+        half = critical * summary["sd"].to_numpy(dtype=float) / np.sqrt(n)
+    return summary.assign(ci_low=summary["mean"] - half, ci_high=summary["mean"] + half)

@@ -60,26 +60,10 @@ from analysis.errors import AnalysisError
 from analysis.simulate.cohort import solve_dimension, solve_location
 
 __all__ = [
-    "CORRECTIONS",
-    "GeneratingModel",
-    "MDE_COLUMNS",
-    "POWER_COLUMNS",
-    "SAMPLE_SIZE_COLUMNS",
-    "DesignResults",
-    "Hypothesis",
-    "adjust_p_values",
-    "arm_sizes_for",
-    "decide_hypothesis",
-    "design_analysis",
-    "estimate_generating_model",
-    "fit_did_batch",
-    "hypotheses_from_plan",
-    "interpolate_crossing",
-    "minimal_detectable_effects",
-    "power_curves",
-    "sample_sizes",
-    "simulate_trials",
-    "term_names",
+    "CORRECTIONS", "GeneratingModel", "MDE_COLUMNS", "POWER_COLUMNS", "SAMPLE_SIZE_COLUMNS", "DesignResults", "Hypothesis",
+    "adjust_p_values", "arm_sizes_for", "decide_hypothesis", "design_analysis", "estimate_generating_model", "fit_did_batch",
+    "hypotheses_from_plan", "interpolate_crossing", "minimal_detectable_effects", "power_curves", "sample_sizes",
+    "simulate_trials", "term_names",
 ]
 
 CORRECTIONS = ("holm", "bonferroni", "hochberg", "none")

@@ -28,27 +28,10 @@ from analysis.constants import SCENARIO_TROUBLE_TYPE, TROUBLE_TYPES
 from analysis.errors import ConfigError, PipelineError
 
 __all__ = [
-    "DEVIATION_KINDS",
-    "SEVERITY_ORDER",
-    "PLAN_ID",
-    "RULE_WORDS",
-    "NON_ANALYSIS_SECTIONS",
-    "INTERCEPT_NAMES",
-    "AuditError",
-    "RegisteredAnalysis",
-    "registered_analyses",
-    "formula_terms",
-    "factor_levels",
-    "term_covers",
-    "compare_terms",
-    "compare_record",
-    "flow_counts",
-    "assess_hypotheses",
-    "match_declarations",
-    "run_audit",
-    "undeclared_deviations",
-    "failure_message",
-    "render_markdown",
+    "DEVIATION_KINDS", "SEVERITY_ORDER", "PLAN_ID", "RULE_WORDS", "NON_ANALYSIS_SECTIONS", "INTERCEPT_NAMES", "AuditError",
+    "RegisteredAnalysis", "registered_analyses", "formula_terms", "factor_levels", "term_covers", "compare_terms",
+    "compare_record", "flow_counts", "assess_hypotheses", "match_declarations", "run_audit", "undeclared_deviations",
+    "failure_message", "render_markdown",
 ]
 
 # Kinds of deviation the audit detects, with their severity and what they mean.

@@ -37,16 +37,8 @@ from analysis.prereg.plan import load_prereg
 from analysis.runtime import atomic
 
 __all__ = [
-    "LOCK_ALGORITHM",
-    "TOOL",
-    "canonical_plan",
-    "plan_digest",
-    "read_plan",
-    "lock_record",
-    "write_lock",
-    "read_lock",
-    "lock_status",
-    "main",
+    "LOCK_ALGORITHM", "TOOL", "canonical_plan", "plan_digest", "read_plan", "lock_record", "write_lock", "read_lock",
+    "lock_status", "main",
 ]
 
 LOCK_ALGORITHM = "sha256 of the plan as canonical JSON (sorted keys, separators ',' and ':', UTF-8)"

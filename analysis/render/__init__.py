@@ -5,19 +5,6 @@ silent_empathy) and per-format escaping (escape).
 """
 
 __all__ = [
-    "agreement",
-    "bayes",
-    "escape",
-    "estimator_comparison",
-    "figures",
-    "improvement",
-    "judge_sensitivity",
-    "mixed",
-    "perception",
-    "power",
-    "primary",
-    "silent_empathy",
-    "style",
-    "tables",
-    "taxonomy",
+    "agreement", "bayes", "escape", "estimator_comparison", "figures", "improvement", "judge_sensitivity", "mixed",
+    "perception", "power", "primary", "silent_empathy", "style", "tables", "taxonomy",
 ]

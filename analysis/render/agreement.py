@@ -18,17 +18,11 @@ import pandas as pd
 
 from analysis.errors import AnalysisError
 from analysis.render.style import STYLE, suptitle
-from analysis.render.tables import format_number, outcome_label, render_table, significance_stars
+from analysis.render.tables import display_table, format_number, outcome_label, render_table, significance_stars
 
 __all__ = [
-    "RATER_LABELS",
-    "HEATMAP_STYLE",
-    "rater_label",
-    "pair_label",
-    "agreement_table",
-    "expert_reliability_table",
-    "agreement_tables_text",
-    "plot_agreement_heatmap",
+    "RATER_LABELS", "HEATMAP_STYLE", "rater_label", "pair_label", "agreement_table", "expert_reliability_table",
+    "agreement_tables_text", "plot_agreement_heatmap",
 ]
 
 if TYPE_CHECKING:
@@ -82,7 +76,6 @@ def agreement_table(pairwise: pd.DataFrame, weights: str = "quadratic", digits: 
             text = format_number(row["kappa"], digits)
             cells.append(text + significance_stars(row["kappa_p"]) if text else "n/a")
         columns[pair_label(rater_a, rater_b)] = cells
-    table = pd.DataFrame(columns, dtype=object)
     categories = set(pairwise["kappa_categories"])
     variances = set(pairwise["kappa_z_variance"]) if "kappa_z_variance" in pairwise else set()
     if variances == {"under_null"}:
@@ -93,12 +86,11 @@ def agreement_table(pairwise: pd.DataFrame, weights: str = "quadratic", digits: 
                  "nears 1, so these stars overstate the evidence against kappa = 0.")
     else:
         raise AnalysisError(f"the kappa table needs one z variance throughout, found {sorted(variances) or 'none'}")
-    table.attrs["note"] = (
+    return display_table(columns, note=(
         f"Cells: Cohen's kappa with {weights} disagreement weights between the two raters' scores of the same conversations; "
         f"weights built on the {'full 1-5 scale' if categories == {'full'} else 'categories observed in each pair'}. "
         f"Experts: the median of the three experts. {stars} * p < .05, ** p < .01, *** p < .001. n/a: kappa undefined."
-    )
-    return table
+    ))
 
 
 def expert_reliability_table(experts: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
@@ -107,7 +99,7 @@ def expert_reliability_table(experts: pd.DataFrame, digits: int = 2) -> pd.DataF
         text = format_number(value, digits)
         return f"{text} [{format_number(low, digits)}, {format_number(high, digits)}]" if text else "n/a"
 
-    table = pd.DataFrame(
+    return display_table(
         {
             "Dimension": [outcome_label(dimension) for dimension in experts["dimension"]],
             "Conversations": experts["n_conversations"].astype(int).astype(str).to_numpy(),
@@ -115,13 +107,11 @@ def expert_reliability_table(experts: pd.DataFrame, digits: int = 2) -> pd.DataF
             "ICC(2,k) [95% CI]": [interval(*values) for values in experts[["icc2_k", "icc2_k_ci_low", "icc2_k_ci_high"]].to_numpy()],
             "Krippendorff's alpha (ordinal)": [format_number(value, digits) or "n/a" for value in experts["krippendorff_alpha_ordinal"]],
         },
-        dtype=object,
+        note=(
+            "ICC(2,1): two-way random effects, absolute agreement, single expert; ICC(2,k): the mean of the experts "
+            "(McGraw & Wong 1996; pingouin). Krippendorff's alpha for ordinal data over all expert ratings."
+        ),
     )
-    table.attrs["note"] = (
-        "ICC(2,1): two-way random effects, absolute agreement, single expert; ICC(2,k): the mean of the experts "
-        "(McGraw & Wong 1996; pingouin). Krippendorff's alpha for ordinal data over all expert ratings."
-    )
-    return table
 
 
 def agreement_tables_text(pairwise: pd.DataFrame, experts: pd.DataFrame, cohort: str, synthetic: bool,

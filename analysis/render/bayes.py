@@ -24,6 +24,7 @@ from analysis.models.bayes_columns import DIAGNOSTIC_COLUMNS, EFFECT_COLUMNS, PP
 from analysis.render.style import STYLE, arm_palette, suptitle
 from analysis.render.tables import (
     arm_label,
+    display_table,
     format_count,
     format_number,
     ordered_outcomes,
@@ -33,13 +34,8 @@ from analysis.render.tables import (
 )
 
 __all__ = [
-    "CONVERSATION_COLOURS",
-    "SCALE_TITLES",
-    "effects_table",
-    "diagnostics_summary_table",
-    "bayes_tables_text",
-    "plot_bayes_effects",
-    "plot_ppc_proportions",
+    "CONVERSATION_COLOURS", "SCALE_TITLES", "effects_table", "diagnostics_summary_table", "bayes_tables_text",
+    "plot_bayes_effects", "plot_ppc_proportions",
 ]
 
 if TYPE_CHECKING:
@@ -98,15 +94,13 @@ def effects_table(effects: pd.DataFrame, arms: Sequence[str], reference_arm: str
                     "P(improvement)": format_number(score["prob_improvement"], 3),
                 }
             )
-    table = pd.DataFrame(rows, dtype=object)
-    table.attrs["note"] = (
+    return display_table(rows, note=(
         f"Posterior median [{level} highest-density interval]. Reference arm ({reference_arm}): its change after training "
         "(post); other arms: the difference-in-differences effect (arm x post). Dimensions: joint cumulative-logit model "
         "(log-odds) and its population-averaged change in expected score; overall empathy: Bayesian linear model with a "
         "participant random intercept (score scale). P(improvement): posterior probability of a change in the beneficial "
         "direction (up for prescriptive dimensions and the composite, down for misattuned ones)."
-    )
-    return table
+    ))
 
 
 def diagnostics_summary_table(diagnostics: pd.DataFrame, gates: Mapping, digits: int = 3) -> pd.DataFrame:
@@ -143,17 +137,15 @@ def diagnostics_summary_table(diagnostics: pd.DataFrame, gates: Mapping, digits:
                 "Divergences": format_count(group["divergences"].iloc[0]),
             }
         )
-    table = pd.DataFrame(rows, dtype=object)
     chains = int(diagnostics["chains"].iloc[0]) if len(diagnostics) else 0
     draws = int(diagnostics["draws"].iloc[0]) if len(diagnostics) else 0
     thin = int(diagnostics["thin"].iloc[0]) if len(diagnostics) else 1
     kept = f" (1 in {thin} of {draws * thin} iterations kept)" if thin > 1 else ""
-    table.attrs["note"] = (
+    return display_table(rows, note=(
         f"{chains} chains x {draws} draws{kept}. Registered gates: R-hat <= {gates['max_r_hat']}, bulk and tail ESS >= "
         f"{gates['min_ess_bulk']} / {gates['min_ess_tail']} for every element of a gated quantity, at most "
         f"{gates['max_divergences']} divergent transitions (policy: {gates['policy']}). Correlations: lower triangle only."
-    )
-    return table
+    ))
 
 
 def bayes_tables_text(

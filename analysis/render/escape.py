@@ -26,14 +26,7 @@ import re
 
 from markupsafe import Markup, escape
 
-__all__ = [
-    "html_text",
-    "latex_text",
-    "markdown_text",
-    "spreadsheet_cell",
-    "spreadsheet_value",
-    "visible_controls",
-]
+__all__ = ["html_text", "latex_text", "markdown_text", "spreadsheet_cell", "spreadsheet_value", "visible_controls"]
 
 # C0 controls but tab, line feed and carriage return; DEL; C1 controls; the bidirectional embeddings,
 # overrides (LRE, RLE, PDF, LRO, RLO) and isolates (LRI, RLI, FSI, PDI). Marks (LRM, RLM, ALM) act

@@ -16,11 +16,7 @@ from analysis.models.estimator_comparison import COMPARISON_COLUMNS, ESTIMATORS
 from analysis.render.style import STYLE, suptitle
 from analysis.render.tables import arm_label, ordered_outcomes, outcome_label, require_columns
 
-__all__ = [
-    "ESTIMATOR_COLOURS",
-    "ESTIMATOR_MARKERS",
-    "plot_estimator_comparison",
-]
+__all__ = ["ESTIMATOR_COLOURS", "ESTIMATOR_MARKERS", "plot_estimator_comparison"]
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -28,11 +28,7 @@ from analysis.render.tables import arm_label, ordered_outcomes, require_columns,
 from analysis.runtime.lazy_imports import lazy_module
 
 __all__ = [
-    "OUTCOME_SHORT_LABELS",
-    "EFFECT_COLUMNS",
-    "CONVERSATION_COLUMNS",
-    "plot_effects_sd",
-    "conversation_means",
+    "OUTCOME_SHORT_LABELS", "EFFECT_COLUMNS", "CONVERSATION_COLUMNS", "plot_effects_sd", "conversation_means",
     "plot_composite_by_conversation",
 ]
 
@@ -67,6 +63,16 @@ def _short_label(outcome: str) -> str:
     if outcome in OUTCOME_SHORT_LABELS:
         return OUTCOME_SHORT_LABELS[outcome]
     return outcome.replace("_", "\n")
+
+
+def _arms_present(frame: pd.DataFrame, arms: Sequence[str], name: str) -> list[str]:
+    """``arms`` without repeats, after checking that ``frame`` (called ``name`` in the error) has rows for each."""
+    arms = list(dict.fromkeys(arms))
+    present_arms = set(frame["arm"])
+    for arm in arms:
+        if arm not in present_arms:
+            raise ValueError(f"{name} has no rows for arm {arm!r}")
+    return arms
 
 
 def plot_effects_sd(
@@ -118,13 +124,9 @@ def plot_effects_sd(
     from matplotlib.figure import Figure
 
     require_columns(effects_sd, EFFECT_COLUMNS, "effects_sd")
-    arms = list(dict.fromkeys(arms))
+    arms = _arms_present(effects_sd, arms, "effects_sd")
     if not arms:
         raise ValueError("arms must name at least one arm")
-    present_arms = set(effects_sd["arm"])
-    for arm in arms:
-        if arm not in present_arms:
-            raise ValueError(f"effects_sd has no rows for arm {arm!r}")
     data = effects_sd[effects_sd["arm"].isin(arms)]
     if data.duplicated(["outcome", "arm"]).any():
         raise ValueError("effects_sd has duplicated (outcome, arm) rows")
@@ -233,11 +235,7 @@ def conversation_means(conversation_scores: pd.DataFrame, arms: Sequence[str]) -
         If a required column is missing or an arm has no conversations.
     """
     require_columns(conversation_scores, CONVERSATION_COLUMNS, "conversation_scores")
-    arms = list(dict.fromkeys(arms))
-    present_arms = set(conversation_scores["arm"])
-    for arm in arms:
-        if arm not in present_arms:
-            raise ValueError(f"conversation_scores has no rows for arm {arm!r}")
+    arms = _arms_present(conversation_scores, arms, "conversation_scores")
     data = conversation_scores[conversation_scores["arm"].isin(arms)]
     data = data.dropna(subset=[COMPOSITE])
     summary = (

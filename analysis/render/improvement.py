@@ -19,6 +19,7 @@ import pandas as pd
 from analysis.render.style import STYLE, arm_palette, suptitle
 from analysis.render.tables import (
     arm_label,
+    display_table,
     format_coefficient,
     format_count,
     format_number,
@@ -27,13 +28,7 @@ from analysis.render.tables import (
     render_table,
 )
 
-__all__ = [
-    "BASELINE_NOTES",
-    "STANDARDISER_LABELS",
-    "MODEL_LABELS",
-    "improvement_tables",
-    "plot_improvement",
-]
+__all__ = ["BASELINE_NOTES", "STANDARDISER_LABELS", "MODEL_LABELS", "improvement_tables", "plot_improvement"]
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -97,15 +92,14 @@ def improvement_tables(
         rows.append({"Term": f"Wald test of interactions ({MODEL_LABELS.get(record.model, record.model)})",
                      **{MODEL_LABELS.get(m, m): "" for m in models},
                      MODEL_LABELS.get(record.model, record.model): f"chi2({record.df}) = {format_number(record.statistic, 2)}, p = {format_p_value(record.p_value)}"})
-    effects = pd.DataFrame(rows, dtype=object)
     registered = standardisers[standardisers["registered"]].iloc[0]
-    effects.attrs["note"] = (
+    effects = display_table(rows, note=(
         f"OLS of the standardized improvement (mean composite of the post-training conversations minus the baseline "
         f"conversation, divided by {registered['standardiser']} = {format_number(registered['sd'])}) on arm, with HC3 "
         f"standard errors. Baseline: {BASELINE_NOTES[baseline_covariate]}. Age: per {format_number(age_unit, 0)} "
         "years, centred at the mean. "
         "* p < .05, ** p < .01, *** p < .001."
-    )
+    ))
     hetero_rows = []
     for record in heterogeneity[heterogeneity["term"] != "intercept"].itertuples():
         # the column is absent from tables written before it existed; read back from CSV an empty note is NaN
@@ -118,11 +112,10 @@ def improvement_tables(
                             "Term": _term_label(record.term).replace("trouble_type[", "").replace("]", ""),
                             "Estimate (SE)": format_coefficient(record.estimate, record.std_error, record.p_value),
                             "p": format_p_value(record.p_value), "N": format_count(record.n_obs)})
-    hetero = pd.DataFrame(hetero_rows, dtype=object)
-    hetero.attrs["note"] = (
+    hetero = display_table(hetero_rows, note=(
         "OLS of the baseline conversation's score on one factor at a time, HC3 standard errors; reference levels: the first "
         f"registered sex level, workplace trouble. Age per {format_number(age_unit, 0)} years, centred at the mean."
-    )
+    ))
     return {
         "improvement_effects": render_table(
             effects, caption=f"Standardized improvement by arm, with and without baseline, and its moderation (cohort {cohort})",

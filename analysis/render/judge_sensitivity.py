@@ -14,13 +14,10 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from analysis.render.tables import arm_label, format_coefficient, format_number, outcome_label, render_table
+from analysis.render.tables import arm_label, display_table, format_coefficient, format_number, outcome_label, render_table
 from analysis.secondary.judge_sensitivity import SINGLE_JUDGE_NOTE
 
-__all__ = [
-    "judge_sensitivity_table",
-    "judge_sensitivity_text",
-]
+__all__ = ["judge_sensitivity_table", "judge_sensitivity_text"]
 
 
 def judge_sensitivity_table(effects: pd.DataFrame, primary_coefficients: pd.DataFrame, primary_label: str, digits: int = 3) -> pd.DataFrame:
@@ -52,15 +49,13 @@ def judge_sensitivity_table(effects: pd.DataFrame, primary_coefficients: pd.Data
                 row[judge] = ""
         row["Largest |difference|"] = format_number(block["difference"].abs().max(), digits)
         rows.append(row)
-    table = pd.DataFrame(rows, dtype=object)
-    table.attrs["note"] = (
+    return display_table(rows, note=(
         "Each judge column reruns the registered primary analysis (registered exclusions, OLS score ~ arm + post + arm:post, "
         "cluster-robust SE by participant) on that judge's scores alone; \"not estimable\": that judge's scores of the outcome "
         "do not vary, are missing or leave an arm empty (see the note column of judge_sensitivity.csv). "
         "* p < .05, ** p < .01, *** p < .001."
         + (f" {SINGLE_JUDGE_NOTE}" if len(judges) == 1 else "")
-    )
-    return table
+    ))
 
 
 def judge_sensitivity_text(effects: pd.DataFrame, primary_coefficients: pd.DataFrame, aggregation: Mapping, cohort: str,

@@ -26,7 +26,9 @@ from analysis.render.style import STYLE, arm_palette, suptitle
 from analysis.render.tables import (
     STARS_NOTE,
     arm_label,
-    format_coefficient,
+    coefficient_cells,
+    did_term_rows,
+    display_table,
     format_count,
     format_number,
     ordered_outcomes,
@@ -36,15 +38,8 @@ from analysis.render.tables import (
 )
 
 __all__ = [
-    "CLASSIFICATION_COLOURS",
-    "SHARE_COLUMNS",
-    "LMM_COLUMNS",
-    "CONVERGENCE_TABLE_COLUMNS",
-    "RELIABILITY_TABLE_COLUMNS",
-    "lmm_table",
-    "responders_table",
-    "mixed_tables_text",
-    "plot_responders",
+    "CLASSIFICATION_COLOURS", "SHARE_COLUMNS", "LMM_COLUMNS", "CONVERGENCE_TABLE_COLUMNS", "RELIABILITY_TABLE_COLUMNS",
+    "lmm_table", "responders_table", "mixed_tables_text", "plot_responders",
 ]
 
 if TYPE_CHECKING:
@@ -109,12 +104,8 @@ def lmm_table(
     require_columns(convergence, CONVERGENCE_TABLE_COLUMNS, "convergence")
     if coefficients.duplicated(["outcome", "term"]).any():
         raise ValueError("lmm_coefficients has duplicated (outcome, term) rows")
-    treated = [arm for arm in dict.fromkeys(arms) if arm != reference_arm]
     scenario_terms = list(dict.fromkeys(term for term in coefficients["term"] if term.startswith("scenario[")))
-    fixed_rows = [("intercept", "Intercept")]
-    fixed_rows += [(arm, arm_label(arm)) for arm in treated]
-    fixed_rows.append(("post", "Post"))
-    fixed_rows += [(f"{arm}:post", f"{arm_label(arm)} x post") for arm in treated]
+    fixed_rows = did_term_rows(arms, reference_arm)
     fixed_rows += [(term, f"Scenario: {term[len('scenario['):-1].replace('_', ' ')}") for term in scenario_terms]
     labels = [label for _, label in fixed_rows]
     labels += ["Participant variance", "Residual variance", "REML log-likelihood", "Optimizer", "N (conversations)", "Participants"]
@@ -122,13 +113,7 @@ def lmm_table(
     fits = convergence.set_index("outcome")
     columns: dict[str, list[str]] = {"Term": labels}
     for outcome in ordered_outcomes(coefficients["outcome"]):
-        cells = []
-        for term, _ in fixed_rows:
-            if (outcome, term) in by_key.index:
-                row = by_key.loc[(outcome, term)]
-                cells.append(format_coefficient(row["estimate"], row["std_error"], row["p_value"], digits))
-            else:
-                cells.append("")
+        cells = coefficient_cells(by_key, outcome, [term for term, _ in fixed_rows], digits)
         for term in VARIANCE_TERMS:
             cells.append(format_number(by_key.loc[(outcome, term), "estimate"], digits) if (outcome, term) in by_key.index else "")
         fit = fits.loc[outcome] if outcome in fits.index else None
@@ -137,15 +122,13 @@ def lmm_table(
         sample = coefficients[coefficients["outcome"] == outcome].iloc[0]
         cells += [format_count(sample["n_obs"]), format_count(sample["n_clusters"])]
         columns[outcome_label(outcome)] = cells
-    table = pd.DataFrame(columns, dtype=object)
-    table.attrs["note"] = (
+    return display_table(columns, note=(
         "Cells: REML estimate (model-based standard error, as lme4's vcov) of the linear mixed model "
         "score ~ arm * post + scenario + (1 | participant); Wald z tests. "
         f"Reference arm: {reference_arm}"
         + (f"; reference scenario: {reference_scenario.replace('_', ' ')}. " if reference_scenario else ". ")
         + f"Variances: between-participant (random intercept) and residual. {STARS_NOTE}"
-    )
-    return table
+    ))
 
 
 def responders_table(responders: pd.DataFrame, arms: Sequence[str], digits: int = 1) -> pd.DataFrame:

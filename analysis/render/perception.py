@@ -16,13 +16,9 @@ import numpy as np
 import pandas as pd
 
 from analysis.render.style import STYLE, suptitle
-from analysis.render.tables import format_coefficient, format_count, format_number, format_p_value, render_table
+from analysis.render.tables import display_table, format_coefficient, format_count, format_number, format_p_value, render_table
 
-__all__ = [
-    "perception_tables",
-    "perception_elo_tables",
-    "plot_gap_bins",
-]
+__all__ = ["perception_tables", "perception_elo_tables", "plot_gap_bins"]
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -60,15 +56,14 @@ def perception_tables(
     for record in ranks.itertuples():
         rows.append({"Term": f"Spearman rho: {record.x.replace('_', '-')} vs {record.y.replace('_', ' ')} (N = {format_count(record.n)})",
                      "Estimate (SE)": format_number(record.rho), "Odds ratio": "", "p": format_p_value(record.p_value)})
-    table = pd.DataFrame(rows, dtype=object)
     # an older fit table has no note column; an empty note reads back from CSV as NaN
     fit_note = summary.get("note", "")
     fit_note = fit_note if isinstance(fit_note, str) else ""
     scenarios = f"{fit_note[0].upper()}{fit_note[1:]}." if fit_note else "Scenario dummies against the first scenario in sorted order."
-    table.attrs["note"] = (
+    table = display_table(rows, note=(
         f"Logit with standard errors clustered by rater. {scenarios} "
         "Bradley-Terry strengths from the human choices (choix). * p < .05, ** p < .01, *** p < .001."
-    )
+    ))
     return {name: render_table(table, caption=caption or f"Perception task: choosing the conversation judged more empathic (cohort {cohort})",
                                label=f"tab:{name.replace('_', '-')}-{cohort}", synthetic=synthetic)}
 

@@ -19,18 +19,12 @@ import pandas as pd
 
 from analysis.constants import SCORE_MAX, SCORE_MIN
 from analysis.render.style import STYLE, suptitle
-from analysis.render.tables import format_count, format_number, format_p_value, outcome_label, render_table
+from analysis.render.tables import display_table, format_count, format_number, format_p_value, outcome_label, render_table
 from analysis.secondary.silent_empathy import LEVELS
 
 __all__ = [
-    "SELF_RATING_LABELS",
-    "MIN_LEVEL_N_FOR_CI",
-    "TRAIT_LABELS",
-    "PAIRED_TEST_NOTES",
-    "silent_empathy_tables",
-    "p_text",
-    "plot_trait_panel",
-    "plot_self_vs_judged",
+    "SELF_RATING_LABELS", "MIN_LEVEL_N_FOR_CI", "TRAIT_LABELS", "PAIRED_TEST_NOTES", "silent_empathy_tables", "p_text",
+    "plot_trait_panel", "plot_self_vs_judged",
 ]
 
 if TYPE_CHECKING:
@@ -92,14 +86,13 @@ def silent_empathy_tables(
                      "p": format_p_value(row.p_value),
                      "Clustered 95% CI": f"[{format_number(row.cluster_ci_low)}, {format_number(row.cluster_ci_high)}]",
                      "Left out": format_count(row.n_left_out)})
-    correlations = pd.DataFrame(rows, dtype=object)
-    correlations.attrs["note"] = (
+    correlations = display_table(rows, note=(
         "Pearson correlations. Traits: per participant, against the mean composite over their analysed conversations. "
         "Self-ratings: per conversation, against the judged score of that conversation (all analysed conversations, "
         "or the first only). p treats conversations as independent (as published); clustered 95% CI: percentile "
         "interval of a bootstrap resampling participants (their conversations together). Left out: participants or "
         "conversations missing the trait items or the self-rating (listed in silent_empathy/left_out.csv)."
-    )
+    ))
     gap_rows = []
     for row in gap.itertuples():
         gap_rows.append({"Self-rating": SELF_RATING_LABELS.get(row.self_rating, row.self_rating), "Judged": outcome_label(row.judged),
@@ -107,13 +100,12 @@ def silent_empathy_tables(
                          "Judged high (%)": format_number(100 * row.share_judged_high, 1),
                          "Difference (points)": format_number(100 * row.difference, 1), "p": format_p_value(row.p_value),
                          "Clustered p": format_p_value(row.clustered_p_value)})
-    gap_table = pd.DataFrame(gap_rows, dtype=object)
-    gap_table.attrs["note"] = (
+    gap_table = display_table(gap_rows, note=(
         f"High: levels {_levels_text(high_levels)} on the 1-5 scale (4-5: 'quite a bit' or 'very much'); judged "
         "dimensions rounded half up, the composite mapped linearly from its range onto 1-5 and rounded. p: paired test of "
         f"the two shares ({PAIRED_TEST_NOTES[paired_test]}; conversations treated as independent, as published). "
         "Clustered p: Obuchowski's (1998) clustered McNemar test, a participant's conversations as one cluster."
-    )
+    ))
     return {
         "silent_empathy_correlations": render_table(
             correlations, caption=f"Silent empathy: trait empathy and self-ratings against judged empathy (cohort {cohort})",

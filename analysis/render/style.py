@@ -15,14 +15,7 @@ from typing import TYPE_CHECKING
 from analysis.runtime import atomic
 
 __all__ = [
-    "SYNTHETIC_TITLE",
-    "OKABE_ITO",
-    "GREY",
-    "FIXED_ARM_COLOURS",
-    "STYLE",
-    "SAVE_STYLE",
-    "arm_palette",
-    "suptitle",
+    "SYNTHETIC_TITLE", "OKABE_ITO", "GREY", "FIXED_ARM_COLOURS", "STYLE", "SAVE_STYLE", "arm_palette", "suptitle",
     "save_figure",
 ]
 

@@ -30,24 +30,10 @@ from analysis.constants import COMPOSITE, OUTCOMES
 from analysis.render.escape import latex_text, markdown_text, spreadsheet_cell
 
 __all__ = [
-    "SYNTHETIC_PREFIX",
-    "STARS_NOTE",
-    "OUTCOME_LABELS",
-    "COEFFICIENT_COLUMNS",
-    "FIT_COLUMNS",
-    "CONTRAST_COLUMNS",
-    "require_columns",
-    "outcome_label",
-    "arm_label",
-    "significance_stars",
-    "format_number",
-    "format_p_value",
-    "format_coefficient",
-    "format_count",
-    "ordered_outcomes",
-    "primary_table",
-    "contrasts_table",
-    "render_table",
+    "SYNTHETIC_PREFIX", "STARS_NOTE", "OUTCOME_LABELS", "COEFFICIENT_COLUMNS", "FIT_COLUMNS", "CONTRAST_COLUMNS",
+    "require_columns", "outcome_label", "arm_label", "significance_stars", "format_number", "format_p_value",
+    "format_coefficient", "format_count", "ordered_outcomes", "did_term_rows", "coefficient_cells", "display_table",
+    "primary_table", "contrasts_table", "render_table",
 ]
 
 SYNTHETIC_PREFIX = "SYNTHETIC DATA (simulated cohort, not trial results): "
@@ -87,6 +73,9 @@ CONTRAST_COLUMNS: tuple[str, ...] = (
     "ci_low_sd",
     "ci_high_sd",
 )
+# The primary table's rows below the coefficients, one per statistic of the model_fit table.
+_FIT_ROW_LABELS = ("R2", "Adjusted R2", "Residual SE", "F statistic", "N (conversations)", "Participants (clusters)")
+
 
 def require_columns(frame: pd.DataFrame, columns: Iterable[str], name: str) -> None:
     """Raise a ``ValueError`` naming the first required column that is missing.
@@ -290,6 +279,85 @@ def _non_reference_arms(arms: Sequence[str], reference_arm: str) -> list[str]:
     return result
 
 
+def did_term_rows(arms: Sequence[str], reference_arm: str) -> list[tuple[str, str]]:
+    """The difference-in-differences terms with their row labels, in the order the tables show them.
+
+    Parameters
+    ----------
+    arms : sequence of str
+        Arms in display order; the reference arm and repeats are skipped.
+    reference_arm : str
+        The arm absorbed in the intercept.
+
+    Returns
+    -------
+    list of tuple of (str, str)
+        ``(term, label)`` pairs: ``("intercept", "Intercept")``, one
+        ``(<arm>, <Arm>)`` per non-reference arm (its baseline difference),
+        ``("post", "Post")``, then one ``(<arm>:post, "<Arm> x post")`` per
+        non-reference arm (its difference-in-differences effect).
+    """
+    treated = _non_reference_arms(arms, reference_arm)
+    rows = [("intercept", "Intercept")]
+    rows += [(arm, arm_label(arm)) for arm in treated]
+    rows.append(("post", "Post"))
+    rows += [(f"{arm}:post", f"{arm_label(arm)} x post") for arm in treated]
+    return rows
+
+
+def coefficient_cells(by_key: pd.DataFrame, outcome: str, terms: Iterable[str], digits: int = 3) -> list[str]:
+    """One outcome's coefficient cells, one per term (:func:`format_coefficient`).
+
+    Parameters
+    ----------
+    by_key : pandas.DataFrame
+        Coefficients indexed by ``(outcome, term)`` with the columns
+        ``estimate``, ``std_error`` and ``p_value`` at full precision.
+    outcome : str
+        The outcome whose cells to format.
+    terms : iterable of str
+        Model terms, in row order.
+    digits : int, default 3
+        Decimal places of the estimate and the standard error.
+
+    Returns
+    -------
+    list of str
+        ``"estimate<stars> (SE)"`` per term; ``""`` for a term the outcome
+        has no coefficient for.
+    """
+    cells = []
+    for term in terms:
+        if (outcome, term) in by_key.index:
+            row = by_key.loc[(outcome, term)]
+            cells.append(format_coefficient(row["estimate"], row["std_error"], row["p_value"], digits))
+        else:
+            cells.append("")
+    return cells
+
+
+def display_table(data, note: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """A table of display strings that carries its note for :func:`render_table`.
+
+    Parameters
+    ----------
+    data : list of dict or dict of list
+        The cells: one dict per row, or one list per column.
+    note : str
+        The table's note, kept in ``attrs["note"]``.
+    columns : sequence of str, optional
+        Column order (and the columns of a table without rows).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The cells as ``object`` columns, with ``attrs["note"]`` set.
+    """
+    table = pd.DataFrame(data, columns=columns, dtype=object)
+    table.attrs["note"] = note
+    return table
+
+
 def primary_table(
     coefficients: pd.DataFrame,
     fit: pd.DataFrame,
@@ -361,34 +429,15 @@ def primary_table(
         if arm not in terms and f"{arm}:post" not in terms:
             raise ValueError(f"coefficients has no terms for arm {arm!r}")
 
-    row_terms: list[tuple[str, str]] = [("intercept", "Intercept")]
-    row_terms += [(arm, arm_label(arm)) for arm in treated]
-    row_terms.append(("post", "Post"))
-    row_terms += [(f"{arm}:post", f"{arm_label(arm)} x post") for arm in treated]
+    row_terms = did_term_rows(arms, reference_arm)
 
     outcomes = ordered_outcomes(coefficients["outcome"])
     by_key = coefficients.set_index(["outcome", "term"])
     fit_by_outcome = fit.set_index("outcome")
 
-    columns: dict[str, list[str]] = {"Term": [label for _, label in row_terms]}
-    columns["Term"] += [
-        "R2",
-        "Adjusted R2",
-        "Residual SE",
-        "F statistic",
-        "N (conversations)",
-        "Participants (clusters)",
-    ]
+    columns: dict[str, list[str]] = {"Term": [label for _, label in row_terms] + list(_FIT_ROW_LABELS)}
     for outcome in outcomes:
-        cells: list[str] = []
-        for term, _ in row_terms:
-            if (outcome, term) in by_key.index:
-                row = by_key.loc[(outcome, term)]
-                cells.append(
-                    format_coefficient(row["estimate"], row["std_error"], row["p_value"], digits)
-                )
-            else:
-                cells.append("")
+        cells = coefficient_cells(by_key, outcome, [term for term, _ in row_terms], digits)
         if outcome in fit_by_outcome.index:
             stats = fit_by_outcome.loc[outcome]
             f_text = format_number(stats["f_statistic"], digits)
@@ -403,18 +452,16 @@ def primary_table(
                 format_count(stats["n_clusters"]),
             ]
         else:
-            cells += [""] * 6
+            cells += [""] * len(_FIT_ROW_LABELS)
         columns[outcome_label(outcome)] = cells
 
-    table = pd.DataFrame(columns, dtype=object)
-    table.attrs["note"] = (
+    return display_table(columns, note=(
         "Cells: OLS estimate (standard error) of score ~ arm + post + arm:post; "
         "standard errors are cluster-robust, clustered by participant. "
         f"Reference arm: {reference_arm}; arm rows are baseline differences from it, "
         "'x post' rows are the difference-in-differences effects. "
         f"F statistic: cluster-robust Wald test that all slopes are zero. {STARS_NOTE}"
-    )
-    return table
+    ))
 
 
 def contrasts_table(contrasts: pd.DataFrame, digits: int = 3, method: str = "Holm") -> pd.DataFrame:
@@ -481,15 +528,13 @@ def contrasts_table(contrasts: pd.DataFrame, digits: int = 3, method: str = "Hol
         adjusted_label,
         "Effect in SD [95% CI]",
     ]
-    table = pd.DataFrame(rows, columns=columns, dtype=object)
-    table.attrs["note"] = (
+    return display_table(rows, columns=columns, note=(
         "Contrast a - b: difference between the two arms' difference-in-differences "
         "effects (arm x post), with cluster-robust standard errors (clustered by "
         f"participant). p: unadjusted two-sided Wald test; {adjusted_label}: "
         f"{method} correction for multiple comparisons. Effect in SD: the estimate in "
         "standard deviation units of the outcome, with its 95% confidence interval."
-    )
-    return table
+    ))
 
 
 def render_table(

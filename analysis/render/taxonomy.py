@@ -19,7 +19,7 @@ import pandas as pd
 from analysis.cohorts.privacy import scrub_text
 from analysis.constants import THEME_CATEGORIES, TROUBLE_TYPES
 from analysis.render.style import STYLE, suptitle
-from analysis.render.tables import format_count, format_number, format_p_value, outcome_label, require_columns
+from analysis.render.tables import display_table, format_count, format_number, format_p_value, outcome_label, require_columns
 
 __all__ = ["CATEGORY_COLOURS", "TOP_COLUMNS", "taxonomy_table", "change_table", "plot_expression_change"]
 
@@ -88,15 +88,13 @@ def taxonomy_table(taxonomy: pd.DataFrame, dimensions: Sequence[str], top_n: int
                     "Participants": format_count(record["support_participants"]),
                 }
             )
-    table = pd.DataFrame(rows, columns=["Dimension", "Phrase", "Direction", "z", "Messages", "Participants"], dtype=object)
-    table.attrs["note"] = (
+    return display_table(rows, columns=["Dimension", "Phrase", "Direction", "z", "Messages", "Participants"], note=(
         "Recurring supporter phrases (2-6 words, counted once per message) ranked by the weighted log-odds "
         "ratio with an informative Dirichlet prior (Monroe, Colaresi and Quinn 2008) between high- and "
         "low-scoring conversations on the dimension; z is the log-odds over its standard error. Each phrase "
         "is listed under the dimension of its largest z. Only phrases used by enough distinct participants "
         "are shown."
-    )
-    return table
+    ))
 
 
 def change_table(top: pd.DataFrame, digits: int = 1) -> pd.DataFrame:
@@ -136,15 +134,13 @@ def change_table(top: pd.DataFrame, digits: int = 1) -> pd.DataFrame:
         )
     columns = ["Trouble type", "Change", "Expression", "Category", "Treated before (%)", "Treated after (%)",
                "DiD (pp) [95% CI]", "q"]
-    table = pd.DataFrame(rows, columns=columns, dtype=object)
-    table.attrs["note"] = (
+    return display_table(rows, columns=columns, note=(
         "Share of supporter messages using the expression in the treated arms (pooled) before training "
         "(conversation 1) and after (conversations 2-3); DiD: the treated change minus the control change, in "
         "percentage points, from a linear probability model with standard errors clustered by participant; "
         "q: Benjamini-Hochberg adjusted p-value across expressions within the trouble type. Only significant "
         "expressions (q below the registered level) are listed."
-    )
-    return table
+    ))
 
 
 def _ordered_top(top: pd.DataFrame) -> pd.DataFrame:

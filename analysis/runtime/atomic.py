@@ -24,16 +24,8 @@ from pathlib import Path
 from typing import IO, Any
 
 __all__ = [
-    "PARTIAL_MARKER",
-    "atomic_open",
-    "atomic_path",
-    "partial_files",
-    "save_figure",
-    "write_bytes",
-    "write_csv",
-    "write_json",
-    "write_netcdf",
-    "write_text",
+    "PARTIAL_MARKER", "atomic_open", "atomic_path", "partial_files", "save_figure", "write_bytes", "write_csv", "write_json",
+    "write_netcdf", "write_text",
 ]
 
 # Between the target's name and the random token in a temporary file's name.

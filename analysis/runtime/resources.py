@@ -19,20 +19,9 @@ from pathlib import Path
 from analysis.errors import PipelineError
 
 __all__ = [
-    "BASE_MEMORY_MB",
-    "DRAW_MEMORY_FACTOR",
-    "BYTES_PER_VALUE",
-    "count_participants",
-    "bayes_memory_mb",
-    "SLURM_QUERY_TIMEOUT_S",
-    "ResourceRequestError",
-    "SlurmNode",
-    "parse_sinfo_nodes",
-    "parse_accounting_storage",
-    "slurm_nodes",
-    "slurm_status_command",
-    "largest_node_cpus",
-    "check_fits_a_node",
+    "BASE_MEMORY_MB", "DRAW_MEMORY_FACTOR", "BYTES_PER_VALUE", "count_participants", "bayes_memory_mb",
+    "SLURM_QUERY_TIMEOUT_S", "ResourceRequestError", "SlurmNode", "parse_sinfo_nodes", "parse_accounting_storage",
+    "slurm_nodes", "slurm_status_command", "largest_node_cpus", "check_fits_a_node",
 ]
 
 BASE_MEMORY_MB = 1500  # interpreter, PyMC/PyTensor/nutpie, the compiled model and the data

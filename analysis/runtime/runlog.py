@@ -33,16 +33,8 @@ from typing import TextIO
 from analysis.errors import PipelineError
 
 __all__ = [
-    "HEARTBEAT_SECONDS",
-    "HEARTBEAT_PREFIX",
-    "STEP_CONSOLE_ENV",
-    "LOG_FORMAT",
-    "format_duration",
-    "Heartbeat",
-    "current_heartbeat",
-    "step_label",
-    "expected_failure_message",
-    "logged_step",
+    "HEARTBEAT_SECONDS", "HEARTBEAT_PREFIX", "STEP_CONSOLE_ENV", "LOG_FORMAT", "format_duration", "Heartbeat",
+    "current_heartbeat", "step_label", "expected_failure_message", "logged_step",
 ]
 
 HEARTBEAT_SECONDS = 15.0

@@ -50,30 +50,10 @@ from analysis.errors import AnalysisError, require_implemented
 from analysis.runtime.lazy_imports import lazy_module
 
 __all__ = [
-    "PAIRWISE_COLUMNS",
-    "EXPERT_COLUMNS",
-    "CROWD_WORKER_COLUMNS",
-    "EXCLUDED_COLUMNS",
-    "ALL_WORKERS",
-    "ROUNDING_FACTORS",
-    "KAPPA_CATEGORIES",
-    "KAPPA_WEIGHTS",
-    "Z_VARIANCES",
-    "SPEARMAN_CI_SES",
-    "KAPPA_KEYS",
-    "rating_codes",
-    "kappa_labels",
-    "weighted_kappa",
-    "spearman_with_ci",
-    "pair_agreement",
-    "expert_consensus",
-    "pairwise_agreement",
-    "expert_reliability",
-    "crowd_worker_agreement",
-    "STATISTIC_KEYS",
-    "cluster_bootstrap_kappa_se",
-    "AgreementResults",
-    "agreement_analysis",
+    "PAIRWISE_COLUMNS", "EXPERT_COLUMNS", "CROWD_WORKER_COLUMNS", "EXCLUDED_COLUMNS", "ALL_WORKERS", "ROUNDING_FACTORS",
+    "KAPPA_CATEGORIES", "KAPPA_WEIGHTS", "Z_VARIANCES", "SPEARMAN_CI_SES", "KAPPA_KEYS", "rating_codes", "kappa_labels",
+    "weighted_kappa", "spearman_with_ci", "pair_agreement", "expert_consensus", "pairwise_agreement", "expert_reliability",
+    "crowd_worker_agreement", "STATISTIC_KEYS", "cluster_bootstrap_kappa_se", "AgreementResults", "agreement_analysis",
 ]
 
 krippendorff = lazy_module("krippendorff")

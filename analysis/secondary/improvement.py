@@ -33,33 +33,17 @@ import pandas as pd
 
 from analysis.constants import TROUBLE_TYPES
 from analysis.errors import AnalysisError, ConfigError, require_implemented
-from analysis.models.tidy import model_coefficients
+from analysis.models.tidy import mean_intervals, model_coefficients
 from analysis.runtime.lazy_imports import lazy_module
 
 __all__ = [
-    "PARTICIPANT_COLUMNS",
-    "STANDARDISER_COLUMNS",
-    "ARM_SUMMARY_COLUMNS",
-    "COEFFICIENT_COLUMNS",
-    "WALD_COLUMNS",
-    "HETEROGENEITY_COLUMNS",
-    "GROUP_MEAN_COLUMNS",
-    "LEFT_OUT_COLUMNS",
-    "ImprovementResults",
-    "participant_improvement",
-    "change_standardisers",
-    "arm_summary",
-    "fit_hc3",
-    "coefficient_rows",
-    "wald_row",
-    "arm_columns",
-    "moderation_models",
-    "baseline_heterogeneity",
-    "improvement_analysis",
+    "PARTICIPANT_COLUMNS", "STANDARDISER_COLUMNS", "ARM_SUMMARY_COLUMNS", "COEFFICIENT_COLUMNS", "WALD_COLUMNS",
+    "HETEROGENEITY_COLUMNS", "GROUP_MEAN_COLUMNS", "LEFT_OUT_COLUMNS", "ImprovementResults", "participant_improvement",
+    "change_standardisers", "arm_summary", "fit_hc3", "coefficient_rows", "wald_row", "arm_columns", "moderation_models",
+    "baseline_heterogeneity", "improvement_analysis",
 ]
 
 sm = lazy_module("statsmodels.api")
-stats = lazy_module("scipy.stats")
 
 PARTICIPANT_COLUMNS = [
     "participant_id", "arm", "sex", "age", "baseline_trouble_type", "n_baseline", "n_post", "baseline", "post_mean",
@@ -241,12 +225,7 @@ def arm_summary(table: pd.DataFrame, arms: Sequence[str], alpha: float) -> pd.Da
             "mean_raw": grouped["improvement"].mean(),
         }
     ).reindex([arm for arm in arms if arm in set(table["arm"])])
-    n = summary["n"].to_numpy(dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        critical = np.where(n > 1, stats.t.ppf(1 - alpha / 2, np.maximum(n - 1, 1)), np.nan)
-        half = critical * summary["sd"].to_numpy(dtype=float) / np.sqrt(n)
-    summary["ci_low"] = summary["mean"] - half
-    summary["ci_high"] = summary["mean"] + half
+    summary = mean_intervals(summary, alpha=alpha)
     summary["n"] = summary["n"].astype("int64")
     return summary.rename_axis("arm").reset_index()[ARM_SUMMARY_COLUMNS]
 

@@ -31,13 +31,7 @@ from analysis.cohorts.outcomes import derive_outcomes
 from analysis.errors import AnalysisError
 from analysis.models.did import primary_analysis
 
-__all__ = [
-    "SENSITIVITY_COLUMNS",
-    "SENSITIVITY_EXCLUSION_COLUMNS",
-    "SINGLE_JUDGE_NOTE",
-    "JudgeSensitivity",
-    "judge_sensitivity",
-]
+__all__ = ["SENSITIVITY_COLUMNS", "SENSITIVITY_EXCLUSION_COLUMNS", "SINGLE_JUDGE_NOTE", "JudgeSensitivity", "judge_sensitivity"]
 
 SENSITIVITY_COLUMNS = [
     "judge", "outcome", "arm", "term", "estimate", "std_error", "ci_low", "ci_high", "p_value",

@@ -35,29 +35,10 @@ from analysis.models.tidy import model_coefficients
 from analysis.runtime.lazy_imports import lazy_module
 
 __all__ = [
-    "CHOICE_COLUMNS",
-    "LOGIT_COLUMNS",
-    "LOGIT_FIT_COLUMNS",
-    "GAP_BIN_COLUMNS",
-    "CURVE_COLUMNS",
-    "STRENGTH_COLUMNS",
-    "RANK_COLUMNS",
-    "LEFT_OUT_COLUMNS",
-    "PerceptionResults",
-    "EloResults",
-    "choice_table",
-    "logit_design",
-    "scenario_term_note",
-    "fit_cluster_logit",
-    "logit_rows",
-    "gap_bins",
-    "predicted_curve",
-    "bradley_terry",
-    "spearman_row",
-    "perception_analysis",
-    "elo_analysis",
-    "read_choices",
-    "read_strengths",
+    "CHOICE_COLUMNS", "LOGIT_COLUMNS", "LOGIT_FIT_COLUMNS", "GAP_BIN_COLUMNS", "CURVE_COLUMNS", "STRENGTH_COLUMNS",
+    "RANK_COLUMNS", "LEFT_OUT_COLUMNS", "PerceptionResults", "EloResults", "choice_table", "logit_design",
+    "scenario_term_note", "fit_cluster_logit", "logit_rows", "gap_bins", "predicted_curve", "bradley_terry", "spearman_row",
+    "perception_analysis", "elo_analysis", "read_choices", "read_strengths",
 ]
 
 choix = lazy_module("choix")

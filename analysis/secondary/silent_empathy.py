@@ -30,33 +30,15 @@ import pandas as pd
 from analysis.cohorts.outcomes import Composite
 from analysis.constants import SCORE_MAX, SCORE_MIN
 from analysis.errors import AnalysisError, require_implemented
+from analysis.models.tidy import mean_intervals
 from analysis.runtime.lazy_imports import lazy_module
 
 __all__ = [
-    "LEVELS",
-    "TRAIT_CORRELATION_COLUMNS",
-    "SELF_JUDGED_COLUMNS",
-    "DISTRIBUTION_COLUMNS",
-    "GAP_COLUMNS",
-    "TRAIT_LEVEL_COLUMNS",
-    "LEFT_OUT_COLUMNS",
-    "Trait",
-    "SelfJudgedPair",
-    "SilentEmpathyResults",
-    "composite_range",
-    "judged_levels",
-    "pearson_row",
-    "cluster_bootstrap_pearson_ci",
-    "clustered_mcnemar",
-    "participant_outcome",
-    "trait_scores",
-    "level_means",
-    "trait_analysis",
-    "self_rated_conversations",
-    "paired_high_test",
-    "self_judged_analysis",
-    "silent_empathy_analysis",
-    "read_participant_traits",
+    "LEVELS", "TRAIT_CORRELATION_COLUMNS", "SELF_JUDGED_COLUMNS", "DISTRIBUTION_COLUMNS", "GAP_COLUMNS",
+    "TRAIT_LEVEL_COLUMNS", "LEFT_OUT_COLUMNS", "Trait", "SelfJudgedPair", "SilentEmpathyResults", "composite_range",
+    "judged_levels", "pearson_row", "cluster_bootstrap_pearson_ci", "clustered_mcnemar", "participant_outcome",
+    "trait_scores", "level_means", "trait_analysis", "self_rated_conversations", "paired_high_test", "self_judged_analysis",
+    "silent_empathy_analysis", "read_participant_traits",
 ]
 
 stats = lazy_module("scipy.stats")
@@ -306,6 +288,19 @@ def participant_outcome(outcomes: pd.DataFrame, outcome: str) -> pd.DataFrame:
     ).reset_index()
 
 
+def _left_out(analysis: str, level: str, records: pd.DataFrame, reason) -> pd.DataFrame:
+    """``LEFT_OUT_COLUMNS`` rows for ``records`` (participants or conversations, as ``level`` says)."""
+    return pd.DataFrame(
+        {
+            "analysis": analysis,
+            "level": level,
+            "record_id": records[f"{level}_id"].to_numpy(),
+            "participant_id": records["participant_id"].to_numpy(),
+            "reason": reason,
+        }
+    )
+
+
 def trait_scores(participants: pd.DataFrame, traits: Sequence[Trait]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Sum each registered trait's items per participant.
 
@@ -335,17 +330,7 @@ def trait_scores(participants: pd.DataFrame, traits: Sequence[Trait]) -> tuple[p
         if incomplete.any():
             names = missing[incomplete].dot(pd.Index(items) + ", ").str.removesuffix(", ")
             reason = "column(s) absent from participants.csv: " if absent else "missing trait item(s): "
-            left.append(
-                pd.DataFrame(
-                    {
-                        "analysis": f"trait_{trait.name}",
-                        "level": "participant",
-                        "record_id": participants.loc[incomplete, "participant_id"].to_numpy(),
-                        "participant_id": participants.loc[incomplete, "participant_id"].to_numpy(),
-                        "reason": (reason + names).to_numpy(),
-                    }
-                )
-            )
+            left.append(_left_out(f"trait_{trait.name}", "participant", participants[incomplete], (reason + names).to_numpy()))
     left_out = pd.concat(left, ignore_index=True) if left else pd.DataFrame(columns=LEFT_OUT_COLUMNS)
     return scores, left_out[LEFT_OUT_COLUMNS]
 
@@ -353,12 +338,7 @@ def trait_scores(participants: pd.DataFrame, traits: Sequence[Trait]) -> tuple[p
 def level_means(data: pd.DataFrame, by: str, value: str, alpha: float) -> pd.DataFrame:
     """Mean of ``value`` per level of ``by`` with a t-based ``1 - alpha`` CI (NaN when n < 2)."""
     summary = data.groupby(by, sort=True)[value].agg(n="count", mean="mean", sd="std").reset_index()
-    n = summary["n"].to_numpy(dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        critical = np.where(n > 1, stats.t.ppf(1 - alpha / 2, np.maximum(n - 1, 1)), np.nan)
-        half = critical * summary["sd"].to_numpy(dtype=float) / np.sqrt(n)
-    summary["ci_low"] = summary["mean"] - half
-    summary["ci_high"] = summary["mean"] + half
+    summary = mean_intervals(summary, alpha=alpha)
     return summary.rename(columns={by: "level"})
 
 
@@ -434,17 +414,7 @@ def self_rated_conversations(
             reason = f"{rating} is empty"
         missing = data[rating].isna()
         if missing.any():
-            left.append(
-                pd.DataFrame(
-                    {
-                        "analysis": f"self_{rating}",
-                        "level": "conversation",
-                        "record_id": data.loc[missing, "conversation_id"].to_numpy(),
-                        "participant_id": data.loc[missing, "participant_id"].to_numpy(),
-                        "reason": reason,
-                    }
-                )
-            )
+            left.append(_left_out(f"self_{rating}", "conversation", data[missing], reason))
     left_out = pd.concat(left, ignore_index=True) if left else pd.DataFrame(columns=LEFT_OUT_COLUMNS)
     return data, left_out[LEFT_OUT_COLUMNS]
 

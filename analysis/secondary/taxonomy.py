@@ -35,7 +35,7 @@ and evaluation for identifying the content of political conflict. *Political Ana
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -48,40 +48,12 @@ from analysis.models.tidy import wald_coefficients
 from analysis.runtime.lazy_imports import lazy_module
 
 __all__ = [
-    "PRUNING_CHUNK_MESSAGES",
-    "DIMENSION_CATEGORY",
-    "UNASSIGNED",
-    "TREATED",
-    "PERIODS",
-    "PHRASE_SCORE_COLUMNS",
-    "TAXONOMY_COLUMNS",
-    "LEFT_OUT_COLUMNS",
-    "SHARE_COLUMNS",
-    "CHANGE_COLUMNS",
-    "TextNormalisation",
-    "SplitRule",
-    "ChangeTest",
-    "supporter_sample",
-    "normalise_text",
-    "phrase_matrix",
-    "frequent_phrase_matrix",
-    "participant_support",
-    "nested_phrases",
-    "same_message_duplicates",
-    "informative_prior",
-    "monroe_log_odds",
-    "split_conversations",
-    "dimension_direction",
-    "MiningResults",
-    "mine_phrases",
-    "did_of_proportions",
-    "ChangeResults",
-    "expression_change",
-    "top_changes",
-    "phrase_change",
-    "theme_change",
-    "reference_ngrams",
-    "phrase_recovery",
+    "PRUNING_CHUNK_MESSAGES", "DIMENSION_CATEGORY", "UNASSIGNED", "TREATED", "PERIODS", "PHRASE_SCORE_COLUMNS",
+    "TAXONOMY_COLUMNS", "LEFT_OUT_COLUMNS", "SHARE_COLUMNS", "CHANGE_COLUMNS", "TextNormalisation", "SplitRule", "ChangeTest",
+    "supporter_sample", "normalise_text", "phrase_matrix", "frequent_phrase_matrix", "participant_support", "nested_phrases",
+    "same_message_duplicates", "informative_prior", "monroe_log_odds", "split_conversations", "dimension_direction",
+    "MiningResults", "mine_phrases", "did_of_proportions", "ChangeResults", "expression_change", "top_changes",
+    "phrase_change", "theme_change", "reference_ngrams", "phrase_recovery",
 ]
 
 sparse = lazy_module("scipy.sparse")
@@ -156,12 +128,7 @@ class TextNormalisation:
     @classmethod
     def from_plan(cls, block: Mapping) -> TextNormalisation:
         """Build it from the plan's ``taxonomy.text`` block."""
-        return cls(
-            lowercase=block["lowercase"],
-            straighten_quotes=block["straighten_quotes"],
-            sentence_pattern=block["sentence_pattern"],
-            token_pattern=block["token_pattern"],
-        )
+        return cls(**{field.name: block[field.name] for field in fields(cls)})
 
 
 @dataclass(frozen=True)
@@ -221,13 +188,7 @@ class ChangeTest:
     @classmethod
     def from_plan(cls, block: Mapping) -> ChangeTest:
         """Build it from the plan's ``taxonomy.change`` block."""
-        return cls(
-            alpha=block["alpha"],
-            fdr_method=block["fdr_method"],
-            per_arm=block["per_arm"],
-            top_n=block["top_n"],
-            test=block["test"],
-        )
+        return cls(**{field.name: block[field.name] for field in fields(cls)})
 
 
 # --------------------------------------------------------------------------------------------------

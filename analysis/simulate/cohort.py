@@ -142,31 +142,11 @@ from analysis.constants import (
 from analysis.errors import ConfigError
 
 __all__ = [
-    "REFERENCE_DIR",
-    "PRIMARY_COEFFICIENTS_FILE",
-    "PRIMARY_FIT_FILE",
-    "COMPOSITE_FILE",
-    "DEFAULT_ARM_SIZES",
-    "DEFAULT_FIRST_SCENARIO_COUNTS",
-    "CONVERSATIONS_PER_PARTICIPANT",
-    "SEXES",
-    "PhraseTheme",
-    "PHRASE_THEMES",
-    "PHRASE_BANKS",
-    "FILLER_PHRASES",
-    "PHRASE_STREAM",
-    "SEEKER_FOLLOW_UPS",
-    "SimulationParameters",
-    "load_published_primary",
-    "load_published_fit",
-    "load_published_composite",
-    "cell_means",
-    "solve_location",
-    "solve_dimension",
-    "solve_latent_parameters",
-    "simulate_cohort",
-    "code_planted_themes",
-    "planted_training_shifts",
+    "REFERENCE_DIR", "PRIMARY_COEFFICIENTS_FILE", "PRIMARY_FIT_FILE", "COMPOSITE_FILE", "DEFAULT_ARM_SIZES",
+    "DEFAULT_FIRST_SCENARIO_COUNTS", "CONVERSATIONS_PER_PARTICIPANT", "SEXES", "PhraseTheme", "PHRASE_THEMES", "PHRASE_BANKS",
+    "FILLER_PHRASES", "PHRASE_STREAM", "SEEKER_FOLLOW_UPS", "SimulationParameters", "load_published_primary",
+    "load_published_fit", "load_published_composite", "cell_means", "solve_location", "solve_dimension",
+    "solve_latent_parameters", "simulate_cohort", "code_planted_themes", "planted_training_shifts",
 ]
 
 REFERENCE_DIR = Path(__file__).parent.parent / "reference"

@@ -61,17 +61,9 @@ from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
 from analysis.cohorts.outcomes import aggregate_judges
 
 __all__ = [
-    "expected_slope",
-    "PUBLISHED_SLOPE",
-    "PUBLISHED_BT_ELO_SPEARMAN",
-    "PerceptionSimulationParameters",
-    "conversation_composite",
-    "select_conversations",
-    "draw_pairs",
-    "expected_choice_probability",
-    "calibrate_choice_scale",
-    "calibrate_elo_loading",
-    "simulate_perception",
+    "expected_slope", "PUBLISHED_SLOPE", "PUBLISHED_BT_ELO_SPEARMAN", "PerceptionSimulationParameters",
+    "conversation_composite", "select_conversations", "draw_pairs", "expected_choice_probability", "calibrate_choice_scale",
+    "calibrate_elo_loading", "simulate_perception",
 ]
 
 PUBLISHED_SLOPE = 0.144

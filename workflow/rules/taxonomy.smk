@@ -187,7 +187,7 @@ rule estimate_theme_level2_change:
 rule plot_phrase_change:
     input:
         top="results/{cohort}/taxonomy/phrase_change_top.csv",
-        code=code("plot_phrase_change"),
+        code=code("plot_expression_change"),
     output:
         png=report(
             "reports/{cohort}/figures/phrase_change.png",
@@ -206,13 +206,13 @@ rule plot_phrase_change:
     conda:
         "../../environment.yml"
     script:
-        "../scripts/plot_phrase_change.py"
+        "../scripts/plot_expression_change.py"
 
 
 rule plot_theme_change:
     input:
         top="results/{cohort}/taxonomy/theme_change_top.csv",
-        code=code("plot_theme_change"),
+        code=code("plot_expression_change"),
     output:
         png=report(
             "reports/{cohort}/figures/theme_change.png",
@@ -231,7 +231,7 @@ rule plot_theme_change:
     conda:
         "../../environment.yml"
     script:
-        "../scripts/plot_theme_change.py"
+        "../scripts/plot_expression_change.py"
 
 
 rule render_taxonomy_tables:

@@ -15,7 +15,6 @@ with logged_step(snakemake.log[0], "apply_exclusions") as log:
         conversations_per_participant=snakemake.params.conversations_per_participant,
         arms=snakemake.params.arms,
     )
-    write_csv(result.included, snakemake.output.included)
-    write_csv(result.exclusions, snakemake.output.exclusions)
-    write_csv(result.flow, snakemake.output.flow)
+    for name in ("included", "exclusions", "flow"):
+        write_csv(getattr(result, name), snakemake.output[name])
     log.info("%s conversations analysed, %s records excluded", len(result.included), len(result.exclusions))

@@ -29,9 +29,7 @@ with logged_step(snakemake.log[0], "assess_agreement") as log:
         crowd_bootstrap_seed=crowd_bootstrap.get("seed", 20260306),
         crowd_worker_min_n=settings.get("crowd_worker_min_n", 10),
     )
-    write_csv(results.pairwise, snakemake.output.pairwise)
-    write_csv(results.experts, snakemake.output.experts)
-    write_csv(results.crowd_workers, snakemake.output.crowd_workers)
-    write_csv(results.excluded, snakemake.output.excluded)
+    for name in ("pairwise", "experts", "crowd_workers", "excluded"):
+        write_csv(getattr(results, name), snakemake.output[name])
     write_rule_spec_record(snakemake.params, snakemake.wildcards.cohort, "reliability", results.execution, snakemake.output.spec)
     log.info("%s pair rows, %s records left out (listed in %s)", len(results.pairwise), len(results.excluded), snakemake.output.excluded)

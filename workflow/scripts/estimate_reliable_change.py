@@ -19,10 +19,8 @@ with logged_step(snakemake.log[0], "estimate_reliable_change") as log:
         terms=plan["terms"],
         critical_value=plan["critical_value"],
     )
-    write_csv(results.reliability, snakemake.output.reliability)
-    write_csv(results.responders, snakemake.output.responders)
-    write_csv(results.participants, snakemake.output.participants)
-    write_csv(results.excluded, snakemake.output.excluded)
+    for name in ("reliability", "responders", "participants", "excluded"):
+        write_csv(getattr(results, name), snakemake.output[name])
     write_rule_spec_record(snakemake.params, snakemake.wildcards.cohort, "mixed", results.execution, snakemake.output.spec)
     row = results.reliability.iloc[0]
     log.info("sigma2_u %.4f, sigma2_e %.4f, r1 %.4f, r2 %.4f, SE_d %.4f", row.sigma2_u, row.sigma2_e, row.r1, row.r2, row.se_d)

@@ -17,11 +17,8 @@ with logged_step(snakemake.log[0], "fit_primary_did") as log:
         hypotheses=snakemake.params.hypotheses,
         composite=snakemake.params.composite,
     )
-    write_csv(results.coefficients, snakemake.output.coefficients)
-    write_csv(results.fit, snakemake.output.fit)
-    write_csv(results.contrasts, snakemake.output.contrasts)
-    write_csv(results.effects_sd, snakemake.output.effects_sd)
-    write_csv(results.hypotheses, snakemake.output.hypotheses)
+    for name in ("coefficients", "fit", "contrasts", "effects_sd", "hypotheses"):
+        write_csv(getattr(results, name), snakemake.output[name])
     write_rule_spec_record(
         snakemake.params, snakemake.wildcards.cohort, "primary", results.execution, snakemake.output.spec
     )

@@ -3,7 +3,7 @@
 import pandas as pd
 
 from analysis.render.bayes import bayes_tables_text
-from analysis.runtime.atomic import write_text
+from analysis.render.primary import write_rendered_tables
 from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "render_bayes_tables") as log:
@@ -16,7 +16,4 @@ with logged_step(snakemake.log[0], "render_bayes_tables") as log:
         cohort=snakemake.wildcards.cohort,
         synthetic=snakemake.params.synthetic,
     )
-    for name, formats in rendered.items():
-        for extension, text in formats.items():
-            write_text(snakemake.output[f"{name}_{extension}"], text)
-            log.info("wrote %s", snakemake.output[f"{name}_{extension}"])
+    write_rendered_tables(rendered, snakemake.output, log)

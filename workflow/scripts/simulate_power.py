@@ -34,9 +34,8 @@ with logged_step(snakemake.log[0], "simulate_power") as log:
         seed=settings["seed"],
         discretisation=settings["discretisation"],
     )
-    write_csv(results.power, snakemake.output.power)
-    write_csv(results.sample_size, snakemake.output.sample_size)
-    write_csv(results.mde, snakemake.output.mde)
+    for name in ("power", "sample_size", "mde"):
+        write_csv(getattr(results, name), snakemake.output[name])
     execution = dict(results.execution)
     execution["details"] = {**execution["details"], "overrides": dict(snakemake.params.overrides)}
     write_rule_spec_record(snakemake.params, snakemake.wildcards.cohort, "design", execution, snakemake.output.spec)

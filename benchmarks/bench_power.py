@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from analysis.cohorts.outcomes import read_outcomes  # noqa: E402
 from analysis.models.did import design_matrix  # noqa: E402
-from analysis.planning import power as design  # noqa: E402
+from analysis.planning import power  # noqa: E402
 from analysis.prereg.plan import load_prereg  # noqa: E402
 
 
@@ -43,20 +43,20 @@ def main() -> None:
     outcomes = read_outcomes(REPO / "results" / arguments.cohort / "outcomes" / "conversation_scores.csv")
     lmm = pd.read_csv(REPO / "results" / arguments.cohort / "mixed" / "lmm_coefficients.csv")
     arms, reference = plan["design"]["arms"], plan["design"]["reference_arm"]
-    model = design.estimate_generating_model(outcomes=outcomes, lmm_coefficients=lmm, dimensions=plan["outcomes"]["dimensions"],
+    model = power.estimate_generating_model(outcomes=outcomes, lmm_coefficients=lmm, dimensions=plan["outcomes"]["dimensions"],
                                              composite=plan["outcomes"]["composite"], arms=arms, reference_arm=reference)
-    hypotheses = design.hypotheses_from_plan(plan["hypotheses"], arms=arms, reference_arm=reference, outcomes=model.outcomes)
+    hypotheses = power.hypotheses_from_plan(plan["hypotheses"], arms=arms, reference_arm=reference, outcomes=model.outcomes)
     alpha, method = plan["primary_analysis"]["alpha"], plan["primary_analysis"]["contrasts"]["method"]
     sizes = [model.cohort_arm_sizes[arm] for arm in arms]
     n_post = model.cohort_post_conversations
-    designs = design._arm_designs(arms, reference, n_post)
-    batch = design._trial_batch_size(sum(sizes), 1 + n_post, 1, len(model.outcomes))
+    designs = power._arm_designs(arms, reference, n_post)
+    batch = power._trial_batch_size(sum(sizes), 1 + n_post, 1, len(model.outcomes))
     rows = []
     load_before = os.getloadavg()
 
     # 1. The vectorised analysis: simulate, fit, decide, in batches.
     start = time.perf_counter()
-    design._simulate_and_count(model, sizes=sizes, n_post=n_post, judges=1, judge_agreement=0.6, attrition=0.0,
+    power._simulate_and_count(model, sizes=sizes, n_post=n_post, judges=1, judge_agreement=0.6, attrition=0.0,
                                n_sims=arguments.trials, seed=1, batch_size=batch, scenarios=[model.cell_means],
                                hypotheses_per_scenario=[hypotheses], alpha=alpha, contrast_method=method)
     vectorised = time.perf_counter() - start
@@ -65,9 +65,9 @@ def main() -> None:
 
     # 2. The same trials: batched fit only, and a loop of statsmodels fits.
     loop_trials = arguments.loop_trials or arguments.trials
-    scores, kept, arm_index = design.simulate_trials(model, arm_sizes=sizes, n_trials=loop_trials, seed=2)
+    scores, kept, arm_index = power.simulate_trials(model, arm_sizes=sizes, n_trials=loop_trials, seed=2)
     start = time.perf_counter()
-    fit = design.fit_did_batch(scores, kept, sizes, designs)
+    fit = power.fit_did_batch(scores, kept, sizes, designs)
     batched_fit = time.perf_counter() - start
     frame = pd.DataFrame({"participant_id": np.repeat(np.arange(sum(sizes)), 1 + n_post),
                           "arm": np.repeat(np.array(arms)[arm_index], 1 + n_post),
@@ -90,7 +90,7 @@ def main() -> None:
     if not arguments.skip_grid:
         settings = plan["power_analysis"]
         start = time.perf_counter()
-        design.design_analysis(
+        power.design_analysis(
             outcomes=outcomes, lmm_coefficients=lmm, dimensions=plan["outcomes"]["dimensions"],
             composite=plan["outcomes"]["composite"], arms=arms, reference_arm=reference, plan_hypotheses=plan["hypotheses"],
             alpha=alpha, contrast_method=method, n_per_arm=settings["n_per_arm"], allocation=settings["allocation"],

@@ -34,6 +34,7 @@ from scipy import integrate, stats
 from scipy.special import expit
 
 from analysis.errors import AnalysisError, ConfigError
+from analysis.models import bayes
 from analysis.models.bayes import (
     COMPOSITE_QUANTITIES,
     CONTRAST_COLUMNS,
@@ -271,6 +272,31 @@ def test_ordinal_prior_predictive_draws_have_the_right_shapes_and_support(ordina
     corr = prior.prior["participant_corr"].to_numpy()
     np.testing.assert_allclose(np.diagonal(corr, axis1=-2, axis2=-1), 1.0)
     assert prior.prior["arm_post"].shape == (1, 50, 3, len(DIMENSIONS))
+
+
+def _prior_draws_as_posterior(model, *, sampler, var_names, cores=1, progress=None):
+    """Stand-in for :func:`sample_model` in structural tests: prior draws shaped as one chain's posterior."""
+    prior = pm.sample_prior_predictive(draws=40, model=model, var_names=list(var_names), random_seed=sampler.seed).prior
+    diverging = np.zeros((prior.sizes["chain"], prior.sizes["draw"]), dtype=bool)
+    return az.InferenceData(posterior=prior, sample_stats=xr.Dataset({"diverging": (("chain", "draw"), diverging)}))
+
+
+@pytest.mark.parametrize(("parameterisation", "text"), [("non_centred", "non-centred"), ("centred", "centred")])
+def test_spec_record_names_the_participant_parameterisation(monkeypatch, outcomes, registered, parameterisation, text):
+    monkeypatch.setattr(bayes, "sample_model", _prior_draws_as_posterior)
+    fit = fit_ordinal_model(
+        outcomes, dimensions=DIMENSIONS, arms=ARMS, reference_arm="control",
+        **ordinal_settings(registered, participant_parameterisation=parameterisation, posterior_predictive_draws=10),
+        sampler=RECOVERY_SAMPLER, gates=replace(GATES, policy="warn"),
+    )
+    assert fit.execution["details"]["parameterisation"] == (
+        f"fixed effects centred for sampling; participant effects {text} (LKJCholeskyCov)"
+    )
+
+
+def test_the_registered_parameterisation_keeps_its_spec_record_text(registered):
+    # the text every released spec record carries
+    assert registered["ordinal"]["participant_parameterisation"] == "non_centred"
 
 
 def test_centred_parameterisation_is_offered_and_unknown_ones_are_rejected(outcomes, registered):

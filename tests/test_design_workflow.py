@@ -7,8 +7,10 @@ import json
 import pandas as pd
 import pytest
 
-from analysis.planning.power import MDE_COLUMNS, POWER_COLUMNS, SAMPLE_SIZE_COLUMNS
-from tests.workflow_runs import POWER_OVERRIDES, run_on_cohorts, simulated_cohorts
+from analysis.cohorts.native import write_csv
+from analysis.cohorts.outcomes import read_outcomes
+from analysis.planning.power import MDE_COLUMNS, POWER_COLUMNS, SAMPLE_SIZE_COLUMNS, design_analysis
+from tests.workflow_runs import POWER_OVERRIDES, SIMULATION, run_on_cohorts
 
 pytestmark = pytest.mark.e2e
 
@@ -28,8 +30,42 @@ def test_planning_outputs_are_made_with_the_overrides(simulated_run):
         assert (simulated_run / f"reports/tiny/figures/power_curves.{extension}").stat().st_size > 0
 
 
+def test_the_same_inputs_give_byte_identical_planning_outputs(simulated_run, plan, tmp_path):
+    """The planning outputs recomputed in this process from the run's outcomes and mixed models, with what
+    rule simulate_power passes (the registered settings under the run's overrides), written as it writes them."""
+    settings = {**plan["power_analysis"], **POWER_OVERRIDES}
+    results = design_analysis(
+        outcomes=read_outcomes(simulated_run / "results/tiny/outcomes/conversation_scores.csv"),
+        lmm_coefficients=pd.read_csv(simulated_run / "results/tiny/mixed/lmm_coefficients.csv"),
+        dimensions=plan["outcomes"]["dimensions"],
+        composite=plan["outcomes"]["composite"],
+        arms=plan["design"]["arms"],
+        reference_arm=plan["design"]["reference_arm"],
+        plan_hypotheses=plan.get("hypotheses", []),
+        alpha=plan["primary_analysis"]["alpha"],
+        contrast_method=plan["primary_analysis"]["contrasts"]["method"],
+        n_per_arm=settings["n_per_arm"],
+        allocation=settings.get("allocation"),
+        post_conversations=settings.get("post_conversations"),
+        attrition=settings["attrition"],
+        judges=settings.get("judges"),
+        judge_agreement=settings["judge_agreement"],
+        smallest_effect_sd=settings["smallest_effect_sd"],
+        target_power=settings["target_power"],
+        mde_power=settings["mde"]["power"],
+        mde_effect_grid_sd=settings["mde"]["effect_grid_sd"],
+        simulations=settings["simulations"],
+        seed=settings["seed"],
+        discretisation=settings["discretisation"],
+    )
+    for name in ("power", "sample_size", "mde"):
+        write_csv(getattr(results, name), tmp_path / f"{name}.csv")
+        assert (tmp_path / f"{name}.csv").read_bytes() == (simulated_run / f"results/tiny/design/{name}.csv").read_bytes(), name
+
+
 def test_a_bad_override_stops_the_run_naming_it(tmp_path):
-    process = run_on_cohorts(tmp_path, simulated_cohorts(tmp_path), "--dry-run", power_overrides={"attrition": 1.5, "seeds": 3})
+    cohorts = {"tiny": {"format": "simulated", "simulation": SIMULATION}}
+    process = run_on_cohorts(tmp_path, cohorts, "--dry-run", power_overrides={"attrition": 1.5, "seeds": 3})
     assert process.returncode != 0
     output = process.stdout + process.stderr
     assert "power_overrides: $.attrition: 1.5 is greater than or equal to the maximum of 1" in output, output[-3000:]

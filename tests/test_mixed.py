@@ -39,8 +39,10 @@ from analysis.models.did import COEFFICIENT_COLUMNS
 from analysis.models.mixed import (
     CONVERGENCE_COLUMNS,
     SINGULAR_RATIO,
+    MixedFit,
     Optimizer,
     ProfiledREML,
+    coefficient_rows,
     fit_mixed_model,
     fixed_effects_design,
     mixed_analysis,
@@ -411,3 +413,18 @@ def test_a_single_scenario_cohort_is_refused_for_the_scenario_term():
     terms = [term for term in mixed_plan()["terms"] if term != "scenario"]
     fitted_without = mixed_analysis(data, ["overall_empathy"], ARMS, "control", mixed_plan()["optimizers"], terms=terms)
     assert not fitted_without.coefficients["term"].str.startswith("scenario").any()
+
+
+def test_a_fixed_effect_without_variation_has_an_infinite_statistic():
+    # the mixed models keep the plain Wald ratio: z = +/-inf and p = 0 where the standard error is zero
+    terms = ["intercept", "post"]
+    fit = MixedFit(
+        fixed_effects=pd.Series([1.5, -0.5], index=terms),
+        fixed_covariance=pd.DataFrame([[0.25, 0.0], [0.0, 0.0]], index=terms, columns=terms),
+        participant_variance=0.1, residual_variance=0.2, log_likelihood=-1.0,
+        optimizer="brent", attempts=["brent"], iterations=1, function_calls=1,
+    )
+    rows = coefficient_rows(fit, "composite", 0.05, n_obs=10, n_clusters=5).set_index("term")
+    assert rows.loc["intercept", "statistic"] == pytest.approx(3.0)
+    assert rows.loc["post", "statistic"] == -np.inf
+    assert rows.loc["post", "p_value"] == 0.0

@@ -46,10 +46,27 @@ def test_rule_record_takes_exclusions_and_aggregation_from_params(tmp_path):
     assert read_spec_record(tmp_path / "spec.json") == record
 
 
-def test_rule_record_without_exclusions_or_aggregation(tmp_path):
-    # a rule reading ratings, not the trial, has neither param
-    record = write_rule_spec_record(SimpleNamespace(analysis_id="a", confirmatory=True), "c", "reliability", EXECUTION, tmp_path / "spec.json")
+def test_rule_record_with_empty_exclusions_and_aggregation(tmp_path):
+    # a rule reading ratings, not the trial, declares both empty
+    params = SimpleNamespace(analysis_id="a", confirmatory=True, exclusions=[], judge_aggregation=None)
+    record = write_rule_spec_record(params, "c", "reliability", EXECUTION, tmp_path / "spec.json")
     assert record["exclusions"] == []
+    assert record["judge_aggregation"] is None
+
+
+@pytest.mark.parametrize("missing", ["exclusions", "judge_aggregation"])
+def test_rule_record_without_a_declared_param_is_an_error(tmp_path, missing):
+    fields = {"analysis_id": "a", "confirmatory": True, "exclusions": [], "judge_aggregation": None}
+    del fields[missing]
+    with pytest.raises(PipelineError, match=f"declares no `{missing}` param"):
+        write_rule_spec_record(SimpleNamespace(**fields), "c", "reliability", EXECUTION, tmp_path / "spec.json")
+    assert not (tmp_path / "spec.json").exists()
+
+
+def test_execution_record_can_stand_in_for_the_params(tmp_path):
+    execution = {**EXECUTION, "exclusions": ["long"], "judge_aggregation": None}
+    record = write_rule_spec_record(SimpleNamespace(analysis_id="a", confirmatory=True), "c", "primary", execution, tmp_path / "spec.json")
+    assert record["exclusions"] == ["long"]
     assert record["judge_aggregation"] is None
 
 

@@ -44,6 +44,22 @@ def test_a_zero_standard_error_gives_no_test():
     assert table["ci_low"].iloc[0] == table["ci_high"].iloc[0] == 0.0
 
 
+def test_a_zero_standard_error_can_give_an_infinite_statistic():
+    # the mixed models' convention: the plain ratio, so p = 0 for a non-zero estimate
+    table = wald_coefficients(["up", "down", "flat", "usual"], [2.0, -1.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.5], 0.05, zero_se="inf")
+    assert table["statistic"].iloc[0] == np.inf and table["statistic"].iloc[1] == -np.inf
+    assert table["p_value"].iloc[:2].tolist() == [0.0, 0.0]
+    assert np.isnan(table["statistic"].iloc[2]) and np.isnan(table["p_value"].iloc[2])
+    assert table["statistic"].iloc[3] == 2.0
+    nan_policy = wald_coefficients(["up"], [2.0], [0.0], 0.05)
+    assert np.isnan(nan_policy["statistic"].iloc[0]) and np.isnan(nan_policy["p_value"].iloc[0])
+
+
+def test_an_unknown_zero_se_policy_is_an_error():
+    with pytest.raises(ValueError, match="zero_se must be one of"):
+        wald_coefficients(["a"], [1.0], [0.0], 0.05, zero_se="zero")
+
+
 def test_mean_intervals_equal_scipy_t_intervals_and_leave_single_rows_open():
     """Reference: scipy.stats.t.interval(0.95, n - 1, loc=mean, scale=sd / sqrt(n)) for each row."""
     summary = pd.DataFrame({"n": [5, 40, 1], "mean": [1.0, -0.5, 2.0], "sd": [0.8, 1.3, np.nan]})

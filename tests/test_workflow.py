@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import jsonschema
 import numpy as np
@@ -33,6 +34,16 @@ pytestmark = pytest.mark.e2e
 
 # The rerun for byte-identity compares CSV and JSON files only: figures are left out of it.
 DATA_TARGETS = [target for target in FOUNDATION_TARGETS if "/figures/" not in target]
+# What the shared run adds to the folders of the foundation's rerun: the files of the other families.
+OTHER_FAMILIES_FILES = {
+    *(Path("data/simulated/tiny") / name for name in ("perception.csv", "elo.csv", "themes.csv")),
+    *(Path("results/tiny/primary") / name for name in ("judge_sensitivity.csv", "judge_sensitivity.spec.json",
+                                                      "judge_sensitivity_exclusions.csv")),
+    *(Path("reports/tiny/tables") / f"{name}.csv" for name in (
+        "judge_sensitivity", "lmm_coefficients", "responders", "silent_empathy_correlations", "silent_empathy_gap",
+        "improvement_effects", "baseline_heterogeneity", "perception", "perception_elo", "taxonomy_phrases", "phrase_change",
+        "theme_change")),
+}
 
 
 def test_every_output_is_made_and_logged(simulated_run):
@@ -79,6 +90,12 @@ def test_same_inputs_give_byte_identical_tables(simulated_run, tmp_path):
     patterns = ("data/simulated/tiny/*.csv", "results/tiny/**/*.csv", "results/tiny/**/*.json", "reports/tiny/**/*.csv")
     second = sorted(p.relative_to(tmp_path) for pattern in patterns for p in tmp_path.glob(pattern))
     assert len(second) >= 4 + 5 + 3 + 1 + 5 + 2
+    # In the folders the rerun wrote, the shared run has only the files of the other families it builds.
+    folders = {relative.parent for relative in second}
+    first = {p.relative_to(simulated_run) for pattern in patterns for p in simulated_run.glob(pattern)}
+    first = {relative for relative in first if relative.parent in folders}
+    assert set(second) <= first, sorted(set(second) - first)
+    assert first - set(second) == OTHER_FAMILIES_FILES, sorted(first.symmetric_difference(set(second) | OTHER_FAMILIES_FILES))
     for relative in second:
         assert (tmp_path / relative).read_bytes() == (simulated_run / relative).read_bytes(), relative
 

@@ -13,53 +13,47 @@ from tests.workflow_runs import N_PARTICIPANTS, dry_run_jobs, run_on_cohorts
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def taxonomy_run(simulated_run):
-    """The suite's shared simulated run (tests/workflow_runs.py), which builds the taxonomy's outputs."""
-    return simulated_run
-
-
-def test_simulated_cohort_gets_themes_and_every_taxonomy_output(taxonomy_run):
-    themes = pd.read_csv(taxonomy_run / "data/simulated/tiny/themes.csv")
+def test_simulated_cohort_gets_themes_and_every_taxonomy_output(simulated_run):
+    themes = pd.read_csv(simulated_run / "data/simulated/tiny/themes.csv")
     assert list(themes.columns) == ["conversation_id", "turn", "theme", "category"] and len(themes) > 100
     for prefix in ("phrase", "theme"):
         for name in ("shares.csv", "change.csv", "change_top.csv", "change_left_out.csv", "change.spec.json"):
-            assert (taxonomy_run / f"results/tiny/taxonomy/{prefix}_{name}").stat().st_size > 0
+            assert (simulated_run / f"results/tiny/taxonomy/{prefix}_{name}").stat().st_size > 0
     for rule in ("simulate_themes", "validate_themes", "mine_phrases", "estimate_phrase_change",
                  "estimate_theme_change", "plot_phrase_change", "plot_theme_change", "render_taxonomy_tables",
                  "render_theme_tables"):
-        assert (taxonomy_run / "logs" / rule / "tiny.log").is_file(), rule
+        assert (simulated_run / "logs" / rule / "tiny.log").is_file(), rule
     for name in ("taxonomy_phrases", "phrase_change", "theme_change"):
-        text = (taxonomy_run / f"reports/tiny/tables/{name}.md").read_text(encoding="utf-8")
+        text = (simulated_run / f"reports/tiny/tables/{name}.md").read_text(encoding="utf-8")
         assert text.startswith("SYNTHETIC DATA"), name
 
 
-def test_spec_records_carry_the_registered_ids(taxonomy_run, plan):
+def test_spec_records_carry_the_registered_ids(simulated_run, plan):
     expected = {
         "mining.spec.json": plan["taxonomy"]["mining"]["id"],
         "phrase_change.spec.json": plan["taxonomy"]["change"]["phrases"]["id"],
         "theme_change.spec.json": plan["taxonomy"]["change"]["themes"]["id"],
     }
     for name, analysis_id in expected.items():
-        record = read_spec_record(taxonomy_run / "results/tiny/taxonomy" / name)
+        record = read_spec_record(simulated_run / "results/tiny/taxonomy" / name)
         assert record["analysis_id"] == analysis_id and record["confirmatory"] is False
         assert record["sample"]["n_participants"] == N_PARTICIPANTS
-    change = read_spec_record(taxonomy_run / "results/tiny/taxonomy/theme_change.spec.json")
+    change = read_spec_record(simulated_run / "results/tiny/taxonomy/theme_change.spec.json")
     assert change["terms"] == ["intercept", "treated", "post", "treated:post"]
     assert change["covariance"]["cluster_by"] == "participant_id"
     assert change["multiplicity"]["method"] == plan["taxonomy"]["change"]["fdr_method"]
 
 
-def test_outputs_show_only_phrases_of_at_least_k_participants(taxonomy_run, plan):
+def test_outputs_show_only_phrases_of_at_least_k_participants(simulated_run, plan):
     k = plan["taxonomy"]["min_participants"]
-    taxonomy = pd.read_csv(taxonomy_run / "results/tiny/taxonomy/taxonomy.csv", keep_default_na=False)
+    taxonomy = pd.read_csv(simulated_run / "results/tiny/taxonomy/taxonomy.csv", keep_default_na=False)
     assert (taxonomy["support_participants"] >= k).all()
     shown = set(taxonomy["phrase"])
     for name in ("phrase_scores.csv", "phrase_change.csv", "phrase_shares.csv", "phrase_change_top.csv"):
-        table = pd.read_csv(taxonomy_run / "results/tiny/taxonomy" / name, keep_default_na=False)
+        table = pd.read_csv(simulated_run / "results/tiny/taxonomy" / name, keep_default_na=False)
         column = "phrase" if "phrase" in table.columns else "expression"
         assert set(table[column]) <= shown, name
-    messages = pd.read_csv(taxonomy_run / "data/simulated/tiny/messages.csv", keep_default_na=False)
+    messages = pd.read_csv(simulated_run / "data/simulated/tiny/messages.csv", keep_default_na=False)
     assert not set(messages["text"].str.lower()) & shown
 
 

@@ -42,7 +42,24 @@ class ReleaseDownloadError(InputFileError):
 
 
 def parse_lfs_pointer(content: bytes) -> dict | None:
-    """The oid (sha256) and size of a Git LFS pointer file, or None when ``content`` is not one."""
+    """The oid (sha256) and size of a Git LFS pointer file, or None when ``content`` is not one.
+
+    Parameters
+    ----------
+    content : bytes
+        A file's content; a pointer starts with :data:`LFS_POINTER_PREFIX` and is at most 1024 bytes.
+
+    Returns
+    -------
+    dict or None
+        ``sha256`` (hex digest, without the ``sha256:`` prefix) and ``size`` (int, bytes) of the
+        content the pointer stands for; None when ``content`` is not a pointer.
+
+    Raises
+    ------
+    PipelineError
+        When ``content`` starts like a pointer but lacks a ``sha256:`` oid or a size.
+    """
     if not content.startswith(LFS_POINTER_PREFIX) or len(content) > 1024:
         return None
     fields = dict(line.split(" ", 1) for line in content.decode("ascii").splitlines() if " " in line)
@@ -53,7 +70,20 @@ def parse_lfs_pointer(content: bytes) -> dict | None:
 
 
 def lfs_pointer_text(sha256: str, size: int) -> bytes:
-    """The Git LFS pointer file of content with this sha256 and size (as ``git lfs`` writes it)."""
+    """The Git LFS pointer file of content with this sha256 and size (as ``git lfs`` writes it).
+
+    Parameters
+    ----------
+    sha256 : str
+        Hex sha256 of the content (without the ``sha256:`` prefix).
+    size : int
+        Size of the content in bytes.
+
+    Returns
+    -------
+    bytes
+        The pointer's ASCII text: version, oid and size lines, each ending in a newline.
+    """
     return f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {size}\n".encode("ascii")
 
 
@@ -72,6 +102,7 @@ def pinned_blob_id(found: Mapping, lfs: bool = False) -> str:
     Returns
     -------
     str
+        Hex sha1 blob id: that of the LFS pointer when ``lfs``, otherwise ``found["git_blob"]``.
     """
     return git_blob_id(lfs_pointer_text(found["sha256"], found["size"])) if lfs else found["git_blob"]
 
@@ -107,7 +138,20 @@ def checksum_mismatch(found: Mapping, sha256: str = "", size: int | None = None,
 
 
 def release_url(base_url: str, path: str) -> str:
-    """URL of one release file: ``base_url`` (ending in ``/`` or not) joined with its upstream path."""
+    """URL of one release file: ``base_url`` (ending in ``/`` or not) joined with its upstream path.
+
+    Parameters
+    ----------
+    base_url : str
+        The release's base URL; trailing slashes are dropped.
+    path : str
+        The file's path in the upstream repository, appended as is after one ``/``.
+
+    Returns
+    -------
+    str
+        The file's URL.
+    """
     return base_url.rstrip("/") + "/" + path
 
 
@@ -115,6 +159,19 @@ def probe_url(url: str, timeout: float) -> str | None:
     """Whether ``url`` answers, quickly: ``None`` when it does, otherwise the reason it does not.
 
     An http(s) URL gets a HEAD request; other schemes (``file:``) are opened and closed.
+
+    Parameters
+    ----------
+    url : str
+        The URL to probe.
+    timeout : float
+        Seconds to wait for the connection.
+
+    Returns
+    -------
+    str or None
+        None when the URL answers; otherwise the error's reason (a URL error's ``reason``, else
+        the error itself) as text.
     """
     method = "HEAD" if url.startswith(("http://", "https://")) else None
     try:
@@ -166,6 +223,18 @@ def fetch_to(url: str, handle: BinaryIO, timeout: float) -> tuple[int, str]:
 
 def fetch(url: str, timeout: float) -> bytes:
     """The bytes at ``url`` (http, https or file), in memory.
+
+    Parameters
+    ----------
+    url : str
+        An http, https or file URL.
+    timeout : float
+        Seconds to wait for the connection.
+
+    Returns
+    -------
+    bytes
+        The full content at ``url``.
 
     Raises
     ------

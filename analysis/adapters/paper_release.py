@@ -62,6 +62,7 @@ from analysis.adapters.download import (
 )
 from analysis.cohorts.contract import CONTROL_CHARACTERS, IDENTIFIER_PATTERN, IDENTIFIER_RULE, duplicate_issues, read_csv_text
 from analysis.cohorts.native import CohortTables
+from analysis.cohorts.optional import ELO_COLUMNS
 from analysis.cohorts.privacy import WITHHELD, excerpt, withhold_cited_values
 from analysis.constants import (
     DIMENSIONS,
@@ -80,7 +81,7 @@ from analysis.runtime.checksums import file_checksums
 __all__ = [
     "issue_rows", "REFERENCE_DIR", "MANIFEST_PATH", "COMPARISONS_PATH", "RELEASE_REPOSITORY", "RELEASE_COMMIT", "RAW_BASE",
     "MEDIA_BASE", "RELEASE_FILES", "CONDITION_ARMS", "TEXT_LEVELS", "MISSING_MARKERS", "CHOICE_SIDES", "EXPERIMENT_1_COLUMNS",
-    "PARTICIPANT_LEVEL_COLUMNS", "EXPERIMENT_2_COLUMNS", "ELO_COLUMNS", "THEMES_COLUMNS", "INTERPRETATION_COLUMNS",
+    "PARTICIPANT_LEVEL_COLUMNS", "EXPERIMENT_2_COLUMNS", "THEMES_COLUMNS", "INTERPRETATION_COLUMNS",
     "NATIVE_THEME_COLUMNS", "OPTIONAL_SOURCES", "OPTIONAL_FAMILIES", "OPTIONAL_COLUMNS", "RELEASE_JUDGE", "SYNTHETIC_MARKER",
     "ISSUE_COLUMNS", "MAPPINGS", "release_marks_synthetic", "read_manifest", "verify_release_files", "download_release",
     "read_release_csv", "normalise_text", "match_scenarios", "deduplicate_conversations", "parse_transcripts",
@@ -133,7 +134,6 @@ EXPERIMENT_1_COLUMNS: tuple[str, ...] = (
 )
 PARTICIPANT_LEVEL_COLUMNS: tuple[str, ...] = ("condition", "Age", "Sex", *(f"baseline_empathy_item_{k}" for k in range(1, 9)))
 EXPERIMENT_2_COLUMNS: tuple[str, ...] = ("participant_id", "scenario", "conversation_left_id", "conversation_right_id", "participant_choice")
-ELO_COLUMNS: tuple[str, ...] = ("conversation_id", "elo_rating")
 THEMES_COLUMNS: tuple[str, ...] = ("user_id", "conversation_number", "turn_number", "Level 1", "Level 2")
 # The Level 3 interpretation column is spelled in three ways across the authors' files.
 INTERPRETATION_COLUMNS: tuple[str, ...] = ("Level 3 - interpretation", "Interpretation", "interpretation")
@@ -452,7 +452,24 @@ def _levels(values: pd.Series) -> pd.Series:
 
 def issue_rows(frame: pd.DataFrame, mask: pd.Series, file: str, column: str, action: str, reason: str) -> pd.DataFrame:
     """Rows of ``import_issues.csv`` for the rows of ``frame`` that ``mask`` marks: 1-based row, the ``column``'s
-    value as a scrubbed excerpt, what the import did (``action``) and why."""
+    value as a scrubbed excerpt, what the import did (``action``) and why.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A release file as read (default integer index: row ``i`` is the file's data row ``i + 1``).
+    mask : pandas.Series of bool
+        The rows to list, aligned with ``frame``.
+    file, column : str
+        The release file's name and the column whose value is excerpted.
+    action, reason : str
+        What the import did with each row and why.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``ISSUE_COLUMNS`` (``file, row, column, value, action, reason``), one row per marked row.
+    """
     rows = frame.index[mask.to_numpy()]
     return pd.DataFrame(
         {"file": file, "row": (rows + 1).astype(int), "column": column, "value": excerpt(frame.loc[rows, column].fillna("").astype(str)).to_numpy(),

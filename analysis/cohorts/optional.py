@@ -48,7 +48,15 @@ THEME_COLUMNS: tuple[str, ...] = ("conversation_id", "turn", "theme", "category"
 
 
 def perception_schema() -> pa.DataFrameSchema:
-    """The pandera schema of ``perception.csv`` (extra columns are allowed and kept)."""
+    """The pandera schema of ``perception.csv`` (extra columns are allowed and kept).
+
+    Returns
+    -------
+    pandera.DataFrameSchema
+        Schema ``"perception"``: ``rater_id``, ``pair_id``, ``scenario``, ``conversation_left_id`` and
+        ``conversation_right_id`` as identifier strings, ``choice`` as ``"left"`` or ``"right"``;
+        not strict.
+    """
     identifier = pa.Check.str_matches(IDENTIFIER_PATTERN, error=IDENTIFIER_RULE)
     columns = {name: pa.Column(str, identifier) for name in PERCEPTION_COLUMNS[:-1]}
     columns["choice"] = pa.Column(str, pa.Check.isin(["left", "right"], error="left or right"))
@@ -56,7 +64,14 @@ def perception_schema() -> pa.DataFrameSchema:
 
 
 def elo_schema() -> pa.DataFrameSchema:
-    """The pandera schema of ``elo.csv``."""
+    """The pandera schema of ``elo.csv``.
+
+    Returns
+    -------
+    pandera.DataFrameSchema
+        Schema ``"elo"``: ``conversation_id`` as an identifier string, ``elo_rating`` coerced to
+        float and finite; not strict (extra columns are allowed and kept).
+    """
     identifier = pa.Check.str_matches(IDENTIFIER_PATTERN, error=IDENTIFIER_RULE)
     finite = pa.Check(lambda values: np.isfinite(values), error="a finite number")
     return pa.DataFrameSchema(
@@ -122,6 +137,18 @@ def load_perception(path: str | Path, conversations: pd.DataFrame) -> pd.DataFra
 def load_elo(path: str | Path, conversations: pd.DataFrame) -> pd.DataFrame:
     """Read and validate ``elo.csv``: unique conversation IDs of the cohort and finite ratings.
 
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    conversations : pandas.DataFrame
+        The cohort's validated conversations (``conversation_id``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows, typed (``elo_rating`` as float, extra columns kept as text), in file order.
+
     Raises
     ------
     InputFileError, CohortValidationError
@@ -143,7 +170,15 @@ def load_elo(path: str | Path, conversations: pd.DataFrame) -> pd.DataFrame:
 
 
 def themes_schema() -> pa.DataFrameSchema:
-    """The pandera schema of ``themes.csv`` (extra columns are allowed and kept)."""
+    """The pandera schema of ``themes.csv`` (extra columns are allowed and kept).
+
+    Returns
+    -------
+    pandera.DataFrameSchema
+        Schema ``"themes"``: ``conversation_id`` and ``theme`` as non-empty strings without leading
+        or trailing spaces, ``turn`` coerced to int and at least 1, ``category`` one of
+        :data:`analysis.constants.THEME_CATEGORIES`; not strict.
+    """
     identifier = pa.Check.str_matches(r"^\S(.*\S)?\Z", error="a non-empty value without leading or trailing spaces")
     return pa.DataFrameSchema(
         {
@@ -160,7 +195,18 @@ def themes_schema() -> pa.DataFrameSchema:
 
 
 def message_keys(conversation_id: pd.Series, turn: pd.Series) -> pd.Series:
-    """``"<conversation_id> turn <n>"``: one text key per message, for reference checks."""
+    """``"<conversation_id> turn <n>"``: one text key per message, for reference checks.
+
+    Parameters
+    ----------
+    conversation_id, turn : pandas.Series
+        The messages' conversation IDs and turn numbers (aligned).
+
+    Returns
+    -------
+    pandas.Series
+        One key per message, ``"<conversation_id> turn <turn>"``, with the inputs' index.
+    """
     return conversation_id.astype(str) + " turn " + turn.astype(str)
 
 
@@ -223,12 +269,44 @@ def validate_themes(raw: pd.DataFrame, messages: pd.DataFrame, file: str) -> pd.
 
 
 def load_themes(path: str | Path, messages: pd.DataFrame) -> pd.DataFrame:
-    """Read and validate a ``themes.csv`` file (see :func:`validate_themes`)."""
+    """Read and validate a ``themes.csv`` file (see :func:`validate_themes`).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file; its path is also the file name used in messages.
+    messages : pandas.DataFrame
+        The cohort's validated messages (``conversation_id``, ``turn``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`validate_themes`: typed, sorted by conversation, turn and theme.
+
+    Raises
+    ------
+    InputFileError
+        When the file is missing, empty or not CSV.
+    CohortValidationError
+        As :func:`validate_themes`.
+    """
     return validate_themes(read_csv_text(path), messages, str(path))
 
 
 def read_validated_themes(path: str | Path) -> pd.DataFrame:
-    """Read the typed themes written by the ``validate_themes`` rule."""
+    """Read the typed themes written by the ``validate_themes`` rule.
+
+    Parameters
+    ----------
+    path : str or Path
+        The CSV the rule wrote (already validated; not checked again).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Every column of the file: ``conversation_id``, ``theme`` and ``category`` as text, ``turn`` as
+        int64, any other column as pandas infers it; only empty cells are missing values.
+    """
     return pd.read_csv(
         path, dtype={"conversation_id": "str", "theme": "str", "category": "str", "turn": "int64"},
         keep_default_na=False, na_values=[""],

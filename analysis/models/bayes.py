@@ -79,7 +79,7 @@ __all__ = [
     "summarise_models",
 ]
 
-LOGGER = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 N_CATEGORIES = 5
 QUADRATURE_NODES = 24
@@ -730,7 +730,7 @@ def sample_model(
             "sampling_seconds": finished - compiled_at,
         }
     )
-    LOGGER.info("%s: compiled in %.1f s, sampled in %.1f s", engine, compiled_at - start, finished - compiled_at)
+    log.info("%s: compiled in %.1f s, sampled in %.1f s", engine, compiled_at - start, finished - compiled_at)
     return idata
 
 
@@ -1003,7 +1003,7 @@ def enforce_gates(problems: Sequence[str], *, gates: Gates, analysis_id: str) ->
         raise DiagnosticsError(message)
     if policy != "warn":
         raise ConfigError(f"bayesian_models.diagnostics.policy '{policy}' is not one of fail, warn")
-    LOGGER.warning(message)
+    log.warning(message)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1078,11 +1078,11 @@ def _gated_fit(
     """Put the reported ``posterior`` (keeping the sampler's attrs) and the data into a sampled
     model, check its registered gates and describe the fit for its spec record (what both
     registered models share)."""
-    current_heartbeat().stage("diagnostics (R-hat, ESS) of every registered quantity")
     posterior.attrs = dict(idata.posterior.attrs)
     _replace_group(idata, "posterior", posterior)
     _replace_group(idata, "observed_data", observed)
     _replace_group(idata, "constant_data", _design_data(design))
+    current_heartbeat().stage("diagnostics (R-hat, ESS) of every registered quantity")
     diagnostics = diagnostics_table(idata, model, quantities=quantities, gated=gated, gates=gates)
     problems = gate_problems(diagnostics, gates=gates)
     execution = {
@@ -1181,7 +1181,8 @@ def fit_ordinal_model(
     details = {
         "likelihood": "cumulative logit, dimension-specific ordered cutpoints",
         "discretisation": discretisation,
-        "parameterisation": "fixed effects centred for sampling; participant effects non-centred (LKJCholeskyCov)",
+        "parameterisation": "fixed effects centred for sampling; participant effects "
+                            f"{participant_parameterisation.replace('_', '-')} (LKJCholeskyCov)",
         "posterior_predictive_draws": int(predictive.posterior_predictive.sizes["chain"] * predictive.posterior_predictive.sizes["draw"]),
     }
     return _gated_fit(idata, posterior, ORDINAL_MODEL, ORDINAL_QUANTITIES, design, observed, list(dimensions), terms, sample, details,

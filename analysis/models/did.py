@@ -28,7 +28,7 @@ multitest = lazy_module("statsmodels.stats.multitest")
 
 __all__ = [
     "COEFFICIENT_COLUMNS", "CONTRAST_COLUMNS", "CORRECTIONS", "EFFECT_COLUMNS", "FIT_COLUMNS", "HYPOTHESIS_COLUMNS",
-    "PrimaryResults", "arm_contrasts", "design_matrix", "fit_did", "hypothesis_tests", "post_effects_sd", "primary_analysis",
+    "VERDICTS", "PrimaryResults", "arm_contrasts", "design_matrix", "fit_did", "hypothesis_tests", "post_effects_sd", "primary_analysis",
 ]
 
 COEFFICIENT_COLUMNS = [

@@ -519,6 +519,7 @@ def coefficient_rows(fit: MixedFit, outcome: str, alpha: float, n_obs: int, n_cl
         fit.fixed_effects.to_numpy(),
         np.sqrt(np.diag(fit.fixed_covariance.to_numpy())),
         alpha,
+        zero_se="inf",  # a fixed effect with no sampling variation: z = +/-inf, p = 0
         outcome=outcome,
         n_obs=n_obs,
         n_clusters=n_clusters,

@@ -18,11 +18,12 @@ import pandas as pd
 
 from analysis.runtime.lazy_imports import lazy_module
 
-__all__ = ["TIDY_COLUMNS", "model_coefficients", "wald_coefficients", "mean_intervals"]
+__all__ = ["TIDY_COLUMNS", "ZERO_SE_POLICIES", "model_coefficients", "wald_coefficients", "mean_intervals"]
 
 stats = lazy_module("scipy.stats")
 
 TIDY_COLUMNS = ["term", "estimate", "std_error", "statistic", "p_value", "ci_low", "ci_high", "n_obs"]
+ZERO_SE_POLICIES = ("nan", "inf")  # wald_coefficients(zero_se=...)
 
 
 def model_coefficients(result, alpha: float, **constants) -> pd.DataFrame:
@@ -60,7 +61,9 @@ def model_coefficients(result, alpha: float, **constants) -> pd.DataFrame:
     return frame.assign(**constants)
 
 
-def wald_coefficients(terms: Sequence[str], estimate, std_error, alpha: float, **constants) -> pd.DataFrame:
+def wald_coefficients(
+    terms: Sequence[str], estimate, std_error, alpha: float, *, zero_se: str = "nan", **constants
+) -> pd.DataFrame:
     """Wald z tests and normal confidence intervals from estimates and their standard errors.
 
     Parameters
@@ -71,6 +74,12 @@ def wald_coefficients(terms: Sequence[str], estimate, std_error, alpha: float, *
         The estimates and their standard errors, in the order of ``terms``.
     alpha : float
         The confidence intervals are ``1 - alpha``: ``estimate -/+ z(1 - alpha/2) * std_error``.
+    zero_se : {"nan", "inf"}, default "nan"
+        The test where a standard error is zero. ``"nan"``: no test, ``statistic``
+        and ``p_value`` are NaN (any standard error that is not positive).
+        ``"inf"``: the plain ratio, so a non-zero estimate gives ``statistic``
+        +/-inf and ``p_value`` 0 (a zero estimate still gives NaN); the mixed
+        models report their fixed effects this way.
     **constants
         Further columns (e.g. ``n_obs``): a scalar repeated on every row, or one value per term.
 
@@ -79,12 +88,21 @@ def wald_coefficients(terms: Sequence[str], estimate, std_error, alpha: float, *
     pandas.DataFrame
         ``term, estimate, std_error, statistic, p_value, ci_low, ci_high`` followed by the
         ``constants``. ``statistic`` is ``estimate / std_error``, two-sided ``p_value`` from the
-        standard normal; where the standard error is not positive (no variation) both are NaN.
+        standard normal; where the standard error is zero, as ``zero_se`` says.
+
+    Raises
+    ------
+    ValueError
+        When ``zero_se`` is not one of :data:`ZERO_SE_POLICIES`.
     """
+    if zero_se not in ZERO_SE_POLICIES:
+        raise ValueError(f"zero_se must be one of {ZERO_SE_POLICIES}, not {zero_se!r}")
     estimate = np.asarray(estimate, dtype=float)
     std_error = np.asarray(std_error, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        statistic = np.where(std_error > 0, estimate / std_error, np.nan)
+        statistic = estimate / std_error
+    if zero_se == "nan":
+        statistic = np.where(std_error > 0, statistic, np.nan)
     half_width = stats.norm.ppf(1 - alpha / 2) * std_error
     frame = pd.DataFrame(
         {

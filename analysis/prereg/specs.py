@@ -67,16 +67,30 @@ def read_spec_record(path: str | Path) -> dict:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
+def _executed_or_param(execution: dict, params, name: str):
+    """``execution[name]`` (removed from ``execution``) when present, else the rule's param ``name``."""
+    if name in execution:
+        return execution.pop(name)
+    try:
+        return getattr(params, name)
+    except AttributeError:
+        raise PipelineError(
+            f"analysis '{params.analysis_id}': the rule declares no `{name}` param and its execution record gives none; "
+            f"declare it in the rule's params (an empty value when the analysis has none)"
+        ) from None
+
+
 def write_rule_spec_record(params, cohort: str, family: str, execution: dict, path: str | Path) -> dict:
     """Build, validate and write the spec record of a registered analysis rule.
 
     Parameters
     ----------
     params
-        The rule's params (``snakemake.params``) holding ``analysis_id`` and
-        ``confirmatory``, and, where the analysis uses them, ``exclusions``
-        (rule IDs) and ``judge_aggregation``; a rule without them (one reading
-        ratings, not the trial) records no exclusions and no aggregation.
+        The rule's params (``snakemake.params``) holding ``analysis_id``,
+        ``confirmatory``, ``exclusions`` (rule IDs) and ``judge_aggregation``.
+        Every rule declares the last two, unless its execution record provides
+        them; a rule reading ratings, not the trial, declares
+        ``exclusions=[]`` and ``judge_aggregation=None``.
     cohort : str
         The cohort wildcard.
     family : str
@@ -93,10 +107,16 @@ def write_rule_spec_record(params, cohort: str, family: str, execution: dict, pa
     -------
     dict
         The record written.
+
+    Raises
+    ------
+    PipelineError
+        When neither the execution record nor the params give ``exclusions``
+        or ``judge_aggregation`` (a rule that forgot to declare them).
     """
     execution = dict(execution)
-    exclusions = execution.pop("exclusions", getattr(params, "exclusions", []))
-    judge_aggregation = execution.pop("judge_aggregation", getattr(params, "judge_aggregation", None))
+    exclusions = _executed_or_param(execution, params, "exclusions")
+    judge_aggregation = _executed_or_param(execution, params, "judge_aggregation")
     record = spec_record(
         analysis_id=params.analysis_id,
         family=family,

@@ -41,12 +41,34 @@ RATER_LABELS: dict[str, str] = {
 
 
 def rater_label(rater: str) -> str:
-    """Display label of a rater (``gemini`` -> ``Gemini``; unknown labels are kept)."""
+    """Display label of a rater (``gemini`` -> ``Gemini``; unknown labels are kept).
+
+    Parameters
+    ----------
+    rater : str
+        Rater name as coded in the agreement tables (``expert1``, ``experts``, ``crowd``, a judge).
+
+    Returns
+    -------
+    str
+        Its label in :data:`RATER_LABELS`, or ``rater`` unchanged when it has none.
+    """
     return RATER_LABELS.get(rater, rater)
 
 
 def pair_label(rater_a: str, rater_b: str) -> str:
-    """Display label of a rater pair, as in the companion study's table (``Experts & Gemini``)."""
+    """Display label of a rater pair, as in the companion study's table (``Experts & Gemini``).
+
+    Parameters
+    ----------
+    rater_a, rater_b : str
+        The pair's two raters, in display order.
+
+    Returns
+    -------
+    str
+        ``"<label a> & <label b>"``, each label from :func:`rater_label`.
+    """
     return f"{rater_label(rater_a)} & {rater_label(rater_b)}"
 
 
@@ -64,6 +86,29 @@ def agreement_table(pairwise: pd.DataFrame, weights: str = "quadratic", digits: 
     """Kappa per dimension (rows) and rater pair (columns), as in the companion study's table.
 
     Cells read ``0.86***`` (stars from ``kappa_p``); ``attrs["note"]`` explains the statistic.
+
+    Parameters
+    ----------
+    pairwise : pandas.DataFrame
+        Pairwise agreement (:data:`analysis.secondary.agreement.PAIRWISE_COLUMNS`): one row per
+        dimension and rater pair; uses ``dimension``, ``rater_a``, ``rater_b``, ``kappa``,
+        ``kappa_p``, ``kappa_categories`` and ``kappa_z_variance``.
+    weights : str, default "quadratic"
+        Name of the kappa's disagreement weights, as the note states them (not recomputed here).
+    digits : int, default 2
+        Decimal places of kappa.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Display strings: ``Dimension``, then one column per rater pair (:func:`pair_label`, in order
+        of first appearance); ``n/a`` where kappa is undefined; ``attrs["note"]`` set.
+
+    Raises
+    ------
+    AnalysisError
+        When ``kappa_z_variance`` is missing or is not one single value (``under_null`` or
+        ``estimate``) throughout.
     """
     pairs = _ordered_pairs(pairwise)
     dimensions = list(dict.fromkeys(pairwise["dimension"]))
@@ -94,7 +139,25 @@ def agreement_table(pairwise: pd.DataFrame, weights: str = "quadratic", digits: 
 
 
 def expert_reliability_table(experts: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
-    """ICC(2,1), ICC(2,k) with 95% CIs and Krippendorff's alpha per dimension, for display."""
+    """ICC(2,1), ICC(2,k) with 95% CIs and Krippendorff's alpha per dimension, for display.
+
+    Parameters
+    ----------
+    experts : pandas.DataFrame
+        Expert reliability (:data:`analysis.secondary.agreement.EXPERT_COLUMNS`): one row per
+        dimension; uses ``dimension``, ``n_conversations``, ``icc2_1``, ``icc2_1_ci_low``,
+        ``icc2_1_ci_high``, ``icc2_k``, ``icc2_k_ci_low``, ``icc2_k_ci_high`` and
+        ``krippendorff_alpha_ordinal``.
+    digits : int, default 2
+        Decimal places of the ICCs, their bounds and alpha.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Display strings, one row per dimension in input order: ``Dimension``, ``Conversations``,
+        ``ICC(2,1) [95% CI]``, ``ICC(2,k) [95% CI]`` (``value [low, high]``) and
+        ``Krippendorff's alpha (ordinal)``; ``n/a`` where a value is missing; ``attrs["note"]`` set.
+    """
     def interval(value, low, high):
         text = format_number(value, digits)
         return f"{text} [{format_number(low, digits)}, {format_number(high, digits)}]" if text else "n/a"
@@ -116,7 +179,30 @@ def expert_reliability_table(experts: pd.DataFrame, digits: int = 2) -> pd.DataF
 
 def agreement_tables_text(pairwise: pd.DataFrame, experts: pd.DataFrame, cohort: str, synthetic: bool,
                           weights: str = "quadratic") -> dict[str, dict[str, str]]:
-    """The kappa table and the expert-reliability table, each as CSV, LaTeX and Markdown text."""
+    """The kappa table and the expert-reliability table, each as CSV, LaTeX and Markdown text.
+
+    Parameters
+    ----------
+    pairwise : pandas.DataFrame
+        Pairwise agreement, as :func:`agreement_table` takes it; its largest ``n`` is the caption's
+        number of conversations (0 when empty).
+    experts : pandas.DataFrame
+        Expert reliability, as :func:`expert_reliability_table` takes it.
+    cohort : str
+        Cohort name, used in the captions and the labels ``tab:agreement-<cohort>`` and
+        ``tab:expert-reliability-<cohort>``.
+    synthetic : bool
+        Whether the data are simulated (the captions then say so; see
+        :func:`analysis.render.tables.render_table`).
+    weights : str, default "quadratic"
+        Name of the kappa's disagreement weights, for the caption and the note.
+
+    Returns
+    -------
+    dict of str to dict of str to str
+        ``"agreement"`` and ``"expert_reliability"``, each the ``csv``, ``tex`` and ``md`` text of
+        :func:`analysis.render.tables.render_table`; both tables rounded to 2 decimals.
+    """
     n = int(pairwise["n"].max()) if len(pairwise) else 0
     return {
         "agreement": render_table(
@@ -139,6 +225,23 @@ def plot_agreement_heatmap(pairwise: pd.DataFrame, synthetic: bool = False, weig
 
     The colour scale runs from min(0, smallest kappa) to 1; undefined kappas are grey and read
     ``n/a``. The title says which category set the weights used.
+
+    Parameters
+    ----------
+    pairwise : pandas.DataFrame
+        Pairwise agreement, as :func:`agreement_table` takes it; uses ``dimension``, ``rater_a``,
+        ``rater_b``, ``kappa`` and ``kappa_categories``.
+    synthetic : bool, default False
+        Whether the data are simulated: the title then goes in a suptitle led by the synthetic-data
+        banner (:func:`analysis.render.style.suptitle`) instead of the axes title.
+    weights : str, default "quadratic"
+        Name of the kappa's disagreement weights, for the colour bar's label.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes (rows: dimensions, columns: rater pairs, both in order of first appearance) and its
+        colour bar.
     """
     import matplotlib
     from matplotlib.figure import Figure

@@ -25,6 +25,28 @@ def judge_sensitivity_table(effects: pd.DataFrame, primary_coefficients: pd.Data
 
     Cells read ``estimate<stars> (SE)``; the last column is the largest absolute difference of a
     judge's estimate from the primary estimate.
+
+    Parameters
+    ----------
+    effects : pandas.DataFrame
+        Per-judge reruns (:data:`analysis.secondary.judge_sensitivity.SENSITIVITY_COLUMNS`): one row
+        per judge, outcome and arm; uses ``judge``, ``outcome``, ``arm``, ``estimate``,
+        ``std_error``, ``p_value``, ``difference`` (from the primary estimate) and, when present,
+        ``note`` (non-empty: not estimable).
+    primary_coefficients : pandas.DataFrame
+        Coefficients of the registered primary analysis (``outcome``, ``term``, ``estimate``,
+        ``std_error``, ``p_value``); the ``<arm>:post`` term of each outcome is shown.
+    primary_label : str
+        Header of the primary estimate's column.
+    digits : int, default 3
+        Decimal places of estimates, SEs and the largest difference.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Display strings, one row per (outcome, arm) in order of first appearance: ``Outcome``,
+        ``Arm x post``, ``primary_label``, one column per judge (``"not estimable"`` when noted,
+        ``""`` when the judge has no row), and ``Largest |difference|``; ``attrs["note"]`` set.
     """
     judges = list(dict.fromkeys(effects["judge"]))
     keys = list(dict.fromkeys(zip(effects["outcome"], effects["arm"], strict=True)))
@@ -60,7 +82,27 @@ def judge_sensitivity_table(effects: pd.DataFrame, primary_coefficients: pd.Data
 
 def judge_sensitivity_text(effects: pd.DataFrame, primary_coefficients: pd.DataFrame, aggregation: Mapping, cohort: str,
                            synthetic: bool) -> dict[str, str]:
-    """The judge-sensitivity table as CSV, LaTeX and Markdown text (see :func:`judge_sensitivity_table`)."""
+    """The judge-sensitivity table as CSV, LaTeX and Markdown text (see :func:`judge_sensitivity_table`).
+
+    Parameters
+    ----------
+    effects, primary_coefficients : pandas.DataFrame
+        As :func:`judge_sensitivity_table` takes them.
+    aggregation : mapping
+        The primary analysis's judge aggregation: ``method`` (default ``"mean"``) and, for
+        ``"single"``, ``judge``; names the primary column (``Primary (<judge>)`` or
+        ``Primary (<method> of judges)``).
+    cohort : str
+        Cohort name, used in the caption and the label ``tab:judge-sensitivity-<cohort>``.
+    synthetic : bool
+        Whether the data are simulated (the caption then says so).
+
+    Returns
+    -------
+    dict of str to str
+        ``csv``, ``tex`` and ``md`` text of :func:`analysis.render.tables.render_table`, with
+        3 decimals.
+    """
     method = aggregation.get("method", "mean")
     label = f"Primary ({aggregation.get('judge')})" if method == "single" else f"Primary ({method} of judges)"
     return render_table(

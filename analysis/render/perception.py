@@ -38,10 +38,36 @@ def perception_tables(
 ) -> dict[str, dict[str, str]]:
     """A display table of a choice logit (coefficients, N) and its rank correlations.
 
+    Parameters
+    ----------
+    logit : pandas.DataFrame
+        The logit's coefficients (:data:`analysis.secondary.perception.LOGIT_COLUMNS`): one row per
+        term (``intercept``, ``abs_gap``, ``scenario[...]``) with ``estimate``, ``std_error``,
+        ``p_value`` and ``odds_ratio``.
+    fit : pandas.DataFrame
+        The fit summary (:data:`analysis.secondary.perception.LOGIT_FIT_COLUMNS`); its first row
+        gives ``n_used``, ``n_choices``, ``n_raters`` and, when present and non-empty, ``note``
+        (the scenario coding, used in the table's note).
+    ranks : pandas.DataFrame
+        Rank correlations (:data:`analysis.secondary.perception.RANK_COLUMNS`): ``x``, ``y``, ``n``,
+        ``rho`` and ``p_value``, one table row each.
+    cohort : str
+        Cohort name, used in the default caption and the label.
+    synthetic : bool
+        Whether the data are simulated (the caption then says so).
+    gap_label : str, default "Absolute composite gap"
+        Label of the ``abs_gap`` term.
+    name : str, default "perception"
+        Key of the result; the label is ``tab:<name with - for _>-<cohort>``.
+    caption : str, optional
+        Table caption; defaults to the perception task's.
+
     Returns
     -------
     dict
-        ``{name: {"csv": ..., "tex": ..., "md": ...}}``.
+        ``{name: {"csv": ..., "tex": ..., "md": ...}}`` (:func:`analysis.render.tables.render_table`)
+        of a table with columns ``Term``, ``Estimate (SE)``, ``Odds ratio`` and ``p``: the terms, the
+        choices used of all, the raters, then one row per rank correlation.
     """
     rows = [
         {"Term": _term_label(record.term, gap_label),
@@ -73,6 +99,19 @@ def perception_elo_tables(
 ) -> dict[str, dict[str, str]]:
     """The display table of the Elo comparison: the agreement logit and the rank correlations.
 
+    Parameters
+    ----------
+    logit, fit, ranks : pandas.DataFrame
+        The agreement logit's coefficients, its fit summary and the rank correlations, as
+        :func:`perception_tables` takes them.
+    agreement_gap : str
+        The gap the logit uses: ``"elo"`` labels the gap term ``Absolute Elo gap / 100``; any other
+        value ``Absolute composite gap``.
+    cohort : str
+        Cohort name, used in the caption and the label ``tab:perception-elo-<cohort>``.
+    synthetic : bool
+        Whether the data are simulated (the caption then says so).
+
     Returns
     -------
     dict
@@ -91,6 +130,26 @@ def plot_gap_bins(bins: pd.DataFrame, curve: pd.DataFrame, fit: pd.DataFrame, lo
 
     Each bin's share is drawn at the bin's mean ``|gap|`` (bin edges as light vertical lines, the
     number of choices above each CI); the line is the fitted logit averaged over the scenario mix.
+
+    Parameters
+    ----------
+    bins : pandas.DataFrame
+        Gap bins (:data:`analysis.secondary.perception.GAP_BIN_COLUMNS`); uses ``bin_low``,
+        ``bin_high``, ``n``, ``share``, ``ci_low``, ``ci_high`` and ``mean_abs_gap`` (shares as
+        proportions, drawn as percentages); bins with ``n`` = 0 are not drawn.
+    curve : pandas.DataFrame
+        The fitted curve: ``abs_gap`` and ``predicted`` (a proportion).
+    fit : pandas.DataFrame
+        The fit summary; its first row's ``n_used`` and ``n_choices`` are printed in the panel.
+    logit : pandas.DataFrame
+        The logit's coefficients; the ``abs_gap`` term's ``estimate`` and ``std_error`` are printed.
+    synthetic : bool, default False
+        Whether the data are simulated (the suptitle then starts with the synthetic-data banner).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes: observed shares with 95% CIs, the fitted curve and a 50% reference line.
     """
     import matplotlib
     from matplotlib.figure import Figure

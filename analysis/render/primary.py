@@ -7,9 +7,8 @@ from collections.abc import Sequence
 import pandas as pd
 
 from analysis.render.tables import contrasts_table, primary_table, render_table
-from analysis.runtime import atomic
 
-__all__ = ["CONTRAST_METHOD_LABELS", "primary_tables_text", "write_rendered_tables"]
+__all__ = ["CONTRAST_METHOD_LABELS", "primary_tables_text"]
 
 CONTRAST_METHOD_LABELS = {"holm": "Holm", "bonferroni": "Bonferroni", "fdr_bh": "Benjamini-Hochberg", "none": "unadjusted"}
 
@@ -66,33 +65,3 @@ def primary_tables_text(
         synthetic=synthetic,
     )
     return {"primary_did": primary, "arm_contrasts": contrast}
-
-
-def write_rendered_tables(rendered: dict[str, dict[str, str]], outputs, log=None) -> list[str]:
-    """Write rendered tables to the rule outputs named ``<table>_<format>``.
-
-    Parameters
-    ----------
-    rendered : dict
-        Table name to ``{"csv": text, "tex": text, "md": text}`` (as from
-        :func:`analysis.render.tables.render_table`).
-    outputs : mapping
-        The rule's named outputs (``snakemake.output``); each table/format
-        pair must have an output called ``<table>_<format>``.
-    log : logging.Logger, optional
-        Where to record each file written.
-
-    Returns
-    -------
-    list of str
-        The paths written.
-    """
-    written = []
-    for name, formats in rendered.items():
-        for extension, text in formats.items():
-            path = outputs[f"{name}_{extension}"]
-            atomic.write_text(path, text)
-            written.append(path)
-            if log is not None:
-                log.info("wrote %s", path)
-    return written

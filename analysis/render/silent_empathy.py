@@ -119,7 +119,19 @@ def silent_empathy_tables(
 
 
 def p_text(p_value: float) -> str:
-    """``"p = 0.032"`` or ``"p < 0.001"`` for figure annotations."""
+    """``"p = 0.032"`` or ``"p < 0.001"`` for figure annotations.
+
+    Parameters
+    ----------
+    p_value : float
+        p-value at full precision.
+
+    Returns
+    -------
+    str
+        ``"p = "`` followed by :func:`analysis.render.tables.format_p_value` (3 decimals), or
+        ``"p < 0.001"`` below that; ``"p = "`` alone when the p-value is missing.
+    """
     text = format_p_value(p_value)
     return f"p {text[0]} {text[1:]}" if text.startswith("<") else f"p = {text}"
 
@@ -132,6 +144,29 @@ def plot_trait_panel(
     Jittered points (one per participant), the mean and its 95% CI per trait level (levels with
     fewer than :data:`MIN_LEVEL_N_FOR_CI` participants: an open circle, no CI), and R2, r, p and N
     in the upper-left corner.
+
+    Parameters
+    ----------
+    participants : pandas.DataFrame
+        One row per participant: a score column named after each trait and ``<outcome>_mean``;
+        participants missing a trait are left out of its panel.
+    correlations : pandas.DataFrame
+        Trait correlations (:data:`analysis.secondary.silent_empathy.TRAIT_CORRELATION_COLUMNS`):
+        one panel per row, in order; uses ``trait``, ``items`` (``+``-joined, their number sets the
+        x range), ``r``, ``r2``, ``p_value`` and ``n``.
+    levels : pandas.DataFrame
+        Means per trait level (:data:`analysis.secondary.silent_empathy.TRAIT_LEVEL_COLUMNS`):
+        ``trait``, ``level``, ``n``, ``mean``, ``ci_low`` and ``ci_high``.
+    outcome : str
+        The judged outcome whose participant mean is on the y axis.
+    synthetic : bool, default False
+        Whether the data are simulated (the suptitle then starts with the synthetic-data banner).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per trait, sharing the y axis; the jitter is seeded (0), so the figure is
+        reproducible.
     """
     import matplotlib
     from matplotlib.figure import Figure
@@ -178,6 +213,26 @@ def plot_self_vs_judged(
 
     One column per registered pair and one row per subset; the share rated high by self and
     by the judge is printed in each panel.
+
+    Parameters
+    ----------
+    distributions : pandas.DataFrame
+        Level shares (:data:`analysis.secondary.silent_empathy.DISTRIBUTION_COLUMNS`): ``subset``,
+        ``self_rating``, ``judged``, ``source`` (``"self"`` or ``"judged"``), ``level`` and
+        ``share`` (a proportion, drawn as a percentage).
+    gap : pandas.DataFrame
+        High-rating gap (:data:`analysis.secondary.silent_empathy.GAP_COLUMNS`): per ``subset`` and
+        ``self_rating``, ``share_self_high``, ``share_judged_high`` and ``n`` for the annotation.
+    high_levels : sequence of int, default (4, 5)
+        The levels counted as high, named in the annotation (the shares come from ``gap``).
+    synthetic : bool, default False
+        Whether the data are simulated (the suptitle then starts with the synthetic-data banner).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A grid of bar panels (rows: subsets, columns: self-rating and judged pairs, both in order of
+        first appearance) sharing the y axis, with one legend below.
     """
     import matplotlib
     from matplotlib.figure import Figure

@@ -28,12 +28,13 @@ import pandas as pd
 
 from analysis.constants import COMPOSITE, OUTCOMES
 from analysis.render.escape import latex_text, markdown_text, spreadsheet_cell
+from analysis.runtime import atomic
 
 __all__ = [
     "SYNTHETIC_PREFIX", "STARS_NOTE", "OUTCOME_LABELS", "COEFFICIENT_COLUMNS", "FIT_COLUMNS", "CONTRAST_COLUMNS",
     "require_columns", "outcome_label", "arm_label", "significance_stars", "format_number", "format_p_value",
     "format_coefficient", "format_count", "ordered_outcomes", "did_term_rows", "coefficient_cells", "display_table",
-    "primary_table", "contrasts_table", "render_table",
+    "primary_table", "contrasts_table", "render_table", "write_rendered_tables",
 ]
 
 SYNTHETIC_PREFIX = "SYNTHETIC DATA (simulated cohort, not trial results): "
@@ -626,3 +627,33 @@ def render_table(
     if note:
         md += f"\nNote: {markdown_text(note)}\n"
     return {"csv": csv_text, "tex": tex, "md": md}
+
+
+def write_rendered_tables(rendered: dict[str, dict[str, str]], outputs, log=None) -> list[str]:
+    """Write rendered tables to the rule outputs named ``<table>_<format>``.
+
+    Parameters
+    ----------
+    rendered : dict
+        Table name to ``{"csv": text, "tex": text, "md": text}`` (as from
+        :func:`render_table`).
+    outputs : mapping
+        The rule's named outputs (``snakemake.output``); each table/format
+        pair must have an output called ``<table>_<format>``.
+    log : logging.Logger, optional
+        Where to record each file written.
+
+    Returns
+    -------
+    list of str
+        The paths written.
+    """
+    written = []
+    for name, formats in rendered.items():
+        for extension, text in formats.items():
+            path = outputs[f"{name}_{extension}"]
+            atomic.write_text(path, text)
+            written.append(path)
+            if log is not None:
+                log.info("wrote %s", path)
+    return written

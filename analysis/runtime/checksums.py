@@ -22,7 +22,18 @@ def _blocks(path: str | Path) -> Iterator[bytes]:
 
 
 def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes (read in blocks)."""
+    """Hex sha256 of a file's bytes (read in blocks).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+
+    Returns
+    -------
+    str
+        The sha256 hex digest (64 lowercase hex characters) of the file's content.
+    """
     digest = hashlib.sha256()
     for block in _blocks(path):
         digest.update(block)
@@ -30,7 +41,18 @@ def file_sha256(path: str | Path) -> str:
 
 
 def git_blob_id(content: bytes) -> str:
-    """Git's blob id of ``content``: sha1 of ``b"blob <length>\\0"`` followed by the bytes."""
+    """Git's blob id of ``content``: sha1 of ``b"blob <length>\\0"`` followed by the bytes.
+
+    Parameters
+    ----------
+    content : bytes
+        The file's content, in full.
+
+    Returns
+    -------
+    str
+        The sha1 hex digest (40 lowercase hex characters) that ``git hash-object`` gives.
+    """
     return hashlib.sha1(b"blob " + str(len(content)).encode("ascii") + b"\0" + content).hexdigest()
 
 

@@ -42,7 +42,7 @@ import psutil
 from analysis.errors import PipelineError
 
 __all__ = [
-    "GUARD_FILE", "RunGuardError", "clear_stale_lock", "has_snakemake_lock", "live_snakemake_runs", "main", "newest_log_host",
+    "GUARD_FILE", "UNLOCK_HINT", "RunGuardError", "clear_stale_lock", "has_snakemake_lock", "live_snakemake_runs", "main", "newest_log_host",
     "snakemake_arguments", "working_directory",
 ]
 

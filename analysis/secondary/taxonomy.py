@@ -525,6 +525,24 @@ def split_conversations(scores: pd.Series, rule: SplitRule) -> pd.Series:
 
     ``rule.method`` is ``threshold`` (high: score >= ``high_min``, low: score <= ``low_max``)
     or ``median`` (high: score > median, low: score <= median).
+
+    Parameters
+    ----------
+    scores : pandas.Series
+        One score per conversation on the dimension (missing scores are neither high nor low).
+    rule : SplitRule
+        The registered split (``taxonomy.mining.split``).
+
+    Returns
+    -------
+    pandas.Series of object
+        With the index of ``scores``: True (high), False (low) or None (neither: a missing score,
+        or between ``low_max`` and ``high_min``).
+
+    Raises
+    ------
+    AnalysisError
+        When ``rule.method`` is neither ``threshold`` nor ``median``.
     """
     if rule.method == "threshold":
         high, low = scores >= rule.high_min, scores <= rule.low_max
@@ -970,7 +988,8 @@ def expression_change(
                                   "reason": ["no variation in the trouble type and contrast: no test"],
                                   "n_records": [int((~testable).sum())]})
                 )
-            wald = wald_coefficients(expressions["expression"], did["estimate"], did["std_error"], alpha)
+            # the test is the helper's (did); only the interval comes from the Wald builder
+            interval = wald_coefficients(expressions["expression"], did["estimate"], did["std_error"], alpha)
             significant = q_value < alpha
             frames.append(
                 pd.DataFrame(
@@ -991,11 +1010,11 @@ def expression_change(
                         "share_after_control": did["share_control_after"].to_numpy(),
                         "estimate": did["estimate"].to_numpy(),
                         "std_error": did["std_error"].to_numpy(),
-                        "statistic": wald["statistic"].to_numpy(),
-                        "p_value": wald["p_value"].to_numpy(),
+                        "statistic": did["statistic"].to_numpy(),
+                        "p_value": did["p_value"].to_numpy(),
                         "q_value": q_value,
-                        "ci_low": wald["ci_low"].to_numpy(),
-                        "ci_high": wald["ci_high"].to_numpy(),
+                        "ci_low": interval["ci_low"].to_numpy(),
+                        "ci_high": interval["ci_high"].to_numpy(),
                         "significant": significant,
                         "direction": np.select(
                             [did["estimate"].to_numpy() > 0, did["estimate"].to_numpy() < 0], ["rising", "falling"], "none"
@@ -1108,6 +1127,39 @@ def phrase_change(
     least ``min_participants`` participants are analysed, and their category is the one the
     taxonomy gave them (``unassigned`` when they mark no dimension). ``change`` is the registered
     test (:func:`expression_change`).
+
+    Parameters
+    ----------
+    messages : pandas.DataFrame
+        Validated messages (``conversation_id``, ``turn``, ``role``, ``text``).
+    outcomes : pandas.DataFrame
+        ``conversation_scores.csv``: one row per analysed conversation with ``participant_id``,
+        ``arm``, ``post`` and ``trouble_type`` (:func:`supporter_sample`).
+    taxonomy : pandas.DataFrame
+        :attr:`MiningResults.taxonomy` (:data:`TAXONOMY_COLUMNS`), one row per phrase; phrases
+        whose ``support_participants`` is at least ``min_participants`` are analysed.
+    arms, reference_arm : sequence of str, str
+        Registered arms and the reference (control) arm.
+    min_participants : int
+        k: the least number of participants a phrase's mined support must reach to be analysed.
+    text : TextNormalisation
+        The registered normalisation (``taxonomy.text``).
+    ngram_range : (int, int)
+        Shortest and longest phrase, in words.
+    change : ChangeTest
+        The registered test, passed field by field to :func:`expression_change`.
+
+    Returns
+    -------
+    ChangeResults
+        As :func:`expression_change` returns it (expressions: the phrases), with ``left_out``
+        starting with the rows of :func:`supporter_sample` (conversations not analysed, empty
+        supporter messages).
+
+    Raises
+    ------
+    ConfigError
+        When ``change.test`` is not the one implemented.
     """
     sample, left_out = supporter_sample(messages, outcomes)
     shown = shown_items(taxonomy, "support_participants", int(min_participants))
@@ -1133,6 +1185,40 @@ def theme_change(
     out (listed); themes used by fewer than k = ``min_participants`` participants are analysed
     nowhere and listed by an opaque identifier only. ``change`` is the registered test
     (:func:`expression_change`).
+
+    Parameters
+    ----------
+    themes : pandas.DataFrame
+        Validated theme codes (``conversation_id``, ``turn``, ``theme``, ``category``), e.g. at one
+        level of :func:`analysis.cohorts.optional.themes_at_level`; a theme's category is that of
+        its first code among the analysed messages.
+    messages : pandas.DataFrame
+        Validated messages (``conversation_id``, ``turn``, ``role``, ``text``).
+    outcomes : pandas.DataFrame
+        ``conversation_scores.csv``: one row per analysed conversation with ``participant_id``,
+        ``arm``, ``post`` and ``trouble_type`` (:func:`supporter_sample`).
+    arms, reference_arm : sequence of str, str
+        Registered arms and the reference (control) arm.
+    min_participants : int
+        k: the least number of distinct participants whose analysed messages carry a theme for it
+        to be analysed and shown.
+    change : ChangeTest
+        The registered test, passed field by field to :func:`expression_change`.
+
+    Returns
+    -------
+    ChangeResults
+        As :func:`expression_change` returns it (expressions: the themes used by at least k
+        participants), with ``left_out`` starting with the rows of :func:`supporter_sample`, then
+        the theme codes left out (``level`` ``theme_code``, ``record_id`` the message key) and the
+        themes below k (``level`` ``theme``, ``record_id`` an opaque identifier).
+
+    Raises
+    ------
+    AnalysisError
+        When no theme is used by at least k participants in the analysed supporter messages.
+    ConfigError
+        When ``change.test`` is not the one implemented.
     """
     sample, left_out = supporter_sample(messages, outcomes)
     k = int(min_participants)
@@ -1193,6 +1279,21 @@ def reference_ngrams(
 
     ``text`` and ``ngram_range`` are those of :func:`mine_phrases`. A phrase counts for a dimension
     only when no other dimension's texts contain it.
+
+    Parameters
+    ----------
+    texts_by_dimension : mapping of str to sequence of str
+        The reference lexicon: its texts (words or example phrases) per dimension.
+    text : TextNormalisation
+        The registered normalisation (``taxonomy.text``).
+    ngram_range : (int, int)
+        Shortest and longest phrase, in words.
+
+    Returns
+    -------
+    dict of str to set of str
+        Per dimension of ``texts_by_dimension``, the n-grams (words joined by single spaces, as
+        :func:`phrase_matrix` gives them) found in its texts and in no other dimension's.
     """
     found = {}
     for dimension, texts in texts_by_dimension.items():

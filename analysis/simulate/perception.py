@@ -179,7 +179,24 @@ def expected_choice_probability(mean_difference: np.ndarray, noise_sd: float, no
 
 def expected_slope(beta: float, dz: np.ndarray, design: np.ndarray, rho: float) -> float:
     """The logit slope on the judged gap that choices made with sensitivity ``beta`` produce in expectation
-    (a binomial GLM fitted to the expected choice probabilities of the pairs)."""
+    (a binomial GLM fitted to the expected choice probabilities of the pairs).
+
+    Parameters
+    ----------
+    beta : float
+        Choice sensitivity per SD of perceived difference.
+    dz : numpy.ndarray
+        The pairs' |composite gap| in SDs of the composite.
+    design : numpy.ndarray
+        The registered logit's design (intercept, |gap| in composite points, scenario dummies).
+    rho : float
+        ``perceived_correlation``.
+
+    Returns
+    -------
+    float
+        The fitted coefficient of the |gap| column (``design[:, 1]``).
+    """
     probability = expected_choice_probability(beta * rho * dz, beta * np.sqrt(2.0 * (1.0 - rho**2)))
     with warnings.catch_warnings():
         # near-certain choices at the upper end of the bracket; the slope is still well defined

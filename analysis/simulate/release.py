@@ -55,7 +55,10 @@ from analysis.constants import (
 from analysis.runtime import atomic
 from analysis.simulate.cohort import PHRASE_THEMES, code_planted_themes, simulate_cohort
 
-__all__ = ["SimulatedRelease", "simulate_release", "write_release", "RELEASE_STARTERS", "theme_levels"]
+__all__ = [
+    "SimulatedRelease", "simulate_release", "write_release", "RELEASE_STARTERS", "PERCEPTION_SLOPE", "COACH_CONDITIONS",
+    "JUNK_LEVEL_1", "OTHER_DEMOGRAPHICS", "theme_levels",
+]
 
 PERCEPTION_SLOPE = 0.144  # published log-odds per composite point (perception task; docs/secondary_analyses.md)
 # The opening lines as the release spells them: the personal ones with U+2019 and U+2026.

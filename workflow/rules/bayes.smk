@@ -25,44 +25,55 @@ register_targets(
 )
 
 
-# One rule per registered model (fit_bayes_ordinal, fit_bayes_composite), each with its own outputs,
-# log, benchmark and resources; the memory request counts the participant effects each model samples.
-for bayes_model, effects_per_participant in (("ordinal", len(DIMENSIONS)), ("composite", 1)):
+# One rule per registered model, each with its own script (named after the rule), outputs, log,
+# benchmark and resources; the memory request counts the participant effects each model samples.
+rule fit_bayes_ordinal:
+    input:
+        outcomes="results/{cohort}/outcomes/conversation_scores.csv",
+        code=code("fit_bayes_ordinal"),
+    output:
+        idata="results/{cohort}/bayes/ordinal.nc",
+        spec="results/{cohort}/bayes/ordinal.spec.json",
+    params:
+        **bayes_fit_params("ordinal"),
+        dimensions=DIMENSIONS,
+    threads: BAYES["sampler"]["chains"]
+    resources:
+        mem_mb=bayes_memory("fit_bayes_ordinal", len(DIMENSIONS)),
+        runtime=BAYES_RUNTIME_MINUTES,
+    log:
+        log="logs/fit_bayes_ordinal/{cohort}.log",
+        diagnostics="logs/fit_bayes_ordinal/{cohort}.diagnostics.csv",
+    benchmark:
+        "logs/fit_bayes_ordinal/{cohort}.benchmark.tsv"
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/fit_bayes_ordinal.py"
 
-    rule:
-        name:
-            f"fit_bayes_{bayes_model}"
-        input:
-            outcomes="results/{cohort}/outcomes/conversation_scores.csv",
-            code=code("fit_bayes_model"),
-        output:
-            idata=f"results/{{cohort}}/bayes/{bayes_model}.nc",
-            spec=f"results/{{cohort}}/bayes/{bayes_model}.spec.json",
-        params:
-            model=bayes_model,
-            analysis_id=BAYES[bayes_model]["id"],
-            confirmatory=BAYES["confirmatory"],
-            exclusions=[rule["id"] for rule in PREREG["exclusions"]],
-            judge_aggregation=PREREG["judge_aggregation"],
-            dimensions=DIMENSIONS,
-            arms=DESIGN["arms"],
-            reference_arm=DESIGN["reference_arm"],
-            settings=BAYES[bayes_model],
-            sampler=BAYES["sampler"],
-            gates=BAYES["diagnostics"],
-        threads: BAYES["sampler"]["chains"]
-        resources:
-            mem_mb=bayes_memory(f"fit_bayes_{bayes_model}", effects_per_participant),
-            runtime=BAYES_RUNTIME_MINUTES,
-        log:
-            log=f"logs/fit_bayes_{bayes_model}/{{cohort}}.log",
-            diagnostics=f"logs/fit_bayes_{bayes_model}/{{cohort}}.diagnostics.csv",
-        benchmark:
-            f"logs/fit_bayes_{bayes_model}/{{cohort}}.benchmark.tsv"
-        conda:
-            "../../environment.yml"
-        script:
-            "../scripts/fit_bayes_model.py"
+
+rule fit_bayes_composite:
+    input:
+        outcomes="results/{cohort}/outcomes/conversation_scores.csv",
+        code=code("fit_bayes_composite"),
+    output:
+        idata="results/{cohort}/bayes/composite.nc",
+        spec="results/{cohort}/bayes/composite.spec.json",
+    params:
+        **bayes_fit_params("composite"),
+    threads: BAYES["sampler"]["chains"]
+    resources:
+        mem_mb=bayes_memory("fit_bayes_composite", 1),
+        runtime=BAYES_RUNTIME_MINUTES,
+    log:
+        log="logs/fit_bayes_composite/{cohort}.log",
+        diagnostics="logs/fit_bayes_composite/{cohort}.diagnostics.csv",
+    benchmark:
+        "logs/fit_bayes_composite/{cohort}.benchmark.tsv"
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/fit_bayes_composite.py"
 
 
 rule summarise_bayes_models:

@@ -484,6 +484,23 @@ def bayes_memory(rule_name, n_effects_per_participant):
     return memory_mb
 
 
+def bayes_fit_params(bayes_model):
+    """The params both Bayesian fit rules share: the model's analysis ID and plan block
+    (`bayesian_models.<bayes_model>`), the trial's exclusions and aggregation, the sampler and the gates."""
+    bayes = PREREG["bayesian_models"]
+    return {
+        "analysis_id": bayes[bayes_model]["id"],
+        "confirmatory": bayes["confirmatory"],
+        "exclusions": [rule["id"] for rule in PREREG["exclusions"]],
+        "judge_aggregation": PREREG["judge_aggregation"],
+        "arms": DESIGN["arms"],
+        "reference_arm": DESIGN["reference_arm"],
+        "settings": bayes[bayes_model],
+        "sampler": bayes["sampler"],
+        "gates": bayes["diagnostics"],
+    }
+
+
 # Planning the next cohort (docs/power.md): the registered settings of `power_analysis` with a planner's
 # `power_overrides` from the run config, checked against the plan schema's `power_analysis`. Called while
 # the workflow is read: invalid overrides stop the run with the message alone.

@@ -35,6 +35,8 @@ rule assess_agreement:
     params:
         analysis_id=PREREG["agreement"]["id"],
         confirmatory=PREREG["agreement"]["confirmatory"],
+        exclusions=[],  # a rating study: no trial exclusions
+        judge_aggregation=None,  # agreement compares the judges, never aggregates them
         settings=PREREG["agreement"],
         dimensions=DIMENSIONS,
     log:

@@ -12,7 +12,6 @@ rule simulate_cohort:
         code=code("simulate_cohort"),
     params:
         simulation=simulation_params,
-        arms=DESIGN["arms"],
         reference_arm=DESIGN["reference_arm"],
     log:
         "logs/simulate_cohort/{cohort}.log",

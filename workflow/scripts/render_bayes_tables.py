@@ -3,7 +3,7 @@
 import pandas as pd
 
 from analysis.render.bayes import bayes_tables_text
-from analysis.render.primary import write_rendered_tables
+from analysis.render.tables import write_rendered_tables
 from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "render_bayes_tables") as log:

@@ -4,7 +4,7 @@ import pandas as pd
 
 from analysis.prereg.specs import read_spec_record
 from analysis.render.mixed import mixed_tables_text
-from analysis.render.primary import write_rendered_tables
+from analysis.render.tables import write_rendered_tables
 from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "render_mixed_tables") as log:

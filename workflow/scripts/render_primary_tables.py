@@ -2,7 +2,8 @@
 
 import pandas as pd
 
-from analysis.render.primary import primary_tables_text, write_rendered_tables
+from analysis.render.primary import primary_tables_text
+from analysis.render.tables import write_rendered_tables
 from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "render_primary_tables") as log:

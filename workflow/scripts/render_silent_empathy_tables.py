@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from analysis.render.primary import write_rendered_tables
 from analysis.render.silent_empathy import silent_empathy_tables
+from analysis.render.tables import write_rendered_tables
 from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "render_silent_empathy_tables") as log:

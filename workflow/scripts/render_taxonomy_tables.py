@@ -2,8 +2,7 @@
 
 import pandas as pd
 
-from analysis.render.primary import write_rendered_tables
-from analysis.render.tables import render_table
+from analysis.render.tables import render_table, write_rendered_tables
 from analysis.render.taxonomy import change_table, taxonomy_table
 from analysis.runtime.runlog import logged_step
 

@@ -12,10 +12,13 @@ What is measured (wall-clock; nothing here is asserted):
   sampler overrides, e.g. ``--sampler '{"engine": "pymc", "draws": 300, "tune": 300}'`` to time
   PyMC's own NUTS.
 * ``--brms``: ``benchmarks/bench_brms_ordinal.R`` (R's brms, rstan) on the same conversation scores.
+* ``--scale K`` (rule mode): the same rules on paper_sim with every arm and every first-scenario count
+  multiplied by K (the simulator's calibration is unchanged), with each rule's peak memory (max RSS).
 
 Usage::
 
     .venv/bin/python benchmarks/bench_bayes.py                       # the registered rules
+    .venv/bin/python benchmarks/bench_bayes.py --scale 3             # the same at 3x the trial
     .venv/bin/python benchmarks/bench_bayes.py --mode inprocess --sampler '{"engine": "pymc"}'
     .venv/bin/python benchmarks/bench_bayes.py --brms --brms-chains 2 --brms-iter 600 --brms-warmup 300
 
@@ -82,9 +85,22 @@ def summarise(diagnostics: pd.DataFrame, seconds: float, sampling: float) -> dic
     }
 
 
-def run_rules(workdir: Path) -> list[dict]:
+def scaled_paper_sim(scale: int) -> dict:
+    """The default config's paper_sim cohort with every arm size and first-scenario count times ``scale``."""
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text(encoding="utf-8"))
+    cohort = config["cohorts"]["paper_sim"]
+    simulation = cohort["simulation"]
+    for key in ("arm_sizes", "first_scenario_counts"):
+        simulation[key] = {name: count * scale for name, count in simulation[key].items()}
+    return {"paper_sim": cohort}
+
+
+def run_rules(workdir: Path, scale: int = 1) -> list[dict]:
     overlay = workdir / "overlay.yaml"
-    overlay.write_text(yaml.safe_dump({"prereg": str(REPO / "config" / "prereg.yaml")}), encoding="utf-8")
+    settings = {"prereg": str(REPO / "config" / "prereg.yaml")}
+    if scale != 1:
+        settings["cohorts"] = scaled_paper_sim(scale)
+    overlay.write_text(yaml.safe_dump(settings), encoding="utf-8")
     options = [
         "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
         "--configfile", str(REPO / "config" / "config.yaml"), str(overlay), "--cores", "2", "--quiet",
@@ -100,13 +116,16 @@ def run_rules(workdir: Path) -> list[dict]:
             print(process.stderr[-3000:], file=sys.stderr)
         diagnostics = pd.read_csv(workdir / f"logs/{rule}/paper_sim.diagnostics.csv")
         benchmark_file = workdir / f"logs/{rule}/paper_sim.benchmark.tsv"  # written only when the rule succeeds
-        rule_seconds = float(pd.read_csv(benchmark_file, sep="\t")["s"].iloc[0]) if benchmark_file.is_file() else float("nan")
+        benchmark = pd.read_csv(benchmark_file, sep="\t").iloc[0] if benchmark_file.is_file() else None
+        rule_seconds = float(benchmark["s"]) if benchmark is not None else float("nan")
+        max_rss_mb = float(benchmark["max_rss"]) if benchmark is not None else float("nan")
         log = (workdir / f"logs/{rule}/paper_sim.log").read_text(encoding="utf-8")
         timing = [line for line in log.splitlines() if "compiled in" in line][-1]
         compile_seconds = float(timing.split("compiled in ")[1].split(" s")[0])
         sampling_seconds = float(timing.split("sampled in ")[1].split(" s")[0])
         rows.append(
-            {"step": rule, "passed": process.returncode == 0, "rule_seconds": rule_seconds, "snakemake_seconds": outer,
+            {"step": rule, "scale": scale, "passed": process.returncode == 0, "rule_seconds": rule_seconds, "max_rss_mb": max_rss_mb,
+             "snakemake_seconds": outer,
              "compile_seconds": compile_seconds, "sampling_seconds": sampling_seconds,
              **summarise(diagnostics, outer, sampling_seconds)}
         )
@@ -182,6 +201,7 @@ def main() -> None:
     parser.add_argument("--brms-chains", type=int, default=2)
     parser.add_argument("--brms-iter", type=int, default=600)
     parser.add_argument("--brms-warmup", type=int, default=300)
+    parser.add_argument("--scale", type=int, default=1, help="rule mode: paper_sim's arms times this factor")
     arguments = parser.parse_args()
 
     plan = load_prereg(REPO / "config" / "prereg.yaml")
@@ -190,7 +210,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         workdir = Path(directory)
         if arguments.mode == "rule":
-            rows += run_rules(workdir)
+            rows += run_rules(workdir, arguments.scale)
             for name in ("ordinal", "composite"):
                 kept = pd.read_csv(workdir / f"logs/fit_bayes_{name}/paper_sim.diagnostics.csv")
                 print(f"{name}: the five elements with the lowest bulk ESS\n")

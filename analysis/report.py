@@ -66,6 +66,11 @@ class Section:
     patterns: tuple[str, ...]
 
 
+def _reports_naming(*words: str) -> tuple[str, ...]:
+    """The patterns of the rendered tables and figures whose file names contain any of ``words``."""
+    return tuple(f"reports/*/*/*{word}*" for word in words)
+
+
 # Sections in display order; a file goes to the first section with a matching pattern
 # (fnmatch patterns on the path relative to the working directory, cohort name replaced by *).
 SECTIONS: tuple[Section, ...] = (
@@ -78,24 +83,21 @@ SECTIONS: tuple[Section, ...] = (
              "reports/*/figures/composite_by_conversation*", "results/*/primary/*")),
     Section("models", "The models", "Mixed-effects and Bayesian models of the same outcomes, reliability and reliable "
             "change, and the comparison of estimators.",
-            ("results/*/mixed/*", "results/*/bayes/*", "results/*/models/*", "reports/*/*/*lmm*", "reports/*/*/*mixed*",
-             "reports/*/*/*bayes*", "reports/*/*/*ordinal*", "reports/*/*/*posterior*", "reports/*/*/*ppc*",
-             "reports/*/*/*forest*", "reports/*/*/*estimator*", "reports/*/*/*responder*", "reports/*/*/*reliable*",
-             "reports/*/*/*reliability_change*")),
+            ("results/*/mixed/*", "results/*/bayes/*", "results/*/models/*")
+            + _reports_naming("lmm", "mixed", "bayes", "ordinal", "posterior", "ppc", "forest", "estimator", "responder",
+                              "reliable", "reliability_change")),
     Section("secondary", "Secondary analyses", "Silent empathy (feeling versus expressing empathy), the perception "
             "task, standardized improvement and who benefits (exploratory).",
-            ("results/*/silent_empathy/*", "results/*/perception/*", "results/*/improvement/*", "reports/*/*/*silent*",
-             "reports/*/*/*trait*", "reports/*/*/*self_*", "reports/*/*/*perception*", "reports/*/*/*elo*",
-             "reports/*/*/*bradley*", "reports/*/*/*improvement*", "reports/*/*/*benefit*", "reports/*/*/*moderation*",
-             "reports/*/*/*baseline*")),
+            ("results/*/silent_empathy/*", "results/*/perception/*", "results/*/improvement/*")
+            + _reports_naming("silent", "trait", "self_", "perception", "elo", "bradley", "improvement", "benefit",
+                              "moderation", "baseline")),
     Section("validity", "Measurement validity: the LLM judge", "Agreement of the LLM judges with experts and crowd "
             "workers, and how the primary effects move with the choice of judge.",
-            ("results/*/reliability/*", "results/*/judges/*", "reports/*/*/*agreement*", "reports/*/*/*kappa*",
-             "reports/*/*/*experts*", "reports/*/*/*pairwise*", "reports/*/*/*judge*", "reports/*/*/*reliability*")),
+            ("results/*/reliability/*", "results/*/judges/*")
+            + _reports_naming("agreement", "kappa", "experts", "pairwise", "judge", "reliability")),
     Section("taxonomy", "Taxonomy of empathic expressions", "What supporters say and how training changes it "
             "(phrases shown only when used by enough distinct participants).",
-            ("results/*/taxonomy/*", "reports/*/*/*taxonomy*", "reports/*/*/*theme*", "reports/*/*/*phrase*",
-             "reports/*/*/*expression*")),
+            ("results/*/taxonomy/*",) + _reports_naming("taxonomy", "theme", "phrase", "expression")),
     Section("planning", "Planning the next cohort", "Exploratory: power of every registered hypothesis by its "
             "registered decision rule, participants per arm for the target powers and minimal detectable effects, "
             "from trials simulated with this cohort's fitted model and analysed as registered (docs/power.md).",

@@ -132,6 +132,10 @@ def run_rules(workdir: Path, scale: int = 1) -> list[dict]:
     return rows
 
 
+# The keywords of fit_ordinal_model that the rule fit_bayes_ordinal takes as they stand in bayesian_models.ordinal.
+ORDINAL_SETTINGS = ("priors", "gated", "discretisation", "participant_parameterisation", "posterior_predictive_draws")
+
+
 def run_inprocess(plan: dict, outcomes: pd.DataFrame, overrides: dict) -> list[dict]:
     bayes = plan["bayesian_models"]
     ordinal = bayes["ordinal"]
@@ -141,11 +145,7 @@ def run_inprocess(plan: dict, outcomes: pd.DataFrame, overrides: dict) -> list[d
         dimensions=plan["outcomes"]["dimensions"],
         arms=plan["design"]["arms"],
         reference_arm=plan["design"]["reference_arm"],
-        priors=ordinal["priors"],
-        gated=ordinal["gated"],
-        discretisation=ordinal["discretisation"],
-        participant_parameterisation=ordinal["participant_parameterisation"],
-        posterior_predictive_draws=ordinal["posterior_predictive_draws"],
+        **{name: ordinal[name] for name in ORDINAL_SETTINGS},
         sampler=Sampler.from_plan({**bayes["sampler"], **overrides}),
         gates=Gates.from_plan({**bayes["diagnostics"], "policy": "warn"}),
         cores=2,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import pandas as pd
@@ -95,18 +95,24 @@ def shown(frame: pd.DataFrame, limit: int = 80) -> dict[str, list]:
     return {column: [cut(value) for value in frame[column]] for column in frame.columns}
 
 
-@dataclass(frozen=True)
-class NativeCohort:
+class ShownTables:
+    """The repr of a generated example, as a failing test reports it: the tables of its first field (the files),
+    each :func:`shown`. Its dataclasses take ``repr=False`` so that this repr stays theirs."""
+
+    def __repr__(self) -> str:
+        name = fields(self)[0].name
+        return f"{type(self).__name__}({name}={ {key: shown(frame) for key, frame in getattr(self, name).items()} !r})"
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text(repr(self))
+
+
+@dataclass(frozen=True, repr=False)
+class NativeCohort(ShownTables):
     """A valid native cohort: ``text`` as its files hold it, ``expected`` as validation must return it."""
 
     text: dict[str, pd.DataFrame]
     expected: dict[str, pd.DataFrame]
-
-    def __repr__(self) -> str:
-        return f"NativeCohort(text={ {name: shown(frame) for name, frame in self.text.items()} !r})"
-
-    def _repr_pretty_(self, printer, cycle) -> None:
-        printer.text(repr(self))
 
 
 # The keys validation sorts each table by.

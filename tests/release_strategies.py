@@ -38,11 +38,11 @@ from tests.cohort_strategies import (
     REPO,
     TEXT_FRAGMENTS,
     CsvDialect,
+    ShownTables,
     cells,
     csv_bytes,
     identifiers,
     score_texts,
-    shown,
     text_characters,
     texts,
 )
@@ -80,19 +80,13 @@ def release_texts(pattern: re.Pattern) -> st.SearchStrategy[str]:
     return texts(characters, fragments).filter(lambda text: not pattern.search("\n" + text if pattern is PAPER_ROLE_LINE else text))
 
 
-@dataclass(frozen=True)
-class PaperRelease:
+@dataclass(frozen=True, repr=False)
+class PaperRelease(ShownTables):
     """A release in the authors' layout (``files``: role -> text table) and what the import must give (``expected``:
     participants, conversations, messages, scores as the native contract types them, and perception, elo, themes)."""
 
     files: dict[str, pd.DataFrame]
     expected: dict[str, pd.DataFrame]
-
-    def __repr__(self) -> str:
-        return f"PaperRelease(files={ {role: shown(frame) for role, frame in self.files.items()} !r})"
-
-    def _repr_pretty_(self, printer, cycle) -> None:
-        printer.text(repr(self))
 
 
 def _canonical(label: str) -> str:
@@ -261,19 +255,13 @@ PILOT_JUDGES = ("expert1", "crowd", "gpt")
 PILOT_SCENARIOS_PATH = REPO / "analysis" / "reference" / "pilot_scenarios.csv"
 
 
-@dataclass(frozen=True)
-class PilotRelease:
+@dataclass(frozen=True, repr=False)
+class PilotRelease(ShownTables):
     """A pilot release (``files``: manifest key -> text table) and the tables its import must give (``expected``:
     conversations, messages, scores, crowd_annotations)."""
 
     files: dict[str, pd.DataFrame]
     expected: dict[str, pd.DataFrame]
-
-    def __repr__(self) -> str:
-        return f"PilotRelease(files={ {key: shown(frame) for key, frame in self.files.items()} !r})"
-
-    def _repr_pretty_(self, printer, cycle) -> None:
-        printer.text(repr(self))
 
 
 PILOT_PATHS: dict[str, str] = {

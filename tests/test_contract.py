@@ -23,6 +23,11 @@ def edit(directory, table, change):
     write_csv(change(frame), path)
 
 
+def set_value(directory, table, row, column, value):
+    """Put ``value`` in one cell of a cohort file (``row``: the 0-based data row)."""
+    edit(directory, table, lambda f: f.assign(**{column: f[column].where(f.index != row, value)}))
+
+
 def single_issue(directory, plan):
     with pytest.raises(CohortValidationError) as caught:
         validate(directory, plan)
@@ -63,34 +68,24 @@ def test_missing_column(cohort_dir, plan):
     assert "it is missing" in str(error)
 
 
-def test_wrong_type(cohort_dir, plan):
-    edit(cohort_dir, "conversations", lambda f: f.assign(conversation_number=f["conversation_number"].where(f.index != 4, "two")))
-    error = single_issue(cohort_dir, plan)
-    assert "conversations.csv, row 5, column 'conversation_number': value 'two'" in str(error)
-    assert "expected a value of type int64" in str(error)
+# One bad cell in a valid cohort (file, 0-based row, column, value) and what the error must say of it.
+BAD_CELLS = {
+    "wrong_type": ("conversations", 4, "conversation_number", "two", "conversations.csv, row 5, column 'conversation_number': value 'two'; expected a value of type int64"),
+    "score_outside_range": ("scores", 9, "score", "5.5", "scores.csv, row 10, column 'score': value 5.5; expected a number in [1, 5]"),
+    "non_numeric_score": ("scores", 0, "score", "high", "row 1, column 'score': value 'high'"),
+    "unknown_dimension": ("scores", 2, "dimension", "kindness", "scores.csv, row 3, column 'dimension': value 'kindness'; expected one of the registered dimensions"),
+    "unknown_arm": ("participants", 1, "arm", "placebo", "participants.csv, row 2, column 'arm': value 'placebo'; expected one of the registered arms"),
+    # the first row's conversation_id again
+    "duplicate_conversation_id": ("conversations", 1, "conversation_id", "p000-1", "conversations.csv, row 2, column 'conversation_id': value 'p000-1'; expected conversation_id to be unique"),
+    "conversation_of_unknown_participant": ("conversations", 3, "participant_id", "ghost", "conversations.csv, row 4, column 'participant_id': value 'ghost'; expected an ID that exists in"),
+    "scores_of_unknown_conversation": ("scores", 0, "conversation_id", "nope", "scores.csv, row 1, column 'conversation_id': value 'nope'"),
+}
 
 
-def test_score_outside_range(cohort_dir, plan):
-    edit(cohort_dir, "scores", lambda f: f.assign(score=f["score"].where(f.index != 9, "5.5")))
-    error = single_issue(cohort_dir, plan)
-    assert "scores.csv, row 10, column 'score': value 5.5; expected a number in [1, 5]" in str(error)
-
-
-def test_non_numeric_score(cohort_dir, plan):
-    edit(cohort_dir, "scores", lambda f: f.assign(score=f["score"].where(f.index != 0, "high")))
-    assert "row 1, column 'score': value 'high'" in str(single_issue(cohort_dir, plan))
-
-
-def test_unknown_dimension(cohort_dir, plan):
-    edit(cohort_dir, "scores", lambda f: f.assign(dimension=f["dimension"].where(f.index != 2, "kindness")))
-    error = single_issue(cohort_dir, plan)
-    assert "scores.csv, row 3, column 'dimension': value 'kindness'; expected one of the registered dimensions" in str(error)
-
-
-def test_unknown_arm(cohort_dir, plan):
-    edit(cohort_dir, "participants", lambda f: f.assign(arm=f["arm"].where(f.index != 1, "placebo")))
-    error = single_issue(cohort_dir, plan)
-    assert "participants.csv, row 2, column 'arm': value 'placebo'; expected one of the registered arms" in str(error)
+@pytest.mark.parametrize(("table", "row", "column", "value", "expected"), list(BAD_CELLS.values()), ids=list(BAD_CELLS))
+def test_a_bad_value_is_named_by_file_row_and_column(cohort_dir, plan, table, row, column, value, expected):
+    set_value(cohort_dir, table, row, column, value)
+    assert expected in str(single_issue(cohort_dir, plan))
 
 
 def test_duplicate_participant_id(cohort_dir, plan):
@@ -107,23 +102,6 @@ def test_participant_in_two_arms(cohort_dir, plan):
     assert len(error.issues) == 1
 
 
-def test_duplicate_conversation_id(cohort_dir, plan):
-    edit(cohort_dir, "conversations", lambda f: f.assign(conversation_id=f["conversation_id"].where(f.index != 1, f["conversation_id"][0])))
-    error = single_issue(cohort_dir, plan)
-    assert "conversations.csv, row 2, column 'conversation_id': value 'p000-1'; expected conversation_id to be unique" in str(error)
-
-
-def test_conversation_of_unknown_participant(cohort_dir, plan):
-    edit(cohort_dir, "conversations", lambda f: f.assign(participant_id=f["participant_id"].where(f.index != 3, "ghost")))
-    error = single_issue(cohort_dir, plan)
-    assert "conversations.csv, row 4, column 'participant_id': value 'ghost'; expected an ID that exists in" in str(error)
-
-
-def test_scores_of_unknown_conversation(cohort_dir, plan):
-    edit(cohort_dir, "scores", lambda f: f.assign(conversation_id=f["conversation_id"].where(f.index != 0, "nope")))
-    assert "scores.csv, row 1, column 'conversation_id': value 'nope'" in str(single_issue(cohort_dir, plan))
-
-
 def test_duplicate_conversation_judge_dimension(cohort_dir, plan):
     edit(cohort_dir, "scores", lambda f: pd.concat([f, f.iloc[[7]]], ignore_index=True))
     error = single_issue(cohort_dir, plan)
@@ -132,7 +110,7 @@ def test_duplicate_conversation_judge_dimension(cohort_dir, plan):
 
 
 def test_duplicate_conversation_number(cohort_dir, plan):
-    edit(cohort_dir, "conversations", lambda f: f.assign(conversation_number=f["conversation_number"].where(f.index != 1, "1")))
+    set_value(cohort_dir, "conversations", 1, "conversation_number", "1")
     error = single_issue(cohort_dir, plan)
     assert "column 'participant_id+conversation_number': value ('p000', 1)" in str(error) or \
         "column 'participant_id+conversation_number': value ('p000', '1')" in str(error)
@@ -159,15 +137,15 @@ def test_not_utf8(cohort_dir, plan):
 
 
 def test_every_problem_is_reported_at_once(cohort_dir, plan):
-    edit(cohort_dir, "participants", lambda f: f.assign(arm=f["arm"].where(f.index != 1, "placebo")))
-    edit(cohort_dir, "scores", lambda f: f.assign(score=f["score"].where(f.index != 0, "0")))
+    set_value(cohort_dir, "participants", 1, "arm", "placebo")
+    set_value(cohort_dir, "scores", 0, "score", "0")
     error = single_issue(cohort_dir, plan)
     assert {issue.file.rsplit("/", 1)[-1] for issue in error.issues} == {"participants.csv", "scores.csv"}
 
 
 @pytest.mark.parametrize("character", ["\x00", "\x1b", "\x7f"])
 def test_control_character_in_a_message_is_rejected_naming_row_and_column(cohort_dir, plan, character):
-    edit(cohort_dir, "messages", lambda f: f.assign(text=f["text"].where(f.index != 2, f"fine{character}then")))
+    set_value(cohort_dir, "messages", 2, "text", f"fine{character}then")
     error = single_issue(cohort_dir, plan)
     assert f"messages.csv, row 3, column 'text': value {f'fine{character}then'!r}" in str(error)
     assert "expected text without control characters" in str(error)
@@ -175,6 +153,6 @@ def test_control_character_in_a_message_is_rejected_naming_row_and_column(cohort
 
 def test_tab_newline_and_carriage_return_in_a_message_are_kept(cohort_dir, plan):
     text = "one\ttwo\r\nthree\nfour"
-    edit(cohort_dir, "messages", lambda f: f.assign(text=f["text"].where(f.index != 2, text)))
+    set_value(cohort_dir, "messages", 2, "text", text)
     tables, _ = validate(cohort_dir, plan)
     assert text in set(tables.messages["text"])

@@ -10,6 +10,7 @@ import pytest
 from analysis.cohorts.native import write_csv
 from analysis.cohorts.outcomes import read_outcomes
 from analysis.planning.power import MDE_COLUMNS, POWER_COLUMNS, SAMPLE_SIZE_COLUMNS, design_analysis
+from analysis.prereg.keywords import power_keywords
 from tests.workflow_runs import POWER_OVERRIDES, SIMULATION, run_on_cohorts
 
 pytestmark = pytest.mark.e2e
@@ -33,7 +34,6 @@ def test_planning_outputs_are_made_with_the_overrides(simulated_run):
 def test_the_same_inputs_give_byte_identical_planning_outputs(simulated_run, plan, tmp_path):
     """The planning outputs recomputed in this process from the run's outcomes and mixed models, with what
     rule simulate_power passes (the registered settings under the run's overrides), written as it writes them."""
-    settings = {**plan["power_analysis"], **POWER_OVERRIDES}
     results = design_analysis(
         outcomes=read_outcomes(simulated_run / "results/tiny/outcomes/conversation_scores.csv"),
         lmm_coefficients=pd.read_csv(simulated_run / "results/tiny/mixed/lmm_coefficients.csv"),
@@ -44,19 +44,7 @@ def test_the_same_inputs_give_byte_identical_planning_outputs(simulated_run, pla
         plan_hypotheses=plan.get("hypotheses", []),
         alpha=plan["primary_analysis"]["alpha"],
         contrast_method=plan["primary_analysis"]["contrasts"]["method"],
-        n_per_arm=settings["n_per_arm"],
-        allocation=settings.get("allocation"),
-        post_conversations=settings.get("post_conversations"),
-        attrition=settings["attrition"],
-        judges=settings.get("judges"),
-        judge_agreement=settings["judge_agreement"],
-        smallest_effect_sd=settings["smallest_effect_sd"],
-        target_power=settings["target_power"],
-        mde_power=settings["mde"]["power"],
-        mde_effect_grid_sd=settings["mde"]["effect_grid_sd"],
-        simulations=settings["simulations"],
-        seed=settings["seed"],
-        discretisation=settings["discretisation"],
+        **power_keywords({**plan["power_analysis"], **POWER_OVERRIDES}),
     )
     for name in ("power", "sample_size", "mde"):
         write_csv(getattr(results, name), tmp_path / f"{name}.csv")

@@ -10,6 +10,8 @@ from analysis.errors import AnalysisError, ConfigError
 
 
 def run(cohort, plan, **overrides):
+    """apply_exclusions on the cohort with the registered settings, some replaced by ``overrides``; whatever is
+    excluded, the flow of the result must add up."""
     arguments = dict(
         participants=cohort.participants,
         conversations=cohort.conversations,
@@ -22,7 +24,14 @@ def run(cohort, plan, **overrides):
         arms=plan["design"]["arms"],
     )
     arguments.update(overrides)
-    return apply_exclusions(**arguments)
+    result = apply_exclusions(**arguments)
+    check_flow_adds_up(result.flow)
+    return result
+
+
+def excluded_records(result):
+    """The records an exclusions result lists, by record_id."""
+    return result.exclusions.set_index("record_id")
 
 
 def check_flow_adds_up(flow):
@@ -38,7 +47,6 @@ def test_complete_cohort_loses_nobody(small_cohort, plan):
     result = run(small_cohort, plan)
     assert result.exclusions.empty
     assert len(result.included) == len(small_cohort.conversations)
-    check_flow_adds_up(result.flow)
     analysed = result.flow.query("arm == 'all' and stage == 'analysed'").iloc[0]
     assert (analysed["n_participants"], analysed["n_conversations"]) == (24, 72)
     # two judges scored every conversation
@@ -50,7 +58,7 @@ def test_unscored_conversation_takes_its_participant_with_it(small_cohort, plan)
     scores = small_cohort.scores
     drop = (scores["conversation_id"] == "p007-2") & (scores["dimension"] == "self_oriented")
     result = run(small_cohort, plan, scores=scores[~drop])
-    listed = result.exclusions.set_index("record_id")
+    listed = excluded_records(result)
     # both judges' sets of p007-2 lack self_oriented, so neither counts and nothing scores p007-2
     assert listed.loc["p007-2/judge_a", "rule"] == "incomplete_judge_scores"
     assert listed.loc["p007-2/judge_a", "reason"] == "judge judge_a scored 5 of 6 dimensions; missing: self_oriented"
@@ -62,7 +70,6 @@ def test_unscored_conversation_takes_its_participant_with_it(small_cohort, plan)
     assert listed.loc["p007-1", "rule"] == "incomplete_participant"
     assert (listed["arm"] == "video").all()
     assert not result.included["participant_id"].eq("p007").any()
-    check_flow_adds_up(result.flow)
     video = result.flow.query("arm == 'video'").set_index(["stage", "rule"])
     assert video.loc[("excluded", "unscored_conversation"), "n_conversations"] == 1
     assert video.loc[("excluded", "incomplete_judge_scores"), "n_judge_sets"] == 2
@@ -80,11 +87,9 @@ def test_missing_conversation_and_participant_without_conversations(small_cohort
         [small_cohort.participants, small_cohort.participants.iloc[[0]].assign(participant_id="p999", arm="coach")],
         ignore_index=True,
     )
-    result = run(small_cohort, plan, conversations=conversations, participants=participants)
-    listed = result.exclusions.set_index("record_id")
+    listed = excluded_records(run(small_cohort, plan, conversations=conversations, participants=participants))
     assert listed.loc["p001", "reason"] == "2 of 3 conversations analysable"
     assert listed.loc["p999", "reason"] == "0 of 3 conversations analysable"
-    check_flow_adds_up(result.flow)
 
 
 def test_only_registered_judges_count(small_cohort, plan):
@@ -94,7 +99,7 @@ def test_only_registered_judges_count(small_cohort, plan):
     assert kept.exclusions.empty
     lost = run(small_cohort, plan, scores=scores[~drop], judges=["judge_b"])
     assert "p010-1" in set(lost.exclusions["record_id"])
-    assert lost.exclusions.set_index("record_id").loc["p010-1", "reason"].startswith("no score from judge(s) judge_b on: validating_emotions, ")
+    assert excluded_records(lost).loc["p010-1", "reason"].startswith("no score from judge(s) judge_b on: validating_emotions, ")
 
 
 def test_unknown_registered_judge_is_an_error(small_cohort, plan):
@@ -106,11 +111,9 @@ def test_no_supporter_message_rule(small_cohort, plan):
     messages = small_cohort.messages.copy()
     messages.loc[(messages["conversation_id"] == "p002-1") & (messages["role"] == "supporter"), "text"] = "  "
     rules = [{"id": "silent", "rule": "no_supporter_message", "description": "x"}, *plan["exclusions"]]
-    result = run(small_cohort, plan, messages=messages, rules=rules)
-    listed = result.exclusions.set_index("record_id")
+    listed = excluded_records(run(small_cohort, plan, messages=messages, rules=rules))
     assert listed.loc["p002-1", "rule"] == "silent"
     assert listed.loc["p002", "rule"] == "incomplete_participant"
-    check_flow_adds_up(result.flow)
 
 
 def test_judges_cannot_be_mixed_dimension_by_dimension(small_cohort, plan):
@@ -125,14 +128,13 @@ def test_judges_cannot_be_mixed_dimension_by_dimension(small_cohort, plan):
     )
     mixed = scores[~drop]
     result = run(small_cohort, plan, scores=mixed)
-    listed = result.exclusions.set_index("record_id")
+    listed = excluded_records(result)
     assert listed.loc["p004-3/judge_a", "level"] == "judge_scores"
     assert listed.loc["p004-3/judge_b", "reason"] == (
         "judge judge_b scored 3 of 6 dimensions; missing: " + ", ".join(first)
     )
     assert listed.loc["p004-3", "rule"] == "unscored_conversation"
     assert not result.included["conversation_id"].eq("p004-3").any()
-    check_flow_adds_up(result.flow)
     every = result.flow.query("arm == 'all'").set_index(["stage", "rule"])
     assert every.loc[("excluded", "incomplete_judge_scores"), "n_judge_sets"] == 2
     # without the rule the old behaviour comes back: the mixed conversation is analysed
@@ -148,7 +150,6 @@ def test_a_partial_judge_is_dropped_while_a_complete_one_keeps_the_conversation(
     assert list(result.exclusions["record_id"]) == ["p011-1/judge_b"]
     row = result.included.set_index("conversation_id").loc["p011-1"]
     assert row["judges"] == "judge_a"
-    check_flow_adds_up(result.flow)
     analysed = result.flow.query("arm == 'all' and stage == 'analysed'").iloc[0]
     assert (analysed["n_conversations"], analysed["n_judge_sets"]) == (72, 143)
 

@@ -6,17 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.cohorts.optional import (
-    PERCEPTION_COLUMNS,
-    THEME_COLUMNS,
-    load_elo,
-    load_perception,
-    load_themes,
-    message_keys,
-    read_validated_themes,
-    themes_at_level,
-    validate_themes,
-)
+from analysis.cohorts import optional
 from analysis.errors import AnalysisError, CohortValidationError, InputFileError
 from tests.conftest import make_small_cohort
 
@@ -37,7 +27,7 @@ def perception(conversations) -> pd.DataFrame:
             scenario = rng.choice(sorted(by_scenario))
             left, right = rng.choice(by_scenario[scenario], 2, replace=False)
             rows.append((f"R{rater:02d}", f"P{pair}", scenario, left, right, rng.choice(["left", "right"])))
-    return pd.DataFrame(rows, columns=PERCEPTION_COLUMNS)
+    return pd.DataFrame(rows, columns=optional.PERCEPTION_COLUMNS)
 
 
 def write(frame: pd.DataFrame, path) -> str:
@@ -49,7 +39,7 @@ def write(frame: pd.DataFrame, path) -> str:
 
 
 def test_valid_file_loads(perception, conversations, tmp_path):
-    loaded = load_perception(write(perception, tmp_path / "perception.csv"), conversations)
+    loaded = optional.load_perception(write(perception, tmp_path / "perception.csv"), conversations)
     pd.testing.assert_frame_equal(loaded[perception.columns], perception, check_dtype=False)
 
 
@@ -63,7 +53,7 @@ def test_every_problem_is_reported_with_row_column_and_value(perception, convers
     bad.loc[5, "scenario"] = "promotion" if bad.loc[5, "scenario"] != "promotion" else "job_loss"
     path = write(bad, tmp_path / "perception.csv")
     with pytest.raises(CohortValidationError) as error:
-        load_perception(path, conversations)
+        optional.load_perception(path, conversations)
     text = str(error.value)
     assert f"{path}, row 1, column 'choice': value 'up'; expected left or right" in text
     assert f"{path}, row 2, column 'conversation_left_id': value 'nobody'; expected an ID that exists in conversations.csv" in text
@@ -74,27 +64,27 @@ def test_every_problem_is_reported_with_row_column_and_value(perception, convers
 
 def test_missing_column_and_empty_file(perception, conversations, tmp_path):
     with pytest.raises(CohortValidationError, match="'choice'.*a column with this name"):
-        load_perception(write(perception.drop(columns="choice"), tmp_path / "p.csv"), conversations)
+        optional.load_perception(write(perception.drop(columns="choice"), tmp_path / "p.csv"), conversations)
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(InputFileError, match="empty"):
-        load_perception(tmp_path / "empty.csv", conversations)
+        optional.load_perception(tmp_path / "empty.csv", conversations)
 
 
 def test_elo_validation(conversations, tmp_path):
     ids = conversations["conversation_id"].head(4).tolist()
     good = pd.DataFrame({"conversation_id": ids, "elo_rating": [1500.0, 1490.5, 1622.0, 1388.0]})
-    assert load_elo(write(good, tmp_path / "elo.csv"), conversations)["elo_rating"].dtype == float
+    assert optional.load_elo(write(good, tmp_path / "elo.csv"), conversations)["elo_rating"].dtype == float
     bad = pd.DataFrame({"conversation_id": [ids[0], ids[0], "ghost", ids[2]], "elo_rating": ["1500", "1400", "1300", "high"]})
     path = write(bad, tmp_path / "bad.csv")
     with pytest.raises(CohortValidationError) as error:
-        load_elo(path, conversations)
+        optional.load_elo(path, conversations)
     text = str(error.value)
     assert "row 2, column 'conversation_id'" in text and "unique" in text
     assert "row 3, column 'conversation_id': value 'ghost'" in text
     assert "row 4, column 'elo_rating'" in text
     (tmp_path / "inf.csv").write_text(f"conversation_id,elo_rating\n{ids[0]},inf\n")
     with pytest.raises(CohortValidationError, match="a finite number"):
-        load_elo(tmp_path / "inf.csv", conversations)
+        optional.load_elo(tmp_path / "inf.csv", conversations)
 
 
 # ------------------------------------------------------------------------------------- themes.csv
@@ -112,17 +102,17 @@ def _messages():
 
 
 def _raw_themes(rows):
-    return pd.DataFrame(rows, columns=list(THEME_COLUMNS), dtype=object)
+    return pd.DataFrame(rows, columns=list(optional.THEME_COLUMNS), dtype=object)
 
 
 def test_message_keys_name_conversation_and_turn():
-    keys = message_keys(pd.Series(["c1", "c2"]), pd.Series([2, 10]))
+    keys = optional.message_keys(pd.Series(["c1", "c2"]), pd.Series([2, 10]))
     assert keys.tolist() == ["c1 turn 2", "c2 turn 10"]
 
 
 def test_valid_themes_are_typed_and_sorted():
     raw = _raw_themes([["c2", "2", "inviting", "cognitive"], ["c1", "2", "availability", "affective"]])
-    themes = validate_themes(raw, _messages(), "themes.csv")
+    themes = optional.validate_themes(raw, _messages(), "themes.csv")
     assert themes["conversation_id"].tolist() == ["c1", "c2"]
     assert themes["turn"].tolist() == [2, 2] and themes["turn"].dtype == np.int64
 
@@ -140,7 +130,7 @@ def test_theme_validation_lists_every_problem():
         ]
     )
     with pytest.raises(CohortValidationError) as caught:
-        validate_themes(raw, _messages(), "themes.csv")
+        optional.validate_themes(raw, _messages(), "themes.csv")
     text = str(caught.value)
     assert "themes.csv, row 2, column 'conversation_id+turn+theme'" in text and "first seen at row 1" in text
     assert "themes.csv, row 3, column 'turn': value 'two'" in text
@@ -154,27 +144,27 @@ def test_theme_validation_lists_every_problem():
 def test_a_turn_that_is_not_a_whole_number_is_named_not_a_crash(turn):
     raw = _raw_themes([["c1", "2", "availability", "affective"], ["c1", turn, "inviting", "cognitive"]])
     with pytest.raises(CohortValidationError, match=f"themes.csv, row 2, column 'turn': value '{turn}'"):
-        validate_themes(raw, _messages(), "themes.csv")
+        optional.validate_themes(raw, _messages(), "themes.csv")
 
 
 def test_a_theme_ending_in_a_newline_is_rejected():
     raw = _raw_themes([["c1", "2", "availability\n", "affective"]])
     with pytest.raises(CohortValidationError, match="themes.csv, row 1, column 'theme'"):
-        validate_themes(raw, _messages(), "themes.csv")
+        optional.validate_themes(raw, _messages(), "themes.csv")
 
 
 def test_theme_validation_names_a_missing_column():
     raw = _raw_themes([["c1", "2", "availability", "affective"]]).drop(columns="category")
     with pytest.raises(CohortValidationError, match="column 'category'"):
-        validate_themes(raw, _messages(), "themes.csv")
+        optional.validate_themes(raw, _messages(), "themes.csv")
 
 
 def test_load_themes_and_read_validated_themes_round_trip(tmp_path):
     source = tmp_path / "themes.csv"
     source.write_text("conversation_id,turn,theme,category\nc2,2,inviting,cognitive\nc1,2,availability,affective\n")
-    themes = load_themes(source, _messages())
+    themes = optional.load_themes(source, _messages())
     themes.to_csv(tmp_path / "typed.csv", index=False)
-    pd.testing.assert_frame_equal(read_validated_themes(tmp_path / "typed.csv"), themes)
+    pd.testing.assert_frame_equal(optional.read_validated_themes(tmp_path / "typed.csv"), themes)
 
 
 def test_themes_at_level_merges_codes_of_one_parent():
@@ -187,13 +177,13 @@ def test_themes_at_level_merges_codes_of_one_parent():
             "theme_level2": ["support", "support", "questions"],
         }
     )
-    assert themes_at_level(themes, "theme") is themes
-    coarse = themes_at_level(themes, "theme_level2")
+    assert optional.themes_at_level(themes, "theme") is themes
+    coarse = optional.themes_at_level(themes, "theme_level2")
     assert coarse.to_dict("list") == {
         "conversation_id": ["c1", "c2"], "turn": [2, 2], "theme": ["support", "questions"],
         "category": ["affective", "cognitive"],
     }
     with pytest.raises(AnalysisError, match="no column 'theme_level1'"):
-        themes_at_level(themes, "theme_level1")
+        optional.themes_at_level(themes, "theme_level1")
     with pytest.raises(AnalysisError, match="more than one category"):
-        themes_at_level(themes.assign(category=["affective", "cognitive", "cognitive"]), "theme_level2")
+        optional.themes_at_level(themes.assign(category=["affective", "cognitive", "cognitive"]), "theme_level2")

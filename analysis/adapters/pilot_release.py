@@ -38,16 +38,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.adapters.download import ReleaseChecksumError, fetch, probe_url, release_url
-from analysis.cohorts.contract import (
-    CONTROL_CHARACTERS,
-    IDENTIFIER_PATTERN,
-    IDENTIFIER_RULE,
-    duplicate_issues,
-    read_csv_text,
-    reference_issues,
-    schema_issues,
-    table_schemas,
-)
+from analysis.cohorts import contract
 from analysis.cohorts.privacy import excerpt
 from analysis.constants import DIMENSIONS, SCORE_MAX, SCORE_MIN
 from analysis.errors import CohortValidationError, InputFileError, ValidationIssue
@@ -399,9 +390,9 @@ def parse_transcripts(frame: pd.DataFrame, file: str, scenarios: pd.DataFrame) -
     no_id = table["conversation_id"].isna()
     problems.append(_issues(file, table.loc[no_id, "row"], "conversation_id", None, "empty conversation_id; row left out"))
     table = table[~no_id]
-    not_id = ~table["conversation_id"].str.match(IDENTIFIER_PATTERN)
+    not_id = ~table["conversation_id"].str.match(contract.IDENTIFIER_PATTERN)
     problems.append(_issues(file, table.loc[not_id, "row"], "conversation_id", table.loc[not_id, "conversation_id"],
-                            f"not {IDENTIFIER_RULE}; row left out"))
+                            f"not {contract.IDENTIFIER_RULE}; row left out"))
     table = table[~not_id]
     repeated = table["conversation_id"].duplicated(keep="first")
     problems.append(
@@ -412,7 +403,7 @@ def parse_transcripts(frame: pd.DataFrame, file: str, scenarios: pd.DataFrame) -
     empty = table["full_conversation"].fillna("").str.strip() == ""
     problems.append(_issues(file, table.loc[empty, "row"], "full_conversation", None, "empty transcript; conversation left out"))
     table = table[~empty]
-    controlled = table["full_conversation"].str.contains(CONTROL_CHARACTERS, regex=True)
+    controlled = table["full_conversation"].str.contains(contract.CONTROL_CHARACTERS, regex=True)
     problems.append(_issues(file, table.loc[controlled, "row"], "full_conversation", None,
                             "a control character in the transcript (only tab, newline and carriage return are allowed); "
                             "conversation left out"))
@@ -703,15 +694,19 @@ class PilotImport:
 
 def _check_native(conversations: pd.DataFrame, messages: pd.DataFrame, scores: pd.DataFrame, dimensions: Sequence[str]) -> None:
     """The contract's schemas and key checks on the three native tables the pilot has."""
-    schemas = table_schemas(arms=["pilot"], dimensions=dimensions, conversations_per_participant=1)
+    schemas = contract.table_schemas(arms=["pilot"], dimensions=dimensions, conversations_per_participant=1)
     found = []
     for name, frame in (("conversations", conversations), ("messages", messages), ("scores", scores)):
-        found += schema_issues(frame.reset_index(drop=True), schemas[name], f"{name}.csv")[1]
-    found += duplicate_issues(conversations, ["conversation_id"], "conversations.csv", "conversation_id to be")
-    found += duplicate_issues(messages, ["conversation_id", "turn"], "messages.csv", "each conversation's turn to be")
-    found += duplicate_issues(scores, ["conversation_id", "judge", "dimension"], "scores.csv", "(conversation_id, judge, dimension) to be")
+        found += contract.schema_issues(frame.reset_index(drop=True), schemas[name], f"{name}.csv")[1]
+    found += contract.duplicate_issues(conversations, ["conversation_id"], "conversations.csv", "conversation_id to be")
+    found += contract.duplicate_issues(messages, ["conversation_id", "turn"], "messages.csv", "each conversation's turn to be")
+    found += contract.duplicate_issues(
+        scores, ["conversation_id", "judge", "dimension"], "scores.csv", "(conversation_id, judge, dimension) to be"
+    )
     for name, frame in (("messages.csv", messages), ("scores.csv", scores)):
-        found += reference_issues(frame.reset_index(drop=True), "conversation_id", conversations["conversation_id"], name, "conversations.csv")
+        found += contract.reference_issues(
+            frame.reset_index(drop=True), "conversation_id", conversations["conversation_id"], name, "conversations.csv"
+        )
     if found:
         raise CohortValidationError(found)
 
@@ -752,13 +747,15 @@ def import_pilot_release(
     by_content = {content: group for content, group in manifest.groupby("content")}
     transcripts_row = by_content["transcripts"].iloc[0]
     conversations, messages, transcript_issues = parse_transcripts(
-        read_csv_text(files["transcripts"]), transcripts_row["path"], scenarios
+        contract.read_csv_text(files["transcripts"]), transcripts_row["path"], scenarios
     )
     known = conversations["conversation_id"]
     problems = [transcript_issues]
     scores, copy_summary = [], {}
     for row in by_content["ratings"].itertuples(index=False):
-        judge_scores, judge_issues, copies = parse_ratings(read_csv_text(files[row.key]), row.path, row.judge, dimensions, known)
+        judge_scores, judge_issues, copies = parse_ratings(
+            contract.read_csv_text(files[row.key]), row.path, row.judge, dimensions, known
+        )
         scores.append(judge_scores)
         problems.append(judge_issues)
         copy_issues, copy_summary[row.path] = compare_transcript_copies(copies, messages, row.path)
@@ -766,7 +763,7 @@ def import_pilot_release(
     scores = pd.concat(scores, ignore_index=True)
     annotations_row = by_content["crowd_annotations"].iloc[0]
     annotations, annotation_issues, copies = parse_crowd_annotations(
-        read_csv_text(files["crowd_annotations"]), annotations_row["path"], dimensions, known
+        contract.read_csv_text(files["crowd_annotations"]), annotations_row["path"], dimensions, known
     )
     problems.append(annotation_issues)
     copy_issues, copy_summary[annotations_row["path"]] = compare_transcript_copies(copies, messages, annotations_row["path"])

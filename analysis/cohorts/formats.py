@@ -35,8 +35,6 @@ class CohortFormat:
     pseudonymised_by : str or None
         The step (rule) that replaces the cohort's IDs by pseudonyms when the cohort sets
         ``pseudonymise_ids``; None: the option is refused for this format.
-    not_pseudonymised_because : str
-        Why ``pseudonymise_ids`` is refused (formats whose ``pseudonymised_by`` is None).
     optional_files : {"all", "directory", "import_record", "none"}
         Which optional cohort files (``analysis.constants.OPTIONAL_FILES``) the cohort has: every one
         (``all``), those present in its directory (``directory``), those its import record marks
@@ -48,16 +46,17 @@ class CohortFormat:
     synthetic : {"always", "release_marker", "never"}
         Whether its tables, figures and report are labelled synthetic: always, when a local copy of the
         release carries the simulated release's marker column (``release_marker``), or never.
-    import_record : str or None
-        The import's record (pattern with ``{cohort}``), an input of the audit and the report.
-    import_issues : str or None
-        The import's issue table (pattern with ``{cohort}``), linked from the report.
-    compares_published : bool
+    not_pseudonymised_because : str, default ""
+        Why ``pseudonymise_ids`` is refused (formats whose ``pseudonymised_by`` is None).
+    has_import_record : bool, default False
+        Whether the step that imports the cohort writes an import record and an issue table into its
+        ``directory`` (see :attr:`import_record` and :attr:`import_issues`).
+    compares_published : bool, default False
         Whether the report sets the published numbers beside the reproduced ones.
-    availability : {"always", "probe"}
+    availability : {"always", "probe"}, default "always"
         ``probe``: whether the cohort's data can be had is asked when the DAG is built, and a cohort
         whose data cannot be had is left out of ``rule all`` with a warning.
-    download_directory : str or None
+    download_directory : str or None, default None
         Where a download of the release lands (pattern with ``{cohort}`` or ``{commit}``).
     """
 
@@ -65,15 +64,33 @@ class CohortFormat:
     kind: Literal["trial", "ratings"]
     directory: str | None
     pseudonymised_by: str | None
-    not_pseudonymised_because: str
     optional_files: Literal["all", "directory", "import_record", "none"]
     theme_levels: Literal["themes_header", "with_themes", "never"]
     synthetic: Literal["always", "release_marker", "never"]
-    import_record: str | None
-    import_issues: str | None
-    compares_published: bool
-    availability: Literal["always", "probe"]
-    download_directory: str | None
+    not_pseudonymised_because: str = ""
+    has_import_record: bool = False
+    compares_published: bool = False
+    availability: Literal["always", "probe"] = "always"
+    download_directory: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.has_import_record and self.directory is None:
+            raise ValueError(f"format {self.name}: an import record needs the format's own directory")
+
+    @property
+    def import_record(self) -> str | None:
+        """The import's record (pattern with ``{cohort}``), an input of the audit and the report; None
+        for formats without one."""
+        return self._imported_file("import_record.json")
+
+    @property
+    def import_issues(self) -> str | None:
+        """The import's issue table (pattern with ``{cohort}``), linked from the report; None for
+        formats without one."""
+        return self._imported_file("import_issues.csv")
+
+    def _imported_file(self, filename: str) -> str | None:
+        return f"{self.directory}/{filename}" if self.has_import_record else None
 
     def native_directory(self, cohort: str, path: str | None = None) -> str:
         """The folder holding the cohort's native files.
@@ -106,44 +123,29 @@ FORMATS: Mapping[str, CohortFormat] = {
             kind="trial",
             directory=None,
             pseudonymised_by="validate_cohort",
-            not_pseudonymised_because="",
             optional_files="directory",
             theme_levels="themes_header",
             synthetic="never",
-            import_record=None,
-            import_issues=None,
-            compares_published=False,
-            availability="always",
-            download_directory=None,
         ),
         CohortFormat(
             name="simulated",
             kind="trial",
             directory="data/simulated/{cohort}",
             pseudonymised_by="validate_cohort",
-            not_pseudonymised_because="",
             optional_files="all",
             theme_levels="never",
             synthetic="always",
-            import_record=None,
-            import_issues=None,
-            compares_published=False,
-            availability="always",
-            download_directory=None,
         ),
         CohortFormat(
             name="paper_release",
             kind="trial",
             directory="data/imported/paper_release/{cohort}",
             pseudonymised_by="import_paper_release",
-            not_pseudonymised_because="",
             optional_files="import_record",
             theme_levels="with_themes",
             synthetic="release_marker",
-            import_record="data/imported/paper_release/{cohort}/import_record.json",
-            import_issues="data/imported/paper_release/{cohort}/import_issues.csv",
+            has_import_record=True,
             compares_published=True,
-            availability="always",
             download_directory="data/downloads/paper_release/{commit}",
         ),
         CohortFormat(
@@ -151,15 +153,12 @@ FORMATS: Mapping[str, CohortFormat] = {
             kind="ratings",
             directory="data/imported/pilot_release/{cohort}",
             pseudonymised_by=None,
-            not_pseudonymised_because=(
-                "a public rating release whose only people IDs, the crowd workers', are hashed already"
-            ),
             optional_files="none",
             theme_levels="never",
             synthetic="never",
-            import_record=None,
-            import_issues=None,
-            compares_published=False,
+            not_pseudonymised_because=(
+                "a public rating release whose only people IDs, the crowd workers', are hashed already"
+            ),
             availability="probe",
             download_directory="data/downloads/pilot_release/{cohort}",
         ),

@@ -19,14 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.cohorts.contract import (
-    IDENTIFIER_PATTERN,
-    IDENTIFIER_RULE,
-    duplicate_issues,
-    read_csv_text,
-    reference_issues,
-    schema_issues,
-)
+from analysis.cohorts import contract
 from analysis.constants import THEME_CATEGORIES
 from analysis.errors import AnalysisError, CohortValidationError, ValidationIssue
 from analysis.runtime.lazy_imports import lazy_module
@@ -57,7 +50,7 @@ def perception_schema() -> pa.DataFrameSchema:
         ``conversation_right_id`` as identifier strings, ``choice`` as ``"left"`` or ``"right"``;
         not strict.
     """
-    identifier = pa.Check.str_matches(IDENTIFIER_PATTERN, error=IDENTIFIER_RULE)
+    identifier = pa.Check.str_matches(contract.IDENTIFIER_PATTERN, error=contract.IDENTIFIER_RULE)
     columns = {name: pa.Column(str, identifier) for name in PERCEPTION_COLUMNS[:-1]}
     columns["choice"] = pa.Column(str, pa.Check.isin(["left", "right"], error="left or right"))
     return pa.DataFrameSchema(columns, strict=False, name="perception")
@@ -72,7 +65,7 @@ def elo_schema() -> pa.DataFrameSchema:
         Schema ``"elo"``: ``conversation_id`` as an identifier string, ``elo_rating`` coerced to
         float and finite; not strict (extra columns are allowed and kept).
     """
-    identifier = pa.Check.str_matches(IDENTIFIER_PATTERN, error=IDENTIFIER_RULE)
+    identifier = pa.Check.str_matches(contract.IDENTIFIER_PATTERN, error=contract.IDENTIFIER_RULE)
     finite = pa.Check(lambda values: np.isfinite(values), error="a finite number")
     return pa.DataFrameSchema(
         {"conversation_id": pa.Column(str, identifier), "elo_rating": pa.Column(float, finite, coerce=True)},
@@ -105,15 +98,15 @@ def load_perception(path: str | Path, conversations: pd.DataFrame) -> pd.DataFra
         the same conversation twice, and a scenario that differs from the conversations'.
     """
     file = str(path)
-    raw = read_csv_text(path)
-    typed, issues = schema_issues(raw, perception_schema(), file)
+    raw = contract.read_csv_text(path)
+    typed, issues = contract.schema_issues(raw, perception_schema(), file)
     if {"rater_id", "pair_id"} <= set(raw):
-        issues.extend(duplicate_issues(raw, ["rater_id", "pair_id"], file, "(rater_id, pair_id) to be"))
+        issues.extend(contract.duplicate_issues(raw, ["rater_id", "pair_id"], file, "(rater_id, pair_id) to be"))
     known = conversations["conversation_id"]
     scenario_of = conversations.set_index("conversation_id")["scenario"]
     for side in ("conversation_left_id", "conversation_right_id"):
         if side in raw:
-            issues.extend(reference_issues(raw, side, known, file, "conversations.csv"))
+            issues.extend(contract.reference_issues(raw, side, known, file, "conversations.csv"))
             if "scenario" in raw:
                 expected = raw[side].map(scenario_of)
                 wrong = expected.notna() & raw["scenario"].notna() & (expected != raw["scenario"])
@@ -155,11 +148,13 @@ def load_elo(path: str | Path, conversations: pd.DataFrame) -> pd.DataFrame:
         As :func:`load_perception`.
     """
     file = str(path)
-    raw = read_csv_text(path)
-    typed, issues = schema_issues(raw, elo_schema(), file)
+    raw = contract.read_csv_text(path)
+    typed, issues = contract.schema_issues(raw, elo_schema(), file)
     if "conversation_id" in raw:
-        issues.extend(duplicate_issues(raw, ["conversation_id"], file, "conversation_id to be"))
-        issues.extend(reference_issues(raw, "conversation_id", conversations["conversation_id"], file, "conversations.csv"))
+        issues.extend(contract.duplicate_issues(raw, ["conversation_id"], file, "conversation_id to be"))
+        issues.extend(
+            contract.reference_issues(raw, "conversation_id", conversations["conversation_id"], file, "conversations.csv")
+        )
     if issues:
         raise CohortValidationError(issues)
     return typed.reset_index(drop=True)
@@ -237,9 +232,9 @@ def validate_themes(raw: pd.DataFrame, messages: pd.DataFrame, file: str) -> pd.
         (conversation, turn, theme) twice, a theme given two categories, and
         a (conversation, turn) that is not a message of the cohort.
     """
-    typed, issues = schema_issues(raw, themes_schema(), file)
+    typed, issues = contract.schema_issues(raw, themes_schema(), file)
     if {"conversation_id", "turn", "theme"} <= set(raw.columns):
-        issues.extend(duplicate_issues(raw, ["conversation_id", "turn", "theme"], file, "each message's theme to be"))
+        issues.extend(contract.duplicate_issues(raw, ["conversation_id", "turn", "theme"], file, "each message's theme to be"))
     if {"theme", "category"} <= set(raw.columns):
         usable = raw.dropna(subset=["theme", "category"])
         first = usable.groupby("theme", sort=False)["category"].transform("first")
@@ -261,7 +256,7 @@ def validate_themes(raw: pd.DataFrame, messages: pd.DataFrame, file: str) -> pd.
             index=checkable.index,
         )
         known = message_keys(messages["conversation_id"], messages["turn"].astype("int64"))
-        issues.extend(reference_issues(keys, "message", known, file, "messages.csv (conversation_id and turn)"))
+        issues.extend(contract.reference_issues(keys, "message", known, file, "messages.csv (conversation_id and turn)"))
     if issues:
         issues.sort(key=lambda issue: (issue.row is not None, issue.row or 0))
         raise CohortValidationError(issues)
@@ -290,7 +285,7 @@ def load_themes(path: str | Path, messages: pd.DataFrame) -> pd.DataFrame:
     CohortValidationError
         As :func:`validate_themes`.
     """
-    return validate_themes(read_csv_text(path), messages, str(path))
+    return validate_themes(contract.read_csv_text(path), messages, str(path))
 
 
 def read_validated_themes(path: str | Path) -> pd.DataFrame:

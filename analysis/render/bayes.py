@@ -21,17 +21,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.models.bayes_columns import DIAGNOSTIC_COLUMNS, EFFECT_COLUMNS, PPC_COLUMNS
+from analysis.render import tables
 from analysis.render.style import STYLE, arm_palette, suptitle
-from analysis.render.tables import (
-    arm_label,
-    display_table,
-    format_count,
-    format_number,
-    ordered_outcomes,
-    outcome_label,
-    render_table,
-    require_columns,
-)
 
 __all__ = [
     "CONVERSATION_COLOURS", "SCALE_TITLES", "effects_table", "diagnostics_summary_table", "bayes_tables_text",
@@ -49,7 +40,7 @@ SCALE_TITLES = {
 
 
 def _interval(median: float, low: float, high: float, digits: int = 2) -> str:
-    return f"{format_number(median, digits)} [{format_number(low, digits)}, {format_number(high, digits)}]"
+    return f"{tables.format_number(median, digits)} [{tables.format_number(low, digits)}, {tables.format_number(high, digits)}]"
 
 
 def effects_table(effects: pd.DataFrame, arms: Sequence[str], reference_arm: str, digits: int = 2) -> pd.DataFrame:
@@ -72,12 +63,12 @@ def effects_table(effects: pd.DataFrame, arms: Sequence[str], reference_arm: str
         expected score for the dimensions, the composite's own scale for the composite) and
         ``P(improvement)``; ``attrs["note"]`` explains them.
     """
-    require_columns(effects, EFFECT_COLUMNS, "effects")
+    tables.require_columns(effects, EFFECT_COLUMNS, "effects")
     prob = float(effects["hdi_prob"].iloc[0]) if len(effects) else 0.95
     level = f"{100 * prob:g}%"
     indexed = effects.set_index(["outcome", "arm", "scale"])
     rows = []
-    for outcome in ordered_outcomes(effects["outcome"]):
+    for outcome in tables.ordered_outcomes(effects["outcome"]):
         for arm in arms:
             log_odds = indexed.loc[(outcome, arm, "log_odds")] if (outcome, arm, "log_odds") in indexed.index else None
             score_key = (outcome, arm, "expected_score") if (outcome, arm, "expected_score") in indexed.index else (outcome, arm, "score")
@@ -86,15 +77,15 @@ def effects_table(effects: pd.DataFrame, arms: Sequence[str], reference_arm: str
             score = indexed.loc[score_key]
             rows.append(
                 {
-                    "Outcome": outcome_label(outcome),
-                    "Arm": arm_label(arm),
+                    "Outcome": tables.outcome_label(outcome),
+                    "Arm": tables.arm_label(arm),
                     "Term": score["term"],
                     f"Log-odds [{level} HDI]": "" if log_odds is None else _interval(log_odds["median"], log_odds["hdi_low"], log_odds["hdi_high"], digits),
                     f"Change in score [{level} HDI]": _interval(score["median"], score["hdi_low"], score["hdi_high"], digits),
-                    "P(improvement)": format_number(score["prob_improvement"], 3),
+                    "P(improvement)": tables.format_number(score["prob_improvement"], 3),
                 }
             )
-    return display_table(rows, note=(
+    return tables.display_table(rows, note=(
         f"Posterior median [{level} highest-density interval]. Reference arm ({reference_arm}): its change after training "
         "(post); other arms: the difference-in-differences effect (arm x post). Dimensions: joint cumulative-logit model "
         "(log-odds) and its population-averaged change in expected score; overall empathy: Bayesian linear model with a "
@@ -121,27 +112,27 @@ def diagnostics_summary_table(diagnostics: pd.DataFrame, gates: Mapping, digits:
         Display strings: ``Model``, ``Quantity``, ``Elements``, ``Max R-hat``, ``Min bulk ESS``,
         ``Min tail ESS``, ``Gated``, ``Failing``, ``Divergences``.
     """
-    require_columns(diagnostics, DIAGNOSTIC_COLUMNS, "diagnostics")
+    tables.require_columns(diagnostics, DIAGNOSTIC_COLUMNS, "diagnostics")
     rows = []
     for (model, quantity), group in diagnostics.groupby(["model", "quantity"], sort=False):
         rows.append(
             {
                 "Model": model,
                 "Quantity": quantity,
-                "Elements": format_count(len(group)),
-                "Max R-hat": format_number(group["r_hat"].max(), digits),
-                "Min bulk ESS": format_count(group["ess_bulk"].min()),
-                "Min tail ESS": format_count(group["ess_tail"].min()),
+                "Elements": tables.format_count(len(group)),
+                "Max R-hat": tables.format_number(group["r_hat"].max(), digits),
+                "Min bulk ESS": tables.format_count(group["ess_bulk"].min()),
+                "Min tail ESS": tables.format_count(group["ess_tail"].min()),
                 "Gated": "yes" if bool(group["gated"].any()) else "no",
-                "Failing": format_count(int((~group["passed"]).sum())),
-                "Divergences": format_count(group["divergences"].iloc[0]),
+                "Failing": tables.format_count(int((~group["passed"]).sum())),
+                "Divergences": tables.format_count(group["divergences"].iloc[0]),
             }
         )
     chains = int(diagnostics["chains"].iloc[0]) if len(diagnostics) else 0
     draws = int(diagnostics["draws"].iloc[0]) if len(diagnostics) else 0
     thin = int(diagnostics["thin"].iloc[0]) if len(diagnostics) else 1
     kept = f" (1 in {thin} of {draws * thin} iterations kept)" if thin > 1 else ""
-    return display_table(rows, note=(
+    return tables.display_table(rows, note=(
         f"{chains} chains x {draws} draws{kept}. Registered gates: R-hat <= {gates['max_r_hat']}, bulk and tail ESS >= "
         f"{gates['min_ess_bulk']} / {gates['min_ess_tail']} for every element of a gated quantity, at most "
         f"{gates['max_divergences']} divergent transitions (policy: {gates['policy']}). Correlations: lower triangle only."
@@ -154,12 +145,12 @@ def bayes_tables_text(
 ) -> dict[str, dict[str, str]]:
     """The effects and diagnostics tables rendered as CSV, LaTeX and Markdown text."""
     return {
-        "bayes_effects": render_table(
+        "bayes_effects": tables.render_table(
             effects_table(effects, arms, reference_arm),
             f"Bayesian models: training effects per outcome and arm (cohort {cohort})",
             "tab:bayes_effects", synthetic=synthetic,
         ),
-        "bayes_diagnostics": render_table(
+        "bayes_diagnostics": tables.render_table(
             diagnostics_summary_table(diagnostics, gates),
             f"Bayesian models: sampling diagnostics (cohort {cohort})",
             "tab:bayes_diagnostics", synthetic=synthetic,
@@ -191,9 +182,9 @@ def plot_bayes_effects(effects: pd.DataFrame, arms: Sequence[str], reference_arm
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
-    require_columns(effects, EFFECT_COLUMNS, "effects")
+    tables.require_columns(effects, EFFECT_COLUMNS, "effects")
     ordinal = effects[effects["model"] == "ordinal"]
-    dimensions = ordered_outcomes(ordinal["outcome"])
+    dimensions = tables.ordered_outcomes(ordinal["outcome"])
     palette = arm_palette(arms)
     indexed = ordinal.set_index(["outcome", "arm", "scale"])
     gap = 0.8
@@ -221,13 +212,13 @@ def plot_bayes_effects(effects: pd.DataFrame, arms: Sequence[str], reference_arm
             axis.set_xlabel("Posterior median and 95% HDI")
         centres = [np.mean([positions[(dimension, arm)] for arm in arms]) for dimension in dimensions]
         axes[0].set_yticks(centres)
-        axes[0].set_yticklabels([outcome_label(dimension) for dimension in dimensions])
+        axes[0].set_yticklabels([tables.outcome_label(dimension) for dimension in dimensions])
         axes[0].set_ylim(y - gap + 0.2, -0.8)
         for axis in axes:
             axis.tick_params(axis="y", length=0)
         handles = [
             Line2D([0], [0], color=palette[arm], marker="o", markersize=4, markerfacecolor="white" if arm == reference_arm else palette[arm],
-                   label=f"{arm_label(arm)}: change" if arm == reference_arm else f"{arm_label(arm)}: DiD vs {reference_arm}")
+                   label=f"{tables.arm_label(arm)}: change" if arm == reference_arm else f"{tables.arm_label(arm)}: DiD vs {reference_arm}")
             for arm in arms
         ]
         fig.legend(handles=handles, loc="lower center", ncol=len(arms), frameon=False, bbox_to_anchor=(0.5, 0.0))
@@ -259,8 +250,8 @@ def plot_ppc_proportions(ppc: pd.DataFrame, arms: Sequence[str], synthetic: bool
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
-    require_columns(ppc, PPC_COLUMNS, "ppc_proportions")
-    dimensions = ordered_outcomes(ppc["dimension"])
+    tables.require_columns(ppc, PPC_COLUMNS, "ppc_proportions")
+    dimensions = tables.ordered_outcomes(ppc["dimension"])
     present = [arm for arm in arms if arm in set(ppc["arm"])]
     conversations = sorted(ppc["conversation_number"].unique())
     offsets = np.linspace(-0.24, 0.24, len(conversations)) if len(conversations) > 1 else np.zeros(1)
@@ -283,9 +274,9 @@ def plot_ppc_proportions(ppc: pd.DataFrame, arms: Sequence[str], synthetic: bool
                 axis.set_ylim(0, top * 1.05)
                 axis.set_xticks(range(1, 6))
                 if row == 0:
-                    axis.set_title(arm_label(arm))
+                    axis.set_title(tables.arm_label(arm))
                 if column == 0:
-                    axis.set_ylabel(outcome_label(dimension).replace(" ", "\n", 1), fontsize=7)
+                    axis.set_ylabel(tables.outcome_label(dimension).replace(" ", "\n", 1), fontsize=7)
                 if row == len(dimensions) - 1:
                     axis.set_xlabel("Score")
         handles = [

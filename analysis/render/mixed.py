@@ -22,20 +22,8 @@ import pandas as pd
 
 from analysis.models.mixed import VARIANCE_TERMS
 from analysis.models.reliable_change import IMPROVED, NO_CHANGE, PARTICIPANT_COLUMNS, RESPONDER_COLUMNS, WORSENED
+from analysis.render import tables
 from analysis.render.style import STYLE, arm_palette, suptitle
-from analysis.render.tables import (
-    STARS_NOTE,
-    arm_label,
-    coefficient_cells,
-    did_term_rows,
-    display_table,
-    format_count,
-    format_number,
-    ordered_outcomes,
-    outcome_label,
-    render_table,
-    require_columns,
-)
 
 __all__ = [
     "CLASSIFICATION_COLOURS", "SHARE_COLUMNS", "LMM_COLUMNS", "CONVERGENCE_TABLE_COLUMNS", "RELIABILITY_TABLE_COLUMNS",
@@ -54,7 +42,7 @@ RELIABILITY_TABLE_COLUMNS = ("r1", "r2", "se_d", "critical_value", "threshold", 
 
 def _percent(share: float, digits: int = 1) -> str:
     """A share (0-1) as ``"9.0%"``; missing gives ``""``."""
-    text = format_number(100 * share if share is not None and not pd.isna(share) else share, digits)
+    text = tables.format_number(100 * share if share is not None and not pd.isna(share) else share, digits)
     return f"{text}%" if text else ""
 
 
@@ -100,34 +88,34 @@ def lmm_table(
     ValueError
         When a required column is missing or an (outcome, term) pair is duplicated.
     """
-    require_columns(coefficients, LMM_COLUMNS, "lmm_coefficients")
-    require_columns(convergence, CONVERGENCE_TABLE_COLUMNS, "convergence")
+    tables.require_columns(coefficients, LMM_COLUMNS, "lmm_coefficients")
+    tables.require_columns(convergence, CONVERGENCE_TABLE_COLUMNS, "convergence")
     if coefficients.duplicated(["outcome", "term"]).any():
         raise ValueError("lmm_coefficients has duplicated (outcome, term) rows")
     scenario_terms = list(dict.fromkeys(term for term in coefficients["term"] if term.startswith("scenario[")))
-    fixed_rows = did_term_rows(arms, reference_arm)
+    fixed_rows = tables.did_term_rows(arms, reference_arm)
     fixed_rows += [(term, f"Scenario: {term[len('scenario['):-1].replace('_', ' ')}") for term in scenario_terms]
     labels = [label for _, label in fixed_rows]
     labels += ["Participant variance", "Residual variance", "REML log-likelihood", "Optimizer", "N (conversations)", "Participants"]
     by_key = coefficients.set_index(["outcome", "term"])
     fits = convergence.set_index("outcome")
     columns: dict[str, list[str]] = {"Term": labels}
-    for outcome in ordered_outcomes(coefficients["outcome"]):
-        cells = coefficient_cells(by_key, outcome, [term for term, _ in fixed_rows], digits)
+    for outcome in tables.ordered_outcomes(coefficients["outcome"]):
+        cells = tables.coefficient_cells(by_key, outcome, [term for term, _ in fixed_rows], digits)
         for term in VARIANCE_TERMS:
-            cells.append(format_number(by_key.loc[(outcome, term), "estimate"], digits) if (outcome, term) in by_key.index else "")
+            cells.append(tables.format_number(by_key.loc[(outcome, term), "estimate"], digits) if (outcome, term) in by_key.index else "")
         fit = fits.loc[outcome] if outcome in fits.index else None
-        cells.append(format_number(fit["log_likelihood"], digits) if fit is not None else "")
+        cells.append(tables.format_number(fit["log_likelihood"], digits) if fit is not None else "")
         cells.append(str(fit["optimizer"]) if fit is not None else "")
         sample = coefficients[coefficients["outcome"] == outcome].iloc[0]
-        cells += [format_count(sample["n_obs"]), format_count(sample["n_clusters"])]
-        columns[outcome_label(outcome)] = cells
-    return display_table(columns, note=(
+        cells += [tables.format_count(sample["n_obs"]), tables.format_count(sample["n_clusters"])]
+        columns[tables.outcome_label(outcome)] = cells
+    return tables.display_table(columns, note=(
         "Cells: REML estimate (model-based standard error, as lme4's vcov) of the linear mixed model "
         "score ~ arm * post + scenario + (1 | participant); Wald z tests. "
         f"Reference arm: {reference_arm}"
         + (f"; reference scenario: {reference_scenario.replace('_', ' ')}. " if reference_scenario else ". ")
-        + f"Variances: between-participant (random intercept) and residual. {STARS_NOTE}"
+        + f"Variances: between-participant (random intercept) and residual. {tables.STARS_NOTE}"
     ))
 
 
@@ -150,7 +138,7 @@ def responders_table(responders: pd.DataFrame, arms: Sequence[str], digits: int 
         (``"9.0% (22)"``: share of N and count), Mean d (SD) and Left out
         (participants without every registered conversation).
     """
-    require_columns(responders, RESPONDER_COLUMNS, "responders")
+    tables.require_columns(responders, RESPONDER_COLUMNS, "responders")
     indexed = responders.set_index("arm")
     rows = []
     for arm in dict.fromkeys(arms):
@@ -158,13 +146,13 @@ def responders_table(responders: pd.DataFrame, arms: Sequence[str], digits: int 
             raise ValueError(f"responders has no row for arm {arm!r}")
         row = indexed.loc[arm]
         cell = {
-            "Arm": arm_label(arm),
-            "N": format_count(row["n"]),
-            "Improved": f"{_percent(row['share_improved'], digits)} ({format_count(row['n_improved'])})",
-            "No reliable change": f"{_percent(row['share_no_change'], digits)} ({format_count(row['n_no_change'])})",
-            "Worsened": f"{_percent(row['share_worsened'], digits)} ({format_count(row['n_worsened'])})",
-            "Mean d (SD)": f"{format_number(row['mean_d'], 3)} ({format_number(row['sd_d'], 3)})",
-            "Left out": format_count(row["n_excluded"]),
+            "Arm": tables.arm_label(arm),
+            "N": tables.format_count(row["n"]),
+            "Improved": f"{_percent(row['share_improved'], digits)} ({tables.format_count(row['n_improved'])})",
+            "No reliable change": f"{_percent(row['share_no_change'], digits)} ({tables.format_count(row['n_no_change'])})",
+            "Worsened": f"{_percent(row['share_worsened'], digits)} ({tables.format_count(row['n_worsened'])})",
+            "Mean d (SD)": f"{tables.format_number(row['mean_d'], 3)} ({tables.format_number(row['sd_d'], 3)})",
+            "Left out": tables.format_count(row["n_excluded"]),
         }
         rows.append(cell)
     return pd.DataFrame(rows, dtype=object)
@@ -203,27 +191,27 @@ def mixed_tables_text(
         ``{"lmm_coefficients": {...}, "responders": {...}}``, each mapping
         ``csv``, ``tex`` and ``md`` to the rendered text.
     """
-    require_columns(reliability, RELIABILITY_TABLE_COLUMNS, "reliability")
+    tables.require_columns(reliability, RELIABILITY_TABLE_COLUMNS, "reliability")
     table = lmm_table(coefficients, convergence, arms, reference_arm, reference_scenario)
     n_obs = int(coefficients["n_obs"].max())
-    lmm = render_table(
+    lmm = tables.render_table(
         table,
         caption=f"Linear mixed models by outcome (REML; reference arm {reference_arm}; cohort {cohort}, N = {n_obs:,} conversations)",
         label=f"tab:lmm-{cohort}",
         synthetic=synthetic,
     )
     stats = reliability.iloc[0]
-    responder = render_table(
+    responder = tables.render_table(
         responders_table(responders, arms),
         caption=(
-            f"Reliable change of the composite by arm (cohort {cohort}; r1 = {format_number(stats['r1'])}, "
-            f"r2 = {format_number(stats['r2'])}, SE_d = {format_number(stats['se_d'])})"
+            f"Reliable change of the composite by arm (cohort {cohort}; r1 = {tables.format_number(stats['r1'])}, "
+            f"r2 = {tables.format_number(stats['r2'])}, SE_d = {tables.format_number(stats['se_d'])})"
         ),
         label=f"tab:responders-{cohort}",
         synthetic=synthetic,
         note=(
             "d = mean of the post-training conversations minus the baseline conversation; improved if "
-            f"d > {format_number(stats['critical_value'], 2)} SE_d = {format_number(stats['threshold'], 2)}, "
+            f"d > {tables.format_number(stats['critical_value'], 2)} SE_d = {tables.format_number(stats['threshold'], 2)}, "
             "worsened if d < minus that, otherwise no reliable change. Variance components from a random-intercept "
             f"model of the composite in the {stats['arm']} arm; r1 = sigma2_u / (sigma2_u + sigma2_e), "
             "r2 = sigma2_u / (sigma2_u + sigma2_e / 2), SE_d = sqrt(3/2 sigma2_e). Percentages of N (count); "
@@ -285,8 +273,8 @@ def plot_responders(
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
-    require_columns(participants, PARTICIPANT_COLUMNS, "participant_change")
-    require_columns(responders, RESPONDER_COLUMNS, "responders")
+    tables.require_columns(participants, PARTICIPANT_COLUMNS, "participant_change")
+    tables.require_columns(responders, RESPONDER_COLUMNS, "responders")
     arms = list(dict.fromkeys(arms))
     for arm in arms:
         if not (participants["arm"] == arm).any():
@@ -316,7 +304,7 @@ def plot_responders(
             ax.set_xticks([1, len(rows)])
             ax.set_xlabel("Participants, by change")
             ax.set_title(
-                f"{arm_label(arm)} (n = {len(rows)})",
+                f"{tables.arm_label(arm)} (n = {len(rows)})",
                 bbox={"facecolor": palette[arm], "alpha": 0.45, "edgecolor": "none", "boxstyle": "square,pad=0.25"},
             )
             if index == 0:
@@ -344,7 +332,7 @@ def plot_responders(
             Line2D([], [], marker="o", linestyle="none", markerfacecolor="white", markeredgecolor="#333333", markersize=3.5, label="Baseline"),
             Line2D([], [], marker="o", linestyle="none", markerfacecolor="#666666", markeredgecolor="none", markersize=3.5, label="Post-training mean"),
         ]
-        limit = format_number(threshold, 2)
+        limit = tables.format_number(threshold, 2)
         labels = {IMPROVED: f"Improved (d > {limit})", NO_CHANGE: "No reliable change", WORSENED: f"Worsened (d < \u2212{limit})"}
         handles += [Line2D([], [], color=CLASSIFICATION_COLOURS[key], linewidth=3, label=labels[key]) for key in reversed(order)]
         fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), frameon=False, handlelength=1.2, columnspacing=1.0)

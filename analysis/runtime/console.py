@@ -227,6 +227,13 @@ class StepConsole:
 class LogHandler(LogHandlerBase):
     """Snakemake logger plugin ``steps``: :class:`StepConsole` on standard error."""
 
+    # The plugin interface's fixed answers (abstract properties of LogHandlerBase), as class attributes.
+    writes_to_stream = True
+    writes_to_file = False
+    has_filter = True
+    has_formatter = True
+    needs_rulegraph = False
+
     def __post_init__(self) -> None:
         self.stream: TextIO = sys.stderr
         self.console = StepConsole(self._write)
@@ -247,23 +254,3 @@ class LogHandler(LogHandlerBase):
     def close(self) -> None:
         self.console.close()
         super().close()
-
-    @property
-    def writes_to_stream(self) -> bool:
-        return True
-
-    @property
-    def writes_to_file(self) -> bool:
-        return False
-
-    @property
-    def has_filter(self) -> bool:
-        return True
-
-    @property
-    def has_formatter(self) -> bool:
-        return True
-
-    @property
-    def needs_rulegraph(self) -> bool:
-        return False

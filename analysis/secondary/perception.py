@@ -346,6 +346,52 @@ def _logit_record(intercept: bool, scenario_dummies: bool, covariance: str, clus
     return {"intercept": intercept, "scenario_dummies": scenario_dummies, "covariance": covariance, "cluster_by": cluster_by}
 
 
+@dataclass(frozen=True)
+class _GapLogit:
+    """One registered logit on ``|gap|`` (and scenario dummies), clustered by rater: the fit, its design,
+    its tables (``LOGIT_COLUMNS``, one ``LOGIT_FIT_COLUMNS`` row) and the scenario term's record."""
+
+    result: object
+    design: pd.DataFrame
+    n_raters: int
+    coefficients: pd.DataFrame
+    fit: pd.DataFrame
+    scenario_note: str
+    scenario_term: str
+
+
+def _gap_logit(
+    used: pd.DataFrame, response: str, *, model: str, scenarios: Sequence[str], n_choices: int, n_left_out: int, alpha: float,
+    intercept: bool, scenario_dummies: bool,
+) -> _GapLogit:
+    """Fit ``response`` (0/1 column of ``used``) on ``abs_gap`` as both perception logits are registered."""
+    note = scenario_term_note(scenarios, scenario_dummies=scenario_dummies)
+    design = logit_design(used, "abs_gap", scenarios, intercept=intercept, scenario_dummies=scenario_dummies)
+    result = fit_cluster_logit(used[response].to_numpy(dtype=float), design, used["rater_id"])
+    n_raters = int(used["rater_id"].nunique())
+    fit = pd.DataFrame([_fit_summary(model, n_choices, used, response, result, n_left_out, note)], columns=LOGIT_FIT_COLUMNS)
+    return _GapLogit(
+        result=result, design=design, n_raters=n_raters, coefficients=logit_rows(result, model, alpha, n_raters), fit=fit,
+        scenario_note=note, scenario_term=note or ("fitted" if scenario_dummies else "not registered"),
+    )
+
+
+def _logit_execution(result, *, outcome: str, alpha: float, sample: dict, details: dict) -> dict:
+    """The spec record's execution block of a perception logit (``result``: the fitted statsmodels logit)."""
+    return {
+        "estimator": "logit",
+        "outcomes": [outcome],
+        "terms": list(result.params.index),
+        "covariance": {"type": result.cov_type, "cluster_by": "rater_id",
+                       "small_sample_correction": bool(result.cov_kwds.get("use_correction", True)),
+                       "reference_distribution": "t" if result.use_t else "normal"},
+        "alpha": alpha,
+        "sample": sample,
+        "diagnostics": {"converged": bool(result.mle_retvals.get("converged", True))},
+        "details": details,
+    }
+
+
 def perception_analysis(
     perception: pd.DataFrame,
     outcomes: pd.DataFrame,
@@ -416,18 +462,13 @@ def perception_analysis(
     )
     used = choices[~ties]
     scenarios = sorted(choices["scenario"].unique())
-    scenario_note = scenario_term_note(scenarios, scenario_dummies=scenario_dummies)
-    design = logit_design(used, "abs_gap", scenarios, intercept=logit_intercept, scenario_dummies=scenario_dummies)
-    result = fit_cluster_logit(used["chose_higher"].to_numpy(dtype=float), design, used["rater_id"])
-    n_clusters = int(used["rater_id"].nunique())
-    logit = logit_rows(result, "higher_outcome", alpha, n_clusters)
-    fit = pd.DataFrame(
-        [_fit_summary("higher_outcome", int(len(choices)), used, "chose_higher", result, int(ties.sum()), scenario_note)],
-        columns=LOGIT_FIT_COLUMNS,
+    logit = _gap_logit(
+        used, "chose_higher", model="higher_outcome", scenarios=scenarios, n_choices=int(len(choices)),
+        n_left_out=int(ties.sum()), alpha=alpha, intercept=logit_intercept, scenario_dummies=scenario_dummies,
     )
     bins = gap_bins(choices, gap_edges, proportion_ci, alpha)
     top = float(min(gap_edges[-1], max(used["abs_gap"].max(), 1.0)))
-    curve = predicted_curve(result, design, "abs_gap", np.linspace(0.0, top, 61))
+    curve = predicted_curve(logit.result, logit.design, "abs_gap", np.linspace(0.0, top, 61))
     # every validated choice informs the ranking (it needs no composite); shown conversations that were
     # not analysed keep an empty outcome and drop out of the rank correlation only
     shown = pd.DataFrame(
@@ -440,34 +481,27 @@ def perception_analysis(
     ranks = pd.DataFrame(
         [spearman_row("bradley_terry", outcome, scored["strength"].to_numpy(), scored["outcome"].to_numpy())], columns=RANK_COLUMNS
     )
-    execution = {
-        "estimator": "logit",
-        "outcomes": ["chose_higher_outcome"],
-        "terms": list(result.params.index),
-        "covariance": {"type": result.cov_type, "cluster_by": "rater_id",
-                       "small_sample_correction": bool(result.cov_kwds.get("use_correction", True)),
-                       "reference_distribution": "t" if result.use_t else "normal"},
-        "alpha": alpha,
-        "sample": {"n_choices": int(len(perception)), "n_analysed_choices": int(len(choices)), "n_nonzero_gap": int(len(used)),
-                   "n_zero_gap": int(ties.sum()), "n_raters": n_clusters, "n_conversations_shown": int(len(strengths)),
-                   "n_left_out_records": int(len(left_out) + len(tie_rows))},
-        "diagnostics": {"converged": bool(result.mle_retvals.get("converged", True))},
-        "details": {
+    execution = _logit_execution(
+        logit.result, outcome="chose_higher_outcome", alpha=alpha,
+        sample={"n_choices": int(len(perception)), "n_analysed_choices": int(len(choices)), "n_nonzero_gap": int(len(used)),
+                "n_zero_gap": int(ties.sum()), "n_raters": logit.n_raters, "n_conversations_shown": int(len(strengths)),
+                "n_left_out_records": int(len(left_out) + len(tie_rows))},
+        details={
             "gap": f"{outcome} of the left minus the right conversation",
             "zero_gap": zero_gap,
             "logit": logit_settings,
-            "scenario_reference": scenarios[0] if scenario_dummies and not scenario_note else None,
-            "scenario_term": scenario_note or ("fitted" if scenario_dummies else "not registered"),
+            "scenario_reference": scenarios[0] if scenario_dummies and not logit.scenario_note else None,
+            "scenario_term": logit.scenario_term,
             "gap_bins": list(gap_edges),
             "proportion_ci": proportion_ci,
             "bradley_terry": {"library": f"choix {version('choix')}", "method": bradley_terry_method,
                               "alpha": float(bradley_terry_regularisation)},
             "rank_correlation": rank_correlation,
         },
-    }
+    )
     return PerceptionResults(
-        choices=choices, logit=logit, logit_fit=fit, gap_bins=bins, curve=curve, strengths=strengths, rank_correlations=ranks,
-        left_out=pd.concat([left_out, tie_rows], ignore_index=True)[LEFT_OUT_COLUMNS], execution=execution,
+        choices=choices, logit=logit.coefficients, logit_fit=logit.fit, gap_bins=bins, curve=curve, strengths=strengths,
+        rank_correlations=ranks, left_out=pd.concat([left_out, tie_rows], ignore_index=True)[LEFT_OUT_COLUMNS], execution=execution,
     )
 
 
@@ -553,15 +587,9 @@ def elo_analysis(
         covariate_note = "|Elo gap| / 100"
     else:
         covariate_note = f"|{outcome} gap|"
-    scenarios = sorted(choices["scenario"].unique())
-    scenario_note = scenario_term_note(scenarios, scenario_dummies=scenario_dummies)
-    design = logit_design(used, "abs_gap", scenarios, intercept=logit_intercept, scenario_dummies=scenario_dummies)
-    result = fit_cluster_logit(used["agree"].to_numpy(), design, used["rater_id"])
-    n_clusters = int(used["rater_id"].nunique())
-    logit = logit_rows(result, "elo_agreement", alpha, n_clusters)
-    fit = pd.DataFrame(
-        [_fit_summary("elo_agreement", int(len(choices)), used, "agree", result, int(unrated.sum() + tie.sum()), scenario_note)],
-        columns=LOGIT_FIT_COLUMNS,
+    logit = _gap_logit(
+        used, "agree", model="elo_agreement", scenarios=sorted(choices["scenario"].unique()), n_choices=int(len(choices)),
+        n_left_out=int(unrated.sum() + tie.sum()), alpha=alpha, intercept=logit_intercept, scenario_dummies=scenario_dummies,
     )
     with_elo = strengths.assign(elo=strengths["conversation_id"].map(rating))
     no_rating = with_elo["elo"].isna()
@@ -580,23 +608,16 @@ def elo_analysis(
         columns=RANK_COLUMNS,
     )
     left_out = pd.concat(left, ignore_index=True)[LEFT_OUT_COLUMNS]
-    execution = {
-        "estimator": "logit",
-        "outcomes": ["agree_with_elo"],
-        "terms": list(result.params.index),
-        "covariance": {"type": result.cov_type, "cluster_by": "rater_id",
-                       "small_sample_correction": bool(result.cov_kwds.get("use_correction", True)),
-                       "reference_distribution": "t" if result.use_t else "normal"},
-        "alpha": alpha,
-        "sample": {"n_choices": int(len(choices)), "n_used": int(len(used)), "n_raters": n_clusters,
-                   "n_rank_pairs": int(len(rated)), "n_left_out_records": int(len(left_out))},
-        "diagnostics": {"converged": bool(result.mle_retvals.get("converged", True))},
-        "details": {"agreement_gap": agreement_gap, "covariate": covariate_note,
-                    "logit": logit_settings,
-                    "scenario_term": scenario_note or ("fitted" if scenario_dummies else "not registered"),
-                    "rank_correlation": rank_correlation},
-    }
-    return EloResults(logit=logit, logit_fit=fit, rank_correlations=ranks, left_out=left_out, execution=execution)
+    execution = _logit_execution(
+        logit.result, outcome="agree_with_elo", alpha=alpha,
+        sample={"n_choices": int(len(choices)), "n_used": int(len(used)), "n_raters": logit.n_raters,
+                "n_rank_pairs": int(len(rated)), "n_left_out_records": int(len(left_out))},
+        details={"agreement_gap": agreement_gap, "covariate": covariate_note, "logit": logit_settings,
+                 "scenario_term": logit.scenario_term, "rank_correlation": rank_correlation},
+    )
+    return EloResults(
+        logit=logit.coefficients, logit_fit=logit.fit, rank_correlations=ranks, left_out=left_out, execution=execution,
+    )
 
 
 def read_choices(path) -> pd.DataFrame:

@@ -250,6 +250,16 @@ def supporter_sample(messages: pd.DataFrame, outcomes: pd.DataFrame) -> tuple[pd
     return sample, left_out
 
 
+def _sample_record(sample: pd.DataFrame) -> dict:
+    """The spec record's description of a :func:`supporter_sample` (both routes' ``sample`` block starts so)."""
+    return {
+        "subset": "supporter messages of the analysed conversations",
+        "n_messages": int(len(sample)),
+        "n_conversations": int(sample["conversation_id"].nunique()),
+        "n_participants": int(sample["participant_id"].nunique()),
+    }
+
+
 # --------------------------------------------------------------------------------------------------
 # Route 2: phrases
 
@@ -739,10 +749,7 @@ def mine_phrases(
         "outcomes": list(dimensions),
         "terms": [],
         "sample": {
-            "subset": "supporter messages of the analysed conversations",
-            "n_messages": int(len(sample)),
-            "n_conversations": int(sample["conversation_id"].nunique()),
-            "n_participants": int(sample["participant_id"].nunique()),
+            **_sample_record(sample),
             "n_phrases": int(len(phrases)),
             "n_phrases_marking_a_dimension": int(taxonomy["marks"].sum()),
         },
@@ -1040,10 +1047,7 @@ def expression_change(
         "alpha": alpha,
         "multiplicity": {"family": "expressions within trouble type and contrast", "method": fdr_method},
         "sample": {
-            "subset": "supporter messages of the analysed conversations",
-            "n_messages": int(len(sample)),
-            "n_conversations": int(sample["conversation_id"].nunique()),
-            "n_participants": int(sample["participant_id"].nunique()),
+            **_sample_record(sample),
             "n_expressions": int(len(expressions)),
             "trouble_types": troubles,
         },

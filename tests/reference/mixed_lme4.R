@@ -13,6 +13,8 @@
 # var(residual) (VarCorr), and the REML criterion (REMLcrit), all with 15 significant digits, term names as in
 # the pipeline's tables.
 suppressMessages(library(lme4))
+# write_reference() is in reference_csv.R beside this script, found wherever the script is run from.
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(), value = TRUE))), "reference_csv.R"))
 args <- commandArgs(trailingOnly = TRUE)
 data <- read.csv(args[1], comment.char = "#", colClasses = c(participant_id = "character"))
 data$arm <- factor(data$arm, levels = c("control", "video", "coach", "combined"))
@@ -47,18 +49,9 @@ control <- droplevels(data[data$arm == "control", ])
 rows[["reliability"]] <- rows_of(
   lmer(overall_empathy ~ post + (1 | participant_id), data = control, REML = TRUE), "reliability", "overall_empathy"
 )
-table <- do.call(rbind, rows)
-table$estimate <- sprintf("%.15g", table$estimate)
-table$std_error <- ifelse(is.na(table$std_error), "", sprintf("%.15g", table$std_error))
-
-header <- c(
-  "# lme4 reference values (see tests/reference/mixed_lme4.R), made with:",
-  sprintf("#   Rscript tests/reference/mixed_lme4.R %s %s %s", basename(args[1]), basename(args[2]), args[3]),
-  sprintf("#   %s, lme4 %s", R.version.string, as.character(packageVersion("lme4"))),
-  "#   lmm: lmer(<outcome> ~ arm * post + scenario + (1 | participant_id), data, REML = TRUE)",
-  "#   reliability: lmer(overall_empathy ~ post + (1 | participant_id), data = control arm only, REML = TRUE)",
-  "#   estimate/std_error: summary(m)$coefficients; var(participant), var(residual): VarCorr(m); reml_criterion: REMLcrit(m)",
-  sprintf("# data_fingerprint: %s", args[3])
+write_reference(
+  do.call(rbind, rows), args, "mixed_lme4.R", "lme4", "lme4",
+  c("lmm: lmer(<outcome> ~ arm * post + scenario + (1 | participant_id), data, REML = TRUE)",
+    "reliability: lmer(overall_empathy ~ post + (1 | participant_id), data = control arm only, REML = TRUE)",
+    "estimate/std_error: summary(m)$coefficients; var(participant), var(residual): VarCorr(m); reml_criterion: REMLcrit(m)")
 )
-writeLines(header, args[2])
-suppressWarnings(write.table(table, args[2], append = TRUE, sep = ",", row.names = FALSE, quote = FALSE))

@@ -12,6 +12,8 @@
 # is not given by clmm and left empty), the sum-coded scenario effects with the last one as minus the sum of the
 # others (its std_error empty), 15 significant digits.
 suppressMessages(library(ordinal))
+# write_reference() is in reference_csv.R beside this script, found wherever the script is run from.
+source(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(), value = TRUE))), "reference_csv.R"))
 args <- commandArgs(trailingOnly = TRUE)
 data <- read.csv(args[1], colClasses = c(participant_id = "character"))
 data$arm <- factor(data$arm, levels = c("control", "coach"))
@@ -41,16 +43,7 @@ for (dimension in dimensions) {
                   error[scenario_terms], NA, NA)
   )
 }
-table <- do.call(rbind, rows)
-table$estimate <- sprintf("%.15g", table$estimate)
-table$std_error <- ifelse(is.na(table$std_error), "", sprintf("%.15g", table$std_error))
-
-header <- c(
-  "# ordinal::clmm reference values (see tests/reference/ordinal_clmm.R), made with:",
-  sprintf("#   Rscript tests/reference/ordinal_clmm.R %s %s %s", basename(args[1]), basename(args[2]), args[3]),
-  sprintf("#   %s, ordinal %s", R.version.string, as.character(packageVersion("ordinal"))),
-  "#   clmm(ordered(<dimension>) ~ arm * post + scenario + (1 | participant_id), link = 'logit', nAGQ = 10), scenario contr.sum",
-  sprintf("# data_fingerprint: %s", args[3])
+write_reference(
+  do.call(rbind, rows), args, "ordinal_clmm.R", "ordinal::clmm", "ordinal",
+  "clmm(ordered(<dimension>) ~ arm * post + scenario + (1 | participant_id), link = 'logit', nAGQ = 10), scenario contr.sum"
 )
-writeLines(header, args[2])
-suppressWarnings(write.table(table, args[2], append = TRUE, sep = ",", row.names = FALSE, quote = FALSE))

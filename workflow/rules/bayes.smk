@@ -2,6 +2,8 @@
 # the dimensions and a linear model of the composite, PyMC sampled by nutpie, each a rule of its own.
 # Registered in config/prereg.yaml under `bayesian_models:`.
 
+from analysis.prereg.keywords import composite_model_keywords, ordinal_model_keywords
+
 BAYES = PREREG["bayesian_models"]
 BAYES_RUNTIME_MINUTES = 60  # cluster wall-time request; paper_sim takes under 2 minutes here (docs/performance.md)
 
@@ -35,8 +37,7 @@ rule fit_bayes_ordinal:
         idata="results/{cohort}/bayes/ordinal.nc",
         spec="results/{cohort}/bayes/ordinal.spec.json",
     params:
-        **bayes_fit_params("ordinal"),
-        dimensions=DIMENSIONS,
+        **bayes_fit_params("ordinal", dict(ordinal_model_keywords(BAYES["ordinal"]), dimensions=DIMENSIONS)),
     threads: BAYES["sampler"]["chains"]
     resources:
         mem_mb=bayes_memory("fit_bayes_ordinal", len(DIMENSIONS)),
@@ -60,7 +61,7 @@ rule fit_bayes_composite:
         idata="results/{cohort}/bayes/composite.nc",
         spec="results/{cohort}/bayes/composite.spec.json",
     params:
-        **bayes_fit_params("composite"),
+        **bayes_fit_params("composite", composite_model_keywords(BAYES["composite"])),
     threads: BAYES["sampler"]["chains"]
     resources:
         mem_mb=bayes_memory("fit_bayes_composite", 1),

@@ -484,18 +484,17 @@ def bayes_memory(rule_name, n_effects_per_participant):
     return memory_mb
 
 
-def bayes_fit_params(bayes_model):
-    """The params both Bayesian fit rules share: the model's analysis ID and plan block
-    (`bayesian_models.<bayes_model>`), the trial's exclusions and aggregation, the sampler and the gates."""
+def bayes_fit_params(bayes_model, keywords):
+    """The params both Bayesian fit rules share: the model's analysis ID (`bayesian_models.<bayes_model>`),
+    the trial's exclusions and aggregation, the sampler and the gates, and the keywords of the model's fit
+    function (`keywords`, from its plan block: analysis.prereg.keywords) with the trial's arms."""
     bayes = PREREG["bayesian_models"]
     return {
         "analysis_id": bayes[bayes_model]["id"],
         "confirmatory": bayes["confirmatory"],
         "exclusions": [rule["id"] for rule in PREREG["exclusions"]],
         "judge_aggregation": PREREG["judge_aggregation"],
-        "arms": DESIGN["arms"],
-        "reference_arm": DESIGN["reference_arm"],
-        "settings": bayes[bayes_model],
+        "keywords": dict(keywords, arms=DESIGN["arms"], reference_arm=DESIGN["reference_arm"]),
         "sampler": bayes["sampler"],
         "gates": bayes["diagnostics"],
     }

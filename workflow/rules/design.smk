@@ -2,6 +2,8 @@
 # size per arm and minimal detectable effects, from each trial cohort's own fitted model. Registered in
 # config/prereg.yaml under `power_analysis:` (exploratory); a planner's what-if settings come from the
 # run config's `power_overrides:` (`make power COHORT=... POWER_CONFIG=...`).
+from analysis.prereg.keywords import power_keywords
+
 POWER = PREREG["power_analysis"]
 POWER_OVERRIDES = dict(config.get("power_overrides") or {})
 POWER_SETTINGS = power_settings(POWER, POWER_OVERRIDES)
@@ -34,15 +36,17 @@ rule simulate_power:
         confirmatory=POWER.get("confirmatory", False),
         exclusions=[rule["id"] for rule in PREREG["exclusions"]],
         judge_aggregation=PREREG["judge_aggregation"],
-        settings=POWER_SETTINGS,
         overrides=POWER_OVERRIDES,
-        dimensions=DIMENSIONS,
-        composite=PREREG["outcomes"]["composite"],
-        arms=DESIGN["arms"],
-        reference_arm=DESIGN["reference_arm"],
-        hypotheses=PREREG.get("hypotheses", []),
-        alpha=PREREG["primary_analysis"]["alpha"],
-        contrast_method=PREREG["primary_analysis"]["contrasts"]["method"],
+        keywords=dict(
+            power_keywords(POWER_SETTINGS),
+            dimensions=DIMENSIONS,
+            composite=PREREG["outcomes"]["composite"],
+            arms=DESIGN["arms"],
+            reference_arm=DESIGN["reference_arm"],
+            plan_hypotheses=PREREG.get("hypotheses", []),
+            alpha=PREREG["primary_analysis"]["alpha"],
+            contrast_method=PREREG["primary_analysis"]["contrasts"]["method"],
+        ),
     log:
         "logs/simulate_power/{cohort}.log",
     benchmark:

@@ -1,5 +1,6 @@
 # Measurement validity (docs/measurement_validity.md): agreement of judges, experts and crowd on
 # rating cohorts, and the registered primary DiD rerun once per judge on trial cohorts.
+from analysis.prereg.keywords import agreement_keywords
 
 
 register_targets(
@@ -37,8 +38,7 @@ rule assess_agreement:
         confirmatory=PREREG["agreement"]["confirmatory"],
         exclusions=[],  # a rating study: no trial exclusions
         judge_aggregation=None,  # agreement compares the judges, never aggregates them
-        settings=PREREG["agreement"],
-        dimensions=DIMENSIONS,
+        keywords=dict(agreement_keywords(PREREG["agreement"]), dimensions=DIMENSIONS),
     log:
         "logs/assess_agreement/{cohort}.log",
     benchmark:
@@ -112,18 +112,21 @@ rule fit_judge_sensitivity:
     params:
         analysis_id=PREREG["agreement"]["judge_sensitivity"]["id"],
         confirmatory=PREREG["agreement"]["judge_sensitivity"]["confirmatory"],
-        settings=PREREG["agreement"]["judge_sensitivity"],
-        rules=PREREG["exclusions"],
-        dimensions=DIMENSIONS,
-        composite=PREREG["outcomes"]["composite"],
-        post_conversations=DESIGN["post_conversations"],
-        conversations_per_participant=DESIGN["conversations_per_participant"],
-        arms=DESIGN["arms"],
-        reference_arm=DESIGN["reference_arm"],
-        outcomes=PREREG["primary_analysis"]["outcomes"],
-        alpha=PREREG["primary_analysis"]["alpha"],
-        contrast_method=PREREG["primary_analysis"]["contrasts"]["method"],
         judge_aggregation=PREREG["judge_aggregation"],
+        keywords=dict(
+            judges=PREREG["agreement"]["judge_sensitivity"]["judges"],
+            rules=PREREG["exclusions"],
+            dimensions=DIMENSIONS,
+            composite=PREREG["outcomes"]["composite"],
+            post_conversations=DESIGN["post_conversations"],
+            conversations_per_participant=DESIGN["conversations_per_participant"],
+            arms=DESIGN["arms"],
+            reference_arm=DESIGN["reference_arm"],
+            outcomes=PREREG["primary_analysis"]["outcomes"],
+            alpha=PREREG["primary_analysis"]["alpha"],
+            contrast_method=PREREG["primary_analysis"]["contrasts"]["method"],
+            registered_aggregation=PREREG["judge_aggregation"],
+        ),
     log:
         "logs/fit_judge_sensitivity/{cohort}.log",
     benchmark:

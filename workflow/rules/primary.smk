@@ -18,13 +18,15 @@ rule fit_primary_did:
         confirmatory=PREREG["primary_analysis"].get("confirmatory", True),
         exclusions=[rule["id"] for rule in PREREG["exclusions"]],
         judge_aggregation=PREREG["judge_aggregation"],
-        outcomes=PREREG["primary_analysis"]["outcomes"],
-        arms=DESIGN["arms"],
-        reference_arm=DESIGN["reference_arm"],
-        alpha=PREREG["primary_analysis"]["alpha"],
-        contrast_method=PREREG["primary_analysis"]["contrasts"]["method"],
-        hypotheses=PREREG.get("hypotheses", []),
-        composite=PREREG["outcomes"]["composite"]["name"],
+        keywords=dict(
+            outcomes=PREREG["primary_analysis"]["outcomes"],
+            arms=DESIGN["arms"],
+            reference_arm=DESIGN["reference_arm"],
+            alpha=PREREG["primary_analysis"]["alpha"],
+            contrast_method=PREREG["primary_analysis"]["contrasts"]["method"],
+            hypotheses=PREREG.get("hypotheses", []),
+            composite=PREREG["outcomes"]["composite"]["name"],
+        ),
     log:
         "logs/fit_primary_did/{cohort}.log",
     benchmark:

@@ -2,6 +2,8 @@
 # task (optional cohort files perception.csv and elo.csv) and standardized improvement. Registered in
 # config/prereg.yaml under `secondary_analyses:`, all exploratory.
 
+from analysis.prereg.keywords import elo_keywords, improvement_keywords, perception_keywords, silent_empathy_keywords
+
 SECONDARY = PREREG["secondary_analyses"]
 SECONDARY_EXCLUSIONS = [rule["id"] for rule in PREREG["exclusions"]]
 
@@ -62,8 +64,7 @@ rule analyse_silent_empathy:
         left_out="results/{cohort}/silent_empathy/left_out.csv",
         spec="results/{cohort}/silent_empathy/spec.json",
     params:
-        settings=SECONDARY["silent_empathy"],
-        composite=PREREG["outcomes"]["composite"],
+        keywords=silent_empathy_keywords(SECONDARY["silent_empathy"], PREREG["outcomes"]["composite"]),
         analysis_id=SECONDARY["silent_empathy"]["id"],
         confirmatory=SECONDARY["silent_empathy"]["confirmatory"],
         exclusions=SECONDARY_EXCLUSIONS,
@@ -95,7 +96,7 @@ rule analyse_perception:
         left_out="results/{cohort}/perception/left_out.csv",
         spec="results/{cohort}/perception/spec.json",
     params:
-        settings=SECONDARY["perception"],
+        keywords=perception_keywords(SECONDARY["perception"]),
         analysis_id=SECONDARY["perception"]["id"],
         confirmatory=SECONDARY["perception"]["confirmatory"],
         exclusions=SECONDARY_EXCLUSIONS,
@@ -124,7 +125,7 @@ rule analyse_perception_elo:
         left_out="results/{cohort}/perception/elo_left_out.csv",
         spec="results/{cohort}/perception/elo.spec.json",
     params:
-        settings=SECONDARY["perception"],
+        keywords=elo_keywords(SECONDARY["perception"]),
         analysis_id=SECONDARY["perception"]["elo"]["id"],
         confirmatory=SECONDARY["perception"]["elo"]["confirmatory"],
         exclusions=SECONDARY_EXCLUSIONS,
@@ -155,11 +156,13 @@ rule analyse_improvement:
         left_out="results/{cohort}/improvement/left_out.csv",
         spec="results/{cohort}/improvement/spec.json",
     params:
-        settings=SECONDARY["improvement"],
-        arms=DESIGN["arms"],
-        reference_arm=DESIGN["reference_arm"],
-        post_conversations=DESIGN["post_conversations"],
-        dimensions=DIMENSIONS,
+        keywords=dict(
+            improvement_keywords(SECONDARY["improvement"]),
+            arms=DESIGN["arms"],
+            reference_arm=DESIGN["reference_arm"],
+            post_conversations=DESIGN["post_conversations"],
+            dimensions=DIMENSIONS,
+        ),
         analysis_id=SECONDARY["improvement"]["id"],
         confirmatory=SECONDARY["improvement"]["confirmatory"],
         exclusions=SECONDARY_EXCLUSIONS,

@@ -2,6 +2,8 @@
 # (docs/taxonomy.md). Registered in config/prereg.yaml under `taxonomy:`. Route 1: the cohort's optional
 # themes.csv; route 2: phrases mined from the supporter messages.
 
+from analysis.prereg.keywords import mining_keywords, phrase_change_keywords, theme_change_keywords
+
 TAXONOMY = PREREG["taxonomy"]
 EXPRESSION_CHANGE_FILES = {
     "shares": "shares.csv",
@@ -88,8 +90,7 @@ rule mine_phrases:
     params:
         analysis_id=TAXONOMY["mining"]["id"],
         confirmatory=TAXONOMY["confirmatory"],
-        settings=TAXONOMY,
-        dimensions=DIMENSIONS,
+        keywords=dict(mining_keywords(TAXONOMY), dimensions=DIMENSIONS),
         exclusions=[rule["id"] for rule in PREREG["exclusions"]],
         judge_aggregation=PREREG["judge_aggregation"],
     log:
@@ -113,9 +114,7 @@ rule estimate_phrase_change:
     params:
         analysis_id=TAXONOMY["change"]["phrases"]["id"],
         confirmatory=TAXONOMY["confirmatory"],
-        settings=TAXONOMY,
-        arms=DESIGN["arms"],
-        reference_arm=DESIGN["reference_arm"],
+        keywords=dict(phrase_change_keywords(TAXONOMY), arms=DESIGN["arms"], reference_arm=DESIGN["reference_arm"]),
         exclusions=[rule["id"] for rule in PREREG["exclusions"]],
         judge_aggregation=PREREG["judge_aggregation"],
     log:
@@ -139,9 +138,7 @@ rule estimate_theme_change:
     params:
         analysis_id=TAXONOMY["change"]["themes"]["id"],
         confirmatory=TAXONOMY["confirmatory"],
-        settings=TAXONOMY,
-        arms=DESIGN["arms"],
-        reference_arm=DESIGN["reference_arm"],
+        keywords=dict(theme_change_keywords(TAXONOMY), arms=DESIGN["arms"], reference_arm=DESIGN["reference_arm"]),
         exclusions=[rule["id"] for rule in PREREG["exclusions"]],
         judge_aggregation=PREREG["judge_aggregation"],
         level="theme",
@@ -168,9 +165,7 @@ rule estimate_theme_level2_change:
     params:
         analysis_id=TAXONOMY["change"]["themes"]["id"],
         confirmatory=TAXONOMY["confirmatory"],
-        settings=TAXONOMY,
-        arms=DESIGN["arms"],
-        reference_arm=DESIGN["reference_arm"],
+        keywords=dict(theme_change_keywords(TAXONOMY), arms=DESIGN["arms"], reference_arm=DESIGN["reference_arm"]),
         exclusions=[rule["id"] for rule in PREREG["exclusions"]],
         judge_aggregation=PREREG["judge_aggregation"],
         level="theme_level2",

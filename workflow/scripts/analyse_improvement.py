@@ -8,21 +8,10 @@ from analysis.runtime.runlog import logged_step
 from analysis.secondary.improvement import improvement_analysis
 
 with logged_step(snakemake.log[0], "analyse_improvement") as log:
-    settings = snakemake.params.settings
     results = improvement_analysis(
         outcomes=read_outcomes(snakemake.input.outcomes),
         participants=read_validated(snakemake.input.participants, "participants"),
-        outcome=settings["outcome"],
-        standardiser=settings["standardiser"],
-        baseline_covariate=settings["baseline_covariate"],
-        sex_levels=settings["sex_levels"],
-        age_unit=settings["age_unit"],
-        alpha=settings["alpha"],
-        covariance=settings["covariance"],
-        arms=snakemake.params.arms,
-        reference_arm=snakemake.params.reference_arm,
-        post_conversations=snakemake.params.post_conversations,
-        dimensions=snakemake.params.dimensions,
+        **snakemake.params.keywords,
     )
     for name in ("participants", "standardisers", "arm_summary", "coefficients", "wald", "heterogeneity", "group_means", "left_out"):
         write_csv(getattr(results, name), snakemake.output[name])

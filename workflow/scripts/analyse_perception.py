@@ -9,22 +9,10 @@ from analysis.runtime.runlog import logged_step
 from analysis.secondary.perception import perception_analysis
 
 with logged_step(snakemake.log[0], "analyse_perception") as log:
-    settings = snakemake.params.settings
     results = perception_analysis(
         perception=load_perception(snakemake.input.perception, read_validated(snakemake.input.conversations, "conversations")),
         outcomes=read_outcomes(snakemake.input.outcomes),
-        outcome=settings["outcome"],
-        alpha=settings["alpha"],
-        logit_intercept=settings["logit"]["intercept"],
-        scenario_dummies=settings["logit"]["scenario_dummies"],
-        logit_covariance=settings["logit"]["covariance"],
-        logit_cluster_by=settings["logit"]["cluster_by"],
-        gap_edges=settings["gap_bins"],
-        proportion_ci=settings["proportion_ci"],
-        bradley_terry_method=settings["bradley_terry"]["method"],
-        bradley_terry_regularisation=settings["bradley_terry"]["regularisation"],
-        zero_gap=settings["zero_gap"],
-        rank_correlation=settings["rank_correlation"],
+        **snakemake.params.keywords,
     )
     for name in ("choices", "logit", "logit_fit", "gap_bins", "curve", "strengths", "rank_correlations", "left_out"):
         write_csv(getattr(results, name), snakemake.output[name])

@@ -8,19 +8,11 @@ from analysis.runtime.runlog import logged_step
 from analysis.secondary.perception import elo_analysis, read_choices, read_strengths
 
 with logged_step(snakemake.log[0], "analyse_perception_elo") as log:
-    settings = snakemake.params.settings
     results = elo_analysis(
         choices=read_choices(snakemake.input.choices),
         strengths=read_strengths(snakemake.input.strengths),
         elo=load_elo(snakemake.input.elo, read_validated(snakemake.input.conversations, "conversations")),
-        outcome=settings["outcome"],
-        alpha=settings["alpha"],
-        agreement_gap=settings["elo"]["agreement_gap"],
-        logit_intercept=settings["logit"]["intercept"],
-        scenario_dummies=settings["logit"]["scenario_dummies"],
-        logit_covariance=settings["logit"]["covariance"],
-        logit_cluster_by=settings["logit"]["cluster_by"],
-        rank_correlation=settings["elo"]["rank_correlation"],
+        **snakemake.params.keywords,
     )
     for name in ("logit", "logit_fit", "rank_correlations", "left_out"):
         write_csv(getattr(results, name), snakemake.output[name])

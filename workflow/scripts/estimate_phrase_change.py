@@ -7,20 +7,14 @@ from analysis.cohorts.native import write_csv
 from analysis.cohorts.outcomes import read_outcomes
 from analysis.prereg.specs import write_rule_spec_record
 from analysis.runtime.runlog import logged_step
-from analysis.secondary.taxonomy import ChangeTest, TextNormalisation, phrase_change
+from analysis.secondary.taxonomy import phrase_change
 
 with logged_step(snakemake.log[0], "estimate_phrase_change") as log:
-    taxonomy = snakemake.params.settings
     results = phrase_change(
         read_validated(snakemake.input.messages, "messages"),
         read_outcomes(snakemake.input.outcomes),
         pd.read_csv(snakemake.input.taxonomy, keep_default_na=False, na_values=[""], dtype={"phrase": str}),
-        arms=snakemake.params.arms,
-        reference_arm=snakemake.params.reference_arm,
-        min_participants=taxonomy["min_participants"],
-        text=TextNormalisation.from_plan(taxonomy["text"]),
-        ngram_range=taxonomy["ngram_range"],
-        change=ChangeTest.from_plan(taxonomy["change"]),
+        **snakemake.params.keywords,
     )
     for name in ("shares", "change", "top", "left_out"):
         write_csv(getattr(results, name), snakemake.output[name])

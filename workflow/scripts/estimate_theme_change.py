@@ -7,18 +7,14 @@ from analysis.cohorts.optional import read_validated_themes, themes_at_level
 from analysis.cohorts.outcomes import read_outcomes
 from analysis.prereg.specs import write_rule_spec_record
 from analysis.runtime.runlog import logged_step
-from analysis.secondary.taxonomy import ChangeTest, theme_change
+from analysis.secondary.taxonomy import theme_change
 
 with logged_step(snakemake.log[0], "estimate_theme_change") as log:
-    taxonomy = snakemake.params.settings
     results = theme_change(
         themes_at_level(read_validated_themes(snakemake.input.themes), snakemake.params.level),
         read_validated(snakemake.input.messages, "messages"),
         read_outcomes(snakemake.input.outcomes),
-        arms=snakemake.params.arms,
-        reference_arm=snakemake.params.reference_arm,
-        min_participants=taxonomy["min_participants"],
-        change=ChangeTest.from_plan(taxonomy["change"]),
+        **snakemake.params.keywords,
     )
     for name in ("shares", "change", "top", "left_out"):
         write_csv(getattr(results, name), snakemake.output[name])

@@ -9,22 +9,10 @@ from analysis.runtime.runlog import logged_step
 from analysis.secondary.judge_sensitivity import judge_sensitivity
 
 with logged_step(snakemake.log[0], "fit_judge_sensitivity") as log:
-    settings = snakemake.params.settings
     results = judge_sensitivity(
         **{name: read_validated(snakemake.input[name], name) for name in ("participants", "conversations", "messages", "scores")},
         primary_coefficients=pd.read_csv(snakemake.input.primary),
-        rules=snakemake.params.rules,
-        dimensions=snakemake.params.dimensions,
-        composite=snakemake.params.composite,
-        post_conversations=snakemake.params.post_conversations,
-        conversations_per_participant=snakemake.params.conversations_per_participant,
-        arms=snakemake.params.arms,
-        reference_arm=snakemake.params.reference_arm,
-        outcomes=snakemake.params.outcomes,
-        alpha=snakemake.params.alpha,
-        contrast_method=snakemake.params.contrast_method,
-        judges=settings["judges"],
-        registered_aggregation=snakemake.params.judge_aggregation,
+        **snakemake.params.keywords,
     )
     write_csv(results.effects, snakemake.output.effects)
     write_csv(results.exclusions, snakemake.output.exclusions)

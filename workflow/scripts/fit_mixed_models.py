@@ -7,17 +7,7 @@ from analysis.prereg.specs import write_rule_spec_record
 from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "fit_mixed_models") as log:
-    results = mixed_analysis(
-        read_outcomes(snakemake.input.outcomes),
-        outcomes=snakemake.params.outcomes,
-        arms=snakemake.params.arms,
-        reference_arm=snakemake.params.reference_arm,
-        optimizers=snakemake.params.optimizers,
-        terms=snakemake.params.terms,
-        scenario_reference=snakemake.params.scenario_reference,
-        alpha=snakemake.params.alpha,
-        group=snakemake.params.group,
-    )
+    results = mixed_analysis(read_outcomes(snakemake.input.outcomes), **snakemake.params.keywords)
     write_csv(results.coefficients, snakemake.output.coefficients)
     write_csv(results.convergence, snakemake.output.convergence)
     write_rule_spec_record(

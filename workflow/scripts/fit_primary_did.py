@@ -7,16 +7,7 @@ from analysis.prereg.specs import write_rule_spec_record
 from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "fit_primary_did") as log:
-    results = primary_analysis(
-        read_outcomes(snakemake.input.outcomes),
-        outcomes=snakemake.params.outcomes,
-        arms=snakemake.params.arms,
-        reference_arm=snakemake.params.reference_arm,
-        alpha=snakemake.params.alpha,
-        contrast_method=snakemake.params.contrast_method,
-        hypotheses=snakemake.params.hypotheses,
-        composite=snakemake.params.composite,
-    )
+    results = primary_analysis(read_outcomes(snakemake.input.outcomes), **snakemake.params.keywords)
     for name in ("coefficients", "fit", "contrasts", "effects_sd", "hypotheses"):
         write_csv(getattr(results, name), snakemake.output[name])
     write_rule_spec_record(

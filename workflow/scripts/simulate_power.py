@@ -9,30 +9,10 @@ from analysis.prereg.specs import write_rule_spec_record
 from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "simulate_power") as log:
-    settings = snakemake.params.settings
     results = design_analysis(
         outcomes=read_outcomes(snakemake.input.outcomes),
         lmm_coefficients=pd.read_csv(snakemake.input.lmm),
-        dimensions=snakemake.params.dimensions,
-        composite=snakemake.params.composite,
-        arms=snakemake.params.arms,
-        reference_arm=snakemake.params.reference_arm,
-        plan_hypotheses=snakemake.params.hypotheses,
-        alpha=snakemake.params.alpha,
-        contrast_method=snakemake.params.contrast_method,
-        n_per_arm=settings["n_per_arm"],
-        allocation=settings.get("allocation"),
-        post_conversations=settings.get("post_conversations"),
-        attrition=settings["attrition"],
-        judges=settings.get("judges"),
-        judge_agreement=settings["judge_agreement"],
-        smallest_effect_sd=settings["smallest_effect_sd"],
-        target_power=settings["target_power"],
-        mde_power=settings["mde"]["power"],
-        mde_effect_grid_sd=settings["mde"]["effect_grid_sd"],
-        simulations=settings["simulations"],
-        seed=settings["seed"],
-        discretisation=settings["discretisation"],
+        **snakemake.params.keywords,
     )
     for name in ("power", "sample_size", "mde"):
         write_csv(getattr(results, name), snakemake.output[name])

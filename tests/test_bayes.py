@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from contextlib import contextmanager
 from dataclasses import replace
 
 import arviz as az
@@ -274,16 +275,17 @@ def test_ordinal_prior_predictive_draws_have_the_right_shapes_and_support(ordina
     assert prior.prior["arm_post"].shape == (1, 50, 3, len(DIMENSIONS))
 
 
+@contextmanager
 def _prior_draws_as_posterior(model, *, sampler, var_names, cores=1, progress=None):
-    """Stand-in for :func:`sample_model` in structural tests: prior draws shaped as one chain's posterior."""
+    """Stand-in for :func:`sampled_trace` in structural tests: prior draws shaped as one chain's posterior."""
     prior = pm.sample_prior_predictive(draws=40, model=model, var_names=list(var_names), random_seed=sampler.seed).prior
     diverging = np.zeros((prior.sizes["chain"], prior.sizes["draw"]), dtype=bool)
-    return az.InferenceData(posterior=prior, sample_stats=xr.Dataset({"diverging": (("chain", "draw"), diverging)}))
+    yield az.InferenceData(posterior=prior, sample_stats=xr.Dataset({"diverging": (("chain", "draw"), diverging)}))
 
 
 @pytest.mark.parametrize(("parameterisation", "text"), [("non_centred", "non-centred"), ("centred", "centred")])
 def test_spec_record_names_the_participant_parameterisation(monkeypatch, outcomes, registered, parameterisation, text):
-    monkeypatch.setattr(bayes, "sample_model", _prior_draws_as_posterior)
+    monkeypatch.setattr(bayes, "sampled_trace", _prior_draws_as_posterior)
     fit = fit_ordinal_model(
         outcomes, dimensions=DIMENSIONS, arms=ARMS, reference_arm="control",
         **ordinal_settings(registered, participant_parameterisation=parameterisation, posterior_predictive_draws=10),

@@ -13,6 +13,7 @@ from statsmodels.stats.contingency_tables import mcnemar
 from analysis.cohorts.outcomes import Composite, derive_outcomes
 from analysis.errors import AnalysisError, ConfigError
 from analysis.render.silent_empathy import plot_self_vs_judged, plot_trait_panel, silent_empathy_tables
+from analysis.secondary import silent_empathy
 from analysis.secondary.silent_empathy import (
     DISTRIBUTION_COLUMNS,
     GAP_COLUMNS,
@@ -245,9 +246,12 @@ def test_tables_and_figures_are_labelled(results, settings):
 # Inference respecting that a participant holds several conversations
 
 
-def test_cluster_bootstrap_equals_a_loop_over_resampled_participants():
+@pytest.mark.parametrize("block_cells", [2**21, 100])
+def test_cluster_bootstrap_equals_a_loop_over_resampled_participants(block_cells, monkeypatch):
     """Second formulation: the same draws, each resample built by concatenating the drawn
-    participants' conversations and correlated with scipy."""
+    participants' conversations and correlated with scipy; also with the resamples counted in
+    blocks of three (100 cells of 30 clusters)."""
+    monkeypatch.setattr(silent_empathy, "_BOOTSTRAP_BLOCK_CELLS", block_cells)
     rng = np.random.default_rng(3)
     clusters = np.repeat([f"p{k:02d}" for k in range(30)], 3)
     x = rng.normal(size=90) + np.repeat(rng.normal(size=30), 3)

@@ -50,8 +50,10 @@ typical participant (``u = 0``) and the average scenario (``v = 0``).
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, fields
 from importlib.metadata import version
 from itertools import combinations
@@ -73,8 +75,8 @@ __all__ = [
     "N_CATEGORIES", "QUADRATURE_NODES", "MAX_LISTED", "ORDINAL_MODEL", "COMPOSITE_MODEL", "ORDINAL_QUANTITIES",
     "COMPOSITE_QUANTITIES", "ORDINAL_NUISANCE", "ORDINAL_PRIORS", "COMPOSITE_PRIORS", "DiagnosticsError", "TrialDesign",
     "trial_design", "discretise_scores", "outcome_values", "beneficial_directions", "cumulative_logit_logp",
-    "cumulative_logit_random", "expected_score", "build_ordinal_model", "build_composite_model", "Sampler", "sample_model",
-    "thin_posterior", "expected_score_effects", "Gates", "diagnostics_table", "gate_problems", "enforce_gates", "BayesFit",
+    "cumulative_logit_random", "expected_score", "build_ordinal_model", "build_composite_model", "Sampler", "sampled_trace",
+    "sample_model", "loaded", "thin_posterior", "expected_score_effects", "Gates", "diagnostics_table", "gate_problems", "enforce_gates", "BayesFit",
     "fit_ordinal_model", "fit_composite_model", "ORDINAL_SCALES", "bayes_effects", "ppc_category_proportions",
     "summarise_models",
 ]
@@ -620,13 +622,28 @@ _NUTPIE_PROGRESS_TEMPLATE = "{{ total_finished_draws }}|{{ total_draws }}|{% for
 _NUTPIE_PROGRESS_MS = 1000
 
 
-def _sample_nutpie(compiled, sampler: Sampler, iterations: int, cores: int, heartbeat: Heartbeat) -> az.InferenceData:
+# Per-draw statistics that the store_* settings (all off here) ask for: nutpie's in-memory store
+# leaves them out, its zarr store keeps them as columns, so they are dropped to give the same trace.
+_UNREQUESTED_STATS = (
+    "gradient", "unconstrained_draw", "mass_matrix_inv", "mass_matrix_eigvals", "mass_matrix_stds", "divergence_start",
+    "divergence_end", "divergence_momentum", "divergence_start_gradient",
+)
+
+
+def _sample_nutpie(
+    compiled, sampler: Sampler, iterations: int, cores: int, heartbeat: Heartbeat, trace_directory: str
+) -> az.InferenceData:
     """``nutpie.sample`` with the sampler's progress sent to ``heartbeat`` once a second.
 
     nutpie hands its progress to a callback only inside notebooks; elsewhere it draws a terminal
-    bar or nothing. This starts the very sampler :func:`nutpie.sample` starts (same settings, seed,
-    initial point and storage, so the same draws; checked in the tests) with that callback.
+    bar or nothing. This starts the very sampler :func:`nutpie.sample` starts (same settings, seed
+    and initial point, so the same draws; checked in the tests) with that callback. The draws go to a
+    zarr store in ``trace_directory`` as they are made and come back as a lazily loaded
+    InferenceData: nutpie's default in-memory store keeps every tuning and kept iteration of every
+    variable and copies them several times while converting, which made the ordinal model's memory
+    grow with participants x iterations (8.6 GB at 3x the trial).
     """
+    import nutpie
     from nutpie import _lib
     from nutpie.sample import _BackgroundSampler
 
@@ -651,22 +668,27 @@ def _sample_nutpie(compiled, sampler: Sampler, iterations: int, cores: int, hear
             self._save_warmup = False
             self._return_raw_trace = False
             self._html = None
-            self._store = _lib.PyStorage.arrow()
+            self._zarr_store = nutpie.zarr_store.LocalStore(trace_directory)
+            self._store = _lib.PyStorage.zarr(self._zarr_store)
             progress = _lib.ProgressType.template_callback(_NUTPIE_PROGRESS_MS, _NUTPIE_PROGRESS_TEMPLATE, cores, report)
             self._sampler = compiled._make_sampler(settings, np.zeros(compiled.n_dim), cores, progress, self._store)
 
     running = _ReportingSampler()
     try:
-        return running.wait()
+        idata = running.wait()
     except BaseException:
         running.cancel()
         raise
+    stats = idata.sample_stats
+    _replace_group(idata, "sample_stats", stats.drop_vars([name for name in _UNREQUESTED_STATS if name in stats]))
+    return idata
 
 
-def sample_model(
+@contextmanager
+def sampled_trace(
     model: pm.Model, *, sampler: Sampler, var_names: Sequence[str], cores: int = 1, progress: Heartbeat | None = None
-) -> az.InferenceData:
-    """Draw from a model's posterior with the registered sampler.
+) -> Iterator[az.InferenceData]:
+    """Draw from a model's posterior with the registered sampler; the draws load lazily inside the context.
 
     Parameters
     ----------
@@ -682,56 +704,80 @@ def sample_model(
         Receives the stage (compiling, sampling) and, with nutpie, the iterations done and the
         divergences so far; default the running step's (:func:`analysis.runtime.runlog.current_heartbeat`).
 
-    Returns
-    -------
+    Yields
+    ------
     arviz.InferenceData
         ``posterior`` and ``sample_stats`` (with ``diverging``) of the kept draws; the posterior's
         attrs hold ``compile_seconds``, ``sampling_seconds``, ``engine``, ``backend``, ``thin`` and
         ``divergences``, the divergent transitions among all iterations after tuning (thinned out
-        ones included).
+        ones included). With nutpie the draws stay on disk (a zarr store in a temporary folder,
+        removed when the context closes) and load when first read, so a caller can load a thinned
+        subset of a large variable (:func:`thin_posterior`) without ever holding all its draws.
     """
-    engine = sampler.engine
-    thin = int(sampler.thin)
-    iterations = sampler.draws * thin
-    progress = progress if progress is not None else current_heartbeat()
-    start = time.perf_counter()
-    if engine == "nutpie":
-        import nutpie
+    with ExitStack() as stack:
+        engine = sampler.engine
+        thin = int(sampler.thin)
+        iterations = sampler.draws * thin
+        progress = progress if progress is not None else current_heartbeat()
+        start = time.perf_counter()
+        if engine == "nutpie":
+            import nutpie
 
-        progress.stage(f"compiling the sampler ({sampler.backend}; compiled code is cached between runs)")
-        compiled = nutpie.compile_pymc_model(model, backend=sampler.backend, var_names=list(var_names))
-        compiled_at = time.perf_counter()
-        progress.stage(f"sampling ({sampler.chains} chains on {cores} core(s))")
-        idata = _sample_nutpie(compiled, sampler, iterations, cores, progress)
-    elif engine == "pymc":
-        compiled_at = start
-        progress.stage(f"compiling and sampling (PyMC, {sampler.chains} chains)")
-        with model:
-            idata = pm.sample(
-                draws=iterations, tune=sampler.tune, chains=sampler.chains, cores=cores,
-                random_seed=sampler.seed, target_accept=sampler.target_accept, progressbar=False,
-                var_names=list(var_names), compute_convergence_checks=False,
-            )
-    else:
-        raise ConfigError(f"bayesian_models.sampler.engine '{engine}' is not one of nutpie, pymc")
-    finished = time.perf_counter()
-    divergences = int(idata.sample_stats["diverging"].sum()) if "diverging" in idata.sample_stats else 0
-    if thin > 1:
-        for name in ("posterior", "sample_stats"):
-            kept = idata[name].isel(draw=slice(thin - 1, None, thin))
-            _replace_group(idata, name, kept.assign_coords(draw=np.arange(kept.sizes["draw"])))
-    idata.posterior.attrs.update(
-        {
-            "engine": engine,
-            "thin": thin,
-            "divergences": divergences,
-            "backend": sampler.backend if engine == "nutpie" else "pytensor_c",
-            "compile_seconds": compiled_at - start,
-            "sampling_seconds": finished - compiled_at,
-        }
-    )
-    log.info("%s: compiled in %.1f s, sampled in %.1f s", engine, compiled_at - start, finished - compiled_at)
-    return idata
+            progress.stage(f"compiling the sampler ({sampler.backend}; compiled code is cached between runs)")
+            compiled = nutpie.compile_pymc_model(model, backend=sampler.backend, var_names=list(var_names))
+            compiled_at = time.perf_counter()
+            progress.stage(f"sampling ({sampler.chains} chains on {cores} core(s))")
+            trace_directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="nutpie-trace-"))
+            idata = _sample_nutpie(compiled, sampler, iterations, cores, progress, trace_directory)
+            for group in [name for name in idata.groups() if name.startswith("warmup_")]:
+                del idata[group]
+        elif engine == "pymc":
+            compiled_at = start
+            progress.stage(f"compiling and sampling (PyMC, {sampler.chains} chains)")
+            with model:
+                idata = pm.sample(
+                    draws=iterations, tune=sampler.tune, chains=sampler.chains, cores=cores,
+                    random_seed=sampler.seed, target_accept=sampler.target_accept, progressbar=False,
+                    var_names=list(var_names), compute_convergence_checks=False,
+                )
+        else:
+            raise ConfigError(f"bayesian_models.sampler.engine '{engine}' is not one of nutpie, pymc")
+        finished = time.perf_counter()
+        divergences = int(idata.sample_stats["diverging"].sum()) if "diverging" in idata.sample_stats else 0
+        if thin > 1:
+            for name in ("posterior", "sample_stats"):
+                kept = idata[name].isel(draw=slice(thin - 1, None, thin))
+                _replace_group(idata, name, kept.assign_coords(draw=np.arange(kept.sizes["draw"])))
+        idata.posterior.attrs.update(
+            {
+                "engine": engine,
+                "thin": thin,
+                "divergences": divergences,
+                "backend": sampler.backend if engine == "nutpie" else "pytensor_c",
+                "compile_seconds": compiled_at - start,
+                "sampling_seconds": finished - compiled_at,
+            }
+        )
+        log.info("%s: compiled in %.1f s, sampled in %.1f s", engine, compiled_at - start, finished - compiled_at)
+        yield idata
+
+
+def sample_model(
+    model: pm.Model, *, sampler: Sampler, var_names: Sequence[str], cores: int = 1, progress: Heartbeat | None = None
+) -> az.InferenceData:
+    """Draw from a model's posterior with the registered sampler, every kept draw loaded in memory.
+
+    Parameters and returned value as :func:`sampled_trace`.
+    """
+    with sampled_trace(model, sampler=sampler, var_names=var_names, cores=cores, progress=progress) as idata:
+        return loaded(idata)
+
+
+def loaded(idata: az.InferenceData, drop: Sequence[str] = ()) -> az.InferenceData:
+    """``idata`` with every group read into memory, without the posterior variables in ``drop``."""
+    groups = {name: idata[name] for name in idata.groups()}
+    groups["posterior"] = groups["posterior"].drop_vars([name for name in drop if name in groups["posterior"]])
+    return az.InferenceData(**{name: dataset.load() for name, dataset in groups.items()})
 
 
 def thin_posterior(posterior: xr.Dataset, n_draws: int) -> xr.Dataset:
@@ -1156,14 +1202,15 @@ def fit_ordinal_model(
     categories, rounded = discretise_scores(data, dimensions, discretisation)
     model = build_ordinal_model(design, categories, dimensions, priors, parameterisation=participant_parameterisation)
     stored = [name for name in (*ORDINAL_QUANTITIES[:7], "cutpoints_centred", *ORDINAL_NUISANCE) if name in model.named_vars]
-    idata = sample_model(model, sampler=sampler, var_names=stored, cores=cores)
-    thinned = thin_posterior(idata.posterior, posterior_predictive_draws)
+    with sampled_trace(model, sampler=sampler, var_names=stored, cores=cores) as trace:
+        # the participant effects are loaded only at the draws the posterior predictive draws use
+        thinned = thin_posterior(trace.posterior, posterior_predictive_draws).load()
+        idata = loaded(trace, drop=ORDINAL_NUISANCE)
     current_heartbeat().stage("posterior predictive draws and expected-score effects")
     predictive = pm.sample_posterior_predictive(
         thinned, model=model, var_names=["score"], random_seed=sampler.seed, progressbar=False
     )
-    posterior = idata.posterior.drop_vars([name for name in ORDINAL_NUISANCE if name in idata.posterior])
-    posterior = xr.merge([posterior, expected_score_effects(posterior)])
+    posterior = xr.merge([idata.posterior, expected_score_effects(idata.posterior)])
     _replace_group(idata, "posterior_predictive", predictive.posterior_predictive.astype(np.int8))
     observed = xr.Dataset(
         {"score": (("conversation", "dimension"), categories)},

@@ -157,6 +157,10 @@ def pearson_row(x: np.ndarray, y: np.ndarray, alpha: float) -> dict:
     return {"n": n, "r": r, "r2": r * r, "p_value": float(result.pvalue), "ci_low": float(interval.low), "ci_high": float(interval.high)}
 
 
+# resamples x clusters cells counted at once in the cluster bootstrap (a 16 MB block of counts)
+_BOOTSTRAP_BLOCK_CELLS = 2**21
+
+
 def cluster_bootstrap_pearson_ci(
     x: np.ndarray, y: np.ndarray, clusters: np.ndarray, resamples: int, seed: int, alpha: float
 ) -> dict:
@@ -185,7 +189,11 @@ def cluster_bootstrap_pearson_ci(
     -----
     Vectorised: each resample draws K clusters with replacement (``rng.integers(K, size=(B, K))``);
     a unit then enters the resample as often as its cluster was drawn, so r is a weighted Pearson
-    correlation with those counts as weights, computed for all B resamples with matrix products.
+    correlation with those counts as weights. Because every unit of a cluster carries the same
+    weight, the weighted sums are products of the B x K draw counts with per-cluster sums, so no
+    B x N matrix is built; the counts are formed a block of resamples at a time, which bounds the
+    memory by the B x K draws (stored as 32-bit integers: numpy's generator gives the same values
+    for int32 as for int64 below 2**31).
     Resamples in which one variable is constant give no r and are dropped from the quantiles.
     """
     codes, uniques = pd.factorize(pd.Series(clusters), sort=True)
@@ -196,16 +204,22 @@ def cluster_bootstrap_pearson_ci(
     if n_clusters < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return result
     rng = np.random.default_rng(seed)
-    draws = rng.integers(n_clusters, size=(resamples, n_clusters))
-    offsets = draws + n_clusters * np.arange(resamples)[:, None]
-    times_drawn = np.bincount(offsets.ravel(), minlength=resamples * n_clusters).reshape(resamples, n_clusters)
-    weights = times_drawn[:, codes].astype(float)
+    draws = rng.integers(n_clusters, size=(resamples, n_clusters), dtype=np.int32)
     # centre first so the sums of squares do not cancel catastrophically
     x = x - x.mean()
     y = y - y.mean()
-    total = weights.sum(axis=1)
-    sx, sy = weights @ x, weights @ y
-    sxx, syy, sxy = weights @ (x * x), weights @ (y * y), weights @ (x * y)
+    per_cluster = np.stack(
+        [np.bincount(codes, weights=values, minlength=n_clusters) for values in (np.ones_like(x), x, y, x * x, y * y, x * y)],
+        axis=1,
+    )
+    sums = np.empty((resamples, per_cluster.shape[1]))
+    block = max(1, _BOOTSTRAP_BLOCK_CELLS // n_clusters)
+    for start in range(0, resamples, block):
+        rows = draws[start : start + block]
+        offsets = rows + n_clusters * np.arange(len(rows))[:, None]
+        times_drawn = np.bincount(offsets.ravel(), minlength=rows.size).reshape(rows.shape)
+        sums[start : start + block] = times_drawn @ per_cluster
+    total, sx, sy, sxx, syy, sxy = sums.T
     vx = sxx - sx * sx / total
     vy = syy - sy * sy / total
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -28,6 +28,7 @@ from analysis.models.reliable_change import (
     participant_change,
     reliable_change_analysis,
     responder_summary,
+    within_residual_sum_of_squares,
 )
 from analysis.prereg.specs import spec_record
 from tests.test_mixed import ARMS, TOLERANCE, check_data_unchanged, mixed_plan, paper_sim_outcomes, small_cohort_outcomes
@@ -213,3 +214,17 @@ def test_no_within_participant_variation_is_refused_rather_than_a_zero_se_d():
     exact.loc[control, "overall_empathy"] = level + 2 * exact.loc[control, "post"]
     with pytest.raises(AnalysisError, match=r"reliable change not estimable, in arm 'control'.*SE_d are 0"):
         analyse(exact)
+
+
+@pytest.mark.parametrize("n_fixed", [0, 1, 2])
+def test_within_residual_sum_of_squares_equals_the_dummy_regression(n_fixed):
+    """Second formulation: least squares on a dense design of one dummy per participant and the fixed
+    columns, against the demeaned fit (Frisch-Waugh-Lovell); unequal group sizes."""
+    rng = np.random.default_rng(7)
+    groups = np.repeat([f"p{k}" for k in range(40)], rng.integers(1, 5, size=40))
+    fixed = rng.normal(size=(len(groups), n_fixed))
+    y = rng.normal(size=len(groups)) + fixed.sum(axis=1)
+    dummies = pd.get_dummies(pd.Series(groups), dtype=float).to_numpy()
+    design = np.column_stack([dummies, fixed])
+    dense = float(np.sum((y - design @ np.linalg.lstsq(design, y, rcond=None)[0]) ** 2))
+    assert within_residual_sum_of_squares(y, fixed, groups) == pytest.approx(dense, rel=1e-10)

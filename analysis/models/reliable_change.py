@@ -49,7 +49,7 @@ from analysis.models.mixed import Optimizer, fit_mixed_model, fixed_effects_desi
 __all__ = [
     "IMPROVED", "NO_CHANGE", "WORSENED", "CLASSIFICATIONS", "RELIABILITY_COLUMNS", "PARTICIPANT_COLUMNS", "EXCLUDED_COLUMNS",
     "RESPONDER_COLUMNS", "Reliability", "ReliableChangeResults", "baseline_conversations", "participant_change",
-    "responder_summary", "check_reliability_estimable", "reliable_change_analysis", "load_published_reliable_change",
+    "responder_summary", "within_residual_sum_of_squares", "check_reliability_estimable", "reliable_change_analysis", "load_published_reliable_change",
     "compare_with_published",
 ]
 
@@ -235,6 +235,43 @@ def responder_summary(participants: pd.DataFrame, excluded: pd.DataFrame, arms: 
     return summary[RESPONDER_COLUMNS]
 
 
+def within_residual_sum_of_squares(y: np.ndarray, fixed: np.ndarray, groups: np.ndarray) -> float:
+    """Residual sum of squares of ``y`` on one intercept per group and the columns of ``fixed``.
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        Outcome, one value per row.
+    fixed : numpy.ndarray
+        ``(rows, k)`` further regressors (``k`` may be 0), without an intercept.
+    groups : numpy.ndarray
+        Group of each row.
+
+    Returns
+    -------
+    float
+        The residual sum of squares of the least-squares fit.
+
+    Notes
+    -----
+    By the Frisch-Waugh-Lovell theorem this is the residual sum of squares of the group-demeaned
+    ``y`` on the group-demeaned ``fixed``, so no rows x groups dummy matrix is built: time and
+    memory are linear in the rows (the dummy regression is cubic in the groups).
+    """
+    codes = pd.factorize(pd.Series(groups))[0]
+    sizes = np.bincount(codes)
+
+    def demeaned(values: np.ndarray) -> np.ndarray:
+        return values - (np.bincount(codes, weights=values, minlength=len(sizes)) / sizes)[codes]
+
+    y_within = demeaned(np.asarray(y, dtype=float))
+    fixed = np.asarray(fixed, dtype=float).reshape(len(y_within), -1)
+    if fixed.shape[1]:
+        x_within = np.column_stack([demeaned(column) for column in fixed.T])
+        y_within = y_within - x_within @ np.linalg.lstsq(x_within, y_within, rcond=None)[0]
+    return float(np.sum(y_within**2))
+
+
 def check_reliability_estimable(
     values: pd.Series, exog: pd.DataFrame, groups: pd.Series, outcome: str, reliability_arm: str
 ) -> None:
@@ -267,12 +304,8 @@ def check_reliability_estimable(
             f"outcome '{outcome}': reliability not estimable, every conversation in arm '{reliability_arm}' has the same "
             f"score{shown}: its SD is 0, so r1, r2 and SE_d are undefined"
         )
-    # residual variation left after participant intercepts and the fixed terms (the intercept is in the dummies)
-    dummies = pd.get_dummies(pd.Series(groups).astype(str), dtype=float).to_numpy()
     fixed = exog.drop(columns=["intercept"], errors="ignore").to_numpy(dtype=float)
-    design = np.column_stack([dummies, fixed])
-    fitted = design @ np.linalg.lstsq(design, y, rcond=None)[0]
-    residual = float(np.sum((y - fitted) ** 2))
+    residual = within_residual_sum_of_squares(y, fixed, groups.to_numpy())
     if residual <= 1e-12 * max(1.0, float(np.sum((y - y.mean()) ** 2))):
         raise AnalysisError(
             f"outcome '{outcome}': reliable change not estimable, in arm '{reliability_arm}' each participant's "

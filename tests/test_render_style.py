@@ -5,8 +5,7 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 from analysis.constants import OUTCOMES
-from analysis.render.agreement import HEATMAP_STYLE
-from analysis.render.style import STYLE, SYNTHETIC_TITLE, suptitle
+from analysis.render.style import HEATMAP_STYLE, STYLE, SYNTHETIC_TITLE, suptitle
 from analysis.render.tables import ordered_outcomes
 
 

@@ -7,7 +7,8 @@ import pytest
 from matplotlib.colors import to_hex
 
 from analysis.constants import DIMENSIONS
-from analysis.render.taxonomy import CATEGORY_COLOURS, TOP_COLUMNS, change_table, plot_expression_change, taxonomy_table
+from analysis.render.style import CATEGORY_COLOURS
+from analysis.render.taxonomy import TOP_COLUMNS, change_table, plot_expression_change, taxonomy_table
 
 
 def _top() -> pd.DataFrame:

@@ -17,27 +17,16 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import AnalysisError
-from analysis.render.style import STYLE, suptitle
+from analysis.render.style import HEATMAP_STYLE, RATER_LABELS, suptitle
 from analysis.render.tables import display_table, format_number, outcome_label, render_table, significance_stars
 
 __all__ = [
-    "RATER_LABELS", "HEATMAP_STYLE", "rater_label", "pair_label", "agreement_table", "expert_reliability_table",
-    "agreement_tables_text", "plot_agreement_heatmap",
+    "rater_label", "pair_label", "agreement_table", "expert_reliability_table", "agreement_tables_text",
+    "plot_agreement_heatmap",
 ]
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-RATER_LABELS: dict[str, str] = {
-    "expert1": "Expert 1",
-    "expert2": "Expert 2",
-    "expert3": "Expert 3",
-    "experts": "Experts",
-    "crowd": "Crowd",
-    "gpt": "GPT-4o",
-    "claude": "Claude",
-    "gemini": "Gemini",
-}
 
 
 def rater_label(rater: str) -> str:
@@ -51,7 +40,7 @@ def rater_label(rater: str) -> str:
     Returns
     -------
     str
-        Its label in :data:`RATER_LABELS`, or ``rater`` unchanged when it has none.
+        Its label in :data:`analysis.render.style.RATER_LABELS`, or ``rater`` unchanged when it has none.
     """
     return RATER_LABELS.get(rater, rater)
 
@@ -70,12 +59,6 @@ def pair_label(rater_a: str, rater_b: str) -> str:
         ``"<label a> & <label b>"``, each label from :func:`rater_label`.
     """
     return f"{rater_label(rater_a)} & {rater_label(rater_b)}"
-
-
-# The heatmap keeps its own sizes (a slightly larger axes title, default line widths for the colour bar).
-HEATMAP_STYLE: dict[str, object] = {
-    key: STYLE[key] for key in ("font.size", "xtick.labelsize", "ytick.labelsize", "figure.titlesize")
-} | {"axes.titlesize": 8.5}
 
 
 def _ordered_pairs(pairwise: pd.DataFrame) -> list[tuple[str, str]]:

@@ -22,17 +22,16 @@ import pandas as pd
 
 from analysis.models.bayes_columns import DIAGNOSTIC_COLUMNS, EFFECT_COLUMNS, PPC_COLUMNS
 from analysis.render import tables
-from analysis.render.style import STYLE, arm_palette, suptitle
+from analysis.render.style import CONVERSATION_COLOURS, STYLE, arm_palette, suptitle
 
 __all__ = [
-    "CONVERSATION_COLOURS", "SCALE_TITLES", "effects_table", "diagnostics_summary_table", "bayes_tables_text",
-    "plot_bayes_effects", "plot_ppc_proportions",
+    "SCALE_TITLES", "effects_table", "diagnostics_summary_table", "bayes_tables_text", "plot_bayes_effects",
+    "plot_ppc_proportions",
 ]
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-CONVERSATION_COLOURS = ("#4D4D4D", "#0072B2", "#CC79A7")
 SCALE_TITLES = {
     "log_odds": "Log-odds (cumulative logit)",
     "expected_score": "Change in expected score (1-5)",

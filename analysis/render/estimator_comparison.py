@@ -13,21 +13,13 @@ import numpy as np
 import pandas as pd
 
 from analysis.models.estimator_comparison import COMPARISON_COLUMNS, ESTIMATORS
-from analysis.render.style import STYLE, suptitle
+from analysis.render.style import ESTIMATOR_COLOURS, ESTIMATOR_MARKERS, STYLE, suptitle
 from analysis.render.tables import arm_label, ordered_outcomes, outcome_label, require_columns
 
-__all__ = ["ESTIMATOR_COLOURS", "ESTIMATOR_MARKERS", "plot_estimator_comparison"]
+__all__ = ["plot_estimator_comparison"]
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-ESTIMATOR_COLOURS: dict[str, str] = {
-    "ols_cluster": "#000000",
-    "lmm_reml": "#D55E00",
-    "bayes_ordinal": "#CC79A7",
-    "bayes_linear": "#56B4E9",
-}
-ESTIMATOR_MARKERS: dict[str, str] = {"ols_cluster": "o", "lmm_reml": "s", "bayes_ordinal": "D", "bayes_linear": "^"}
 
 
 def plot_estimator_comparison(comparison: pd.DataFrame, arms: Sequence[str], synthetic: bool = False) -> Figure:

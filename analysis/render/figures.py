@@ -23,29 +23,18 @@ import numpy as np
 import pandas as pd
 
 from analysis.constants import COMPOSITE
-from analysis.render.style import STYLE, arm_palette, suptitle
+from analysis.render.style import OUTCOME_SHORT_LABELS, STYLE, arm_palette, suptitle
 from analysis.render.tables import arm_label, ordered_outcomes, require_columns, significance_stars
 from analysis.runtime.lazy_imports import lazy_module
 
 __all__ = [
-    "OUTCOME_SHORT_LABELS", "EFFECT_COLUMNS", "CONVERSATION_COLUMNS", "plot_effects_sd", "conversation_means",
-    "plot_composite_by_conversation",
+    "EFFECT_COLUMNS", "CONVERSATION_COLUMNS", "plot_effects_sd", "conversation_means", "plot_composite_by_conversation",
 ]
 
 stats = lazy_module("scipy.stats")
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-OUTCOME_SHORT_LABELS: dict[str, str] = {
-    "validating_emotions": "Validating\nemotions",
-    "encouraging_elaboration": "Encouraging\nelaboration",
-    "demonstrating_understanding": "Demonstrating\nunderstanding",
-    "advice_giving": "Advice\ngiving",
-    "self_oriented": "Self-\noriented",
-    "dismissing_emotions": "Dismissing\nemotions",
-    COMPOSITE: "Overall\nempathy",
-}
 
 EFFECT_COLUMNS: tuple[str, ...] = (
     "outcome",

@@ -18,27 +18,20 @@ import numpy as np
 import pandas as pd
 
 from analysis.constants import SCORE_MAX, SCORE_MIN
-from analysis.render.style import STYLE, suptitle
+from analysis.render.style import SELF_RATING_LABELS, STYLE, TRAIT_LABELS, suptitle
 from analysis.render.tables import display_table, format_count, format_number, format_p_value, outcome_label, render_table
 from analysis.secondary.silent_empathy import LEVELS
 
 __all__ = [
-    "SELF_RATING_LABELS", "MIN_LEVEL_N_FOR_CI", "TRAIT_LABELS", "PAIRED_TEST_NOTES", "silent_empathy_tables", "p_text",
-    "plot_trait_panel", "plot_self_vs_judged",
+    "MIN_LEVEL_N_FOR_CI", "PAIRED_TEST_NOTES", "silent_empathy_tables", "p_text", "plot_trait_panel",
+    "plot_self_vs_judged",
 ]
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-SELF_RATING_LABELS: dict[str, str] = {
-    "self_empathized": "Empathized (self)",
-    "self_encourage_elaboration": "Encouraged elaboration (self)",
-    "self_showed_understanding": "Showed understanding (self)",
-    "self_demonstrate_desire": "Demonstrated desire to help (self)",
-}
 # trait levels with fewer participants are drawn as open circles without a CI (figure only)
 MIN_LEVEL_N_FOR_CI = 5
-TRAIT_LABELS: dict[str, str] = {"jordan": "Jordan trait empathy (items 1-7)", "sites": "SITES (item 8)"}
 
 
 def _levels_text(levels: Sequence[int]) -> str:

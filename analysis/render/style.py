@@ -3,7 +3,9 @@
 Every figure module of :mod:`analysis.render` draws with :data:`STYLE`, colours arms with
 :func:`arm_palette` (Okabe-Ito colours, fixed per trial arm), titles with :func:`suptitle` and writes
 with :func:`save_figure`, so the figures of all analysis families look alike and a simulated cohort's
-figure always carries the ``"SYNTHETIC DATA"`` banner.
+figure always carries the ``"SYNTHETIC DATA"`` banner. The palettes, markers and display labels of the
+analysis families' figures (estimators, expression categories, raters, self-ratings, ...) are here too, so each
+is defined once, beside the colours it must stay distinct from.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from analysis.constants import COMPOSITE
 from analysis.runtime import atomic
 
 __all__ = [
-    "SYNTHETIC_TITLE", "OKABE_ITO", "GREY", "FIXED_ARM_COLOURS", "STYLE", "SAVE_STYLE", "arm_palette", "suptitle",
-    "save_figure",
+    "SYNTHETIC_TITLE", "OKABE_ITO", "GREY", "FIXED_ARM_COLOURS", "STYLE", "SAVE_STYLE", "HEATMAP_STYLE",
+    "CATEGORY_COLOURS", "CONVERSATION_COLOURS", "ESTIMATOR_COLOURS", "ESTIMATOR_MARKERS", "OUTCOME_SHORT_LABELS",
+    "RATER_LABELS", "SELF_RATING_LABELS", "TRAIT_LABELS", "arm_palette", "suptitle", "save_figure",
 ]
 
 if TYPE_CHECKING:
@@ -58,6 +62,64 @@ STYLE: dict[str, object] = {
     "axes.spines.right": False,
 }
 SAVE_STYLE: dict[str, object] = {"pdf.fonttype": 42}
+# The agreement heatmap keeps its own sizes (a slightly larger axes title, default line widths for the colour bar).
+HEATMAP_STYLE: dict[str, object] = {
+    key: STYLE[key] for key in ("font.size", "xtick.labelsize", "ytick.labelsize", "figure.titlesize")
+} | {"axes.titlesize": 8.5}
+
+# Palettes and markers of the analysis families' figures.
+
+# Expression categories (taxonomy figure), Okabe-Ito colours; mined phrases that mark no dimension are grey.
+CATEGORY_COLOURS: dict[str, str] = {
+    "affective": "#CC79A7",
+    "cognitive": "#0072B2",
+    "motivational": "#009E73",
+    "misattuned": "#D55E00",
+    "unassigned": GREY,
+}
+# Conversations 1, 2 and 3 (posterior predictive check of the Bayesian models).
+CONVERSATION_COLOURS: tuple[str, ...] = ("#4D4D4D", "#0072B2", "#CC79A7")
+# Estimators of the estimator comparison, told apart by colour and marker.
+ESTIMATOR_COLOURS: dict[str, str] = {
+    "ols_cluster": "#000000",
+    "lmm_reml": "#D55E00",
+    "bayes_ordinal": "#CC79A7",
+    "bayes_linear": "#56B4E9",
+}
+ESTIMATOR_MARKERS: dict[str, str] = {"ols_cluster": "o", "lmm_reml": "s", "bayes_ordinal": "D", "bayes_linear": "^"}
+
+# Display labels of figures (and of the tables that share their wording).
+
+# Outcomes on a figure axis, over two lines (tables use analysis.render.tables.OUTCOME_LABELS).
+OUTCOME_SHORT_LABELS: dict[str, str] = {
+    "validating_emotions": "Validating\nemotions",
+    "encouraging_elaboration": "Encouraging\nelaboration",
+    "demonstrating_understanding": "Demonstrating\nunderstanding",
+    "advice_giving": "Advice\ngiving",
+    "self_oriented": "Self-\noriented",
+    "dismissing_emotions": "Dismissing\nemotions",
+    COMPOSITE: "Overall\nempathy",
+}
+# Raters of the agreement analysis (heatmap axes and the kappa table's rater pairs).
+RATER_LABELS: dict[str, str] = {
+    "expert1": "Expert 1",
+    "expert2": "Expert 2",
+    "expert3": "Expert 3",
+    "experts": "Experts",
+    "crowd": "Crowd",
+    "gpt": "GPT-4o",
+    "claude": "Claude",
+    "gemini": "Gemini",
+}
+# Self-ratings of the silent-empathy analysis (its tables and panel titles).
+SELF_RATING_LABELS: dict[str, str] = {
+    "self_empathized": "Empathized (self)",
+    "self_encourage_elaboration": "Encouraged elaboration (self)",
+    "self_showed_understanding": "Showed understanding (self)",
+    "self_demonstrate_desire": "Demonstrated desire to help (self)",
+}
+# Trait-empathy measures of the silent-empathy analysis (its table and the trait panel's x axis).
+TRAIT_LABELS: dict[str, str] = {"jordan": "Jordan trait empathy (items 1-7)", "sites": "SITES (item 8)"}
 
 
 def arm_palette(arms: Sequence[str]) -> dict[str, str]:

@@ -18,22 +18,14 @@ import pandas as pd
 
 from analysis.cohorts.privacy import scrub_text
 from analysis.constants import THEME_CATEGORIES, TROUBLE_TYPES
-from analysis.render.style import STYLE, suptitle
+from analysis.render.style import CATEGORY_COLOURS, STYLE, suptitle
 from analysis.render.tables import display_table, format_count, format_number, format_p_value, outcome_label, require_columns
 
-__all__ = ["CATEGORY_COLOURS", "TOP_COLUMNS", "taxonomy_table", "change_table", "plot_expression_change"]
+__all__ = ["TOP_COLUMNS", "taxonomy_table", "change_table", "plot_expression_change"]
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-# Okabe-Ito colours per category; mined phrases that mark no dimension are grey.
-CATEGORY_COLOURS: dict[str, str] = {
-    "affective": "#CC79A7",
-    "cognitive": "#0072B2",
-    "motivational": "#009E73",
-    "misattuned": "#D55E00",
-    "unassigned": "#999999",
-}
 TOP_COLUMNS: tuple[str, ...] = (
     "trouble_type", "direction", "rank", "expression", "category", "estimate", "ci_low", "ci_high", "q_value",
     "messages_using_before_treated", "messages_using_after_treated", "share_before_treated", "share_after_treated",

@@ -2,4 +2,4 @@
 with experts, the per-judge sensitivity analysis and the taxonomy of expressions.
 """
 
-__all__ = ["agreement", "improvement", "judge_sensitivity", "perception", "silent_empathy", "taxonomy"]
+__all__ = ["agreement", "improvement", "judge_sensitivity", "perception", "perception_outputs", "silent_empathy", "taxonomy"]

@@ -118,9 +118,11 @@ rule plot_bayes_effects:
         ),
         pdf="reports/{cohort}/figures/bayes_effects.pdf",
     params:
-        arms=DESIGN["arms"],
-        reference_arm=DESIGN["reference_arm"],
-        synthetic=is_synthetic,
+        keywords=lambda wildcards: dict(
+            arms=DESIGN["arms"],
+            reference_arm=DESIGN["reference_arm"],
+            synthetic=is_synthetic(wildcards),
+        ),
     log:
         "logs/plot_bayes_effects/{cohort}.log",
     benchmark:
@@ -143,8 +145,10 @@ rule plot_bayes_ppc:
         ),
         pdf="reports/{cohort}/figures/bayes_ppc.pdf",
     params:
-        arms=DESIGN["arms"],
-        synthetic=is_synthetic,
+        keywords=lambda wildcards: dict(
+            arms=DESIGN["arms"],
+            synthetic=is_synthetic(wildcards),
+        ),
     log:
         "logs/plot_bayes_ppc/{cohort}.log",
     benchmark:
@@ -167,10 +171,13 @@ rule render_bayes_tables:
             for ext in ("csv", "tex", "md")
         },
     params:
-        arms=DESIGN["arms"],
-        reference_arm=DESIGN["reference_arm"],
-        gates=BAYES["diagnostics"],
-        synthetic=is_synthetic,
+        keywords=lambda wildcards: dict(
+            arms=DESIGN["arms"],
+            reference_arm=DESIGN["reference_arm"],
+            gates=BAYES["diagnostics"],
+            cohort=wildcards.cohort,
+            synthetic=is_synthetic(wildcards),
+        ),
     log:
         "logs/render_bayes_tables/{cohort}.log",
     benchmark:

@@ -70,8 +70,10 @@ rule plot_power_curves:
         ),
         pdf="reports/{cohort}/figures/power_curves.pdf",
     params:
-        target_power=min(POWER_SETTINGS["target_power"]),
-        synthetic=is_synthetic,
+        keywords=lambda wildcards: dict(
+            target_power=min(POWER_SETTINGS["target_power"]),
+            synthetic=is_synthetic(wildcards),
+        ),
     log:
         "logs/plot_power_curves/{cohort}.log",
     benchmark:

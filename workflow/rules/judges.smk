@@ -61,8 +61,11 @@ rule render_agreement_tables:
             for ext in ("csv", "tex", "md")
         },
     params:
-        weights=PREREG["agreement"]["kappa_weights"],
-        synthetic=is_synthetic,
+        keywords=lambda wildcards: dict(
+            weights=PREREG["agreement"]["kappa_weights"],
+            cohort=wildcards.cohort,
+            synthetic=is_synthetic(wildcards),
+        ),
     log:
         "logs/render_agreement_tables/{cohort}.log",
     benchmark:
@@ -85,8 +88,10 @@ rule plot_agreement_heatmap:
         ),
         pdf="reports/{cohort}/figures/agreement_heatmap.pdf",
     params:
-        weights=PREREG["agreement"]["kappa_weights"],
-        synthetic=is_synthetic,
+        keywords=lambda wildcards: dict(
+            weights=PREREG["agreement"]["kappa_weights"],
+            synthetic=is_synthetic(wildcards),
+        ),
     log:
         "logs/plot_agreement_heatmap/{cohort}.log",
     benchmark:
@@ -145,8 +150,11 @@ rule render_judge_sensitivity:
     output:
         **{f"judge_sensitivity_{ext}": f"reports/{{cohort}}/tables/judge_sensitivity.{ext}" for ext in ("csv", "tex", "md")},
     params:
-        judge_aggregation=PREREG["judge_aggregation"],
-        synthetic=is_synthetic,
+        keywords=lambda wildcards: dict(
+            aggregation=PREREG["judge_aggregation"],
+            cohort=wildcards.cohort,
+            synthetic=is_synthetic(wildcards),
+        ),
     log:
         "logs/render_judge_sensitivity/{cohort}.log",
     benchmark:

@@ -100,8 +100,10 @@ rule plot_responders:
         ),
         pdf="reports/{cohort}/figures/responders.pdf",
     params:
-        arms=DESIGN["arms"],
-        synthetic=is_synthetic,
+        keywords=lambda wildcards: dict(
+            arms=DESIGN["arms"],
+            synthetic=is_synthetic(wildcards),
+        ),
     log:
         "logs/plot_responders/{cohort}.log",
     benchmark:
@@ -127,9 +129,12 @@ rule render_mixed_tables:
             for ext in ("csv", "tex", "md")
         },
     params:
-        arms=DESIGN["arms"],
-        reference_arm=DESIGN["reference_arm"],
-        synthetic=is_synthetic,
+        keywords=lambda wildcards: dict(
+            arms=DESIGN["arms"],
+            reference_arm=DESIGN["reference_arm"],
+            cohort=wildcards.cohort,
+            synthetic=is_synthetic(wildcards),
+        ),
     log:
         "logs/render_mixed_tables/{cohort}.log",
     benchmark:

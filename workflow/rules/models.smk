@@ -56,8 +56,10 @@ rule plot_estimator_comparison:
         ),
         pdf="reports/{cohort}/figures/estimator_comparison.pdf",
     params:
-        arms=DESIGN["arms"],
-        synthetic=is_synthetic,
+        keywords=lambda wildcards: dict(
+            arms=DESIGN["arms"],
+            synthetic=is_synthetic(wildcards),
+        ),
     log:
         "logs/plot_estimator_comparison/{cohort}.log",
     benchmark:

@@ -28,10 +28,13 @@ rule render_primary_tables:
             for ext in ("csv", "tex", "md")
         },
     params:
-        arms=DESIGN["arms"],
-        reference_arm=DESIGN["reference_arm"],
-        contrast_method=PREREG["primary_analysis"]["contrasts"]["method"],
-        synthetic=is_synthetic,
+        keywords=lambda wildcards: dict(
+            arms=DESIGN["arms"],
+            reference_arm=DESIGN["reference_arm"],
+            contrast_method=PREREG["primary_analysis"]["contrasts"]["method"],
+            cohort=wildcards.cohort,
+            synthetic=is_synthetic(wildcards),
+        ),
     log:
         "logs/render_primary_tables/{cohort}.log",
     benchmark:
@@ -54,9 +57,11 @@ rule plot_effects_sd:
         ),
         pdf="reports/{cohort}/figures/effects_sd.pdf",
     params:
-        arms=DESIGN["arms"],
-        reference_arm=DESIGN["reference_arm"],
-        synthetic=is_synthetic,
+        keywords=lambda wildcards: dict(
+            arms=DESIGN["arms"],
+            reference_arm=DESIGN["reference_arm"],
+            synthetic=is_synthetic(wildcards),
+        ),
     log:
         "logs/plot_effects_sd/{cohort}.log",
     benchmark:
@@ -79,8 +84,10 @@ rule plot_composite_by_conversation:
         ),
         pdf="reports/{cohort}/figures/composite_by_conversation.pdf",
     params:
-        arms=DESIGN["arms"],
-        synthetic=is_synthetic,
+        keywords=lambda wildcards: dict(
+            arms=DESIGN["arms"],
+            synthetic=is_synthetic(wildcards),
+        ),
     log:
         "logs/plot_composite_by_conversation/{cohort}.log",
     benchmark:

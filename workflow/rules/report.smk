@@ -13,8 +13,10 @@ rule render_report:
             category="Cohort report",
         ),
     params:
-        run_config=config,
-        synthetic=is_synthetic,
+        keywords=lambda wildcards: dict(
+            run_config=config,
+            synthetic=is_synthetic(wildcards),
+        ),
     log:
         "logs/render_report/{cohort}.log",
     benchmark:

@@ -199,9 +199,14 @@ rule plot_silent_empathy:
         ),
         self_pdf="reports/{cohort}/figures/silent_empathy_self_vs_judged.pdf",
     params:
-        outcome=SECONDARY["silent_empathy"]["outcome"],
-        high_levels=SECONDARY["silent_empathy"]["high_levels"],
-        synthetic=is_synthetic,
+        trait_keywords=lambda wildcards: dict(
+            outcome=SECONDARY["silent_empathy"]["outcome"],
+            synthetic=is_synthetic(wildcards),
+        ),
+        self_vs_judged_keywords=lambda wildcards: dict(
+            high_levels=SECONDARY["silent_empathy"]["high_levels"],
+            synthetic=is_synthetic(wildcards),
+        ),
     log:
         "logs/plot_silent_empathy/{cohort}.log",
     benchmark:
@@ -227,7 +232,7 @@ rule plot_perception:
         ),
         pdf="reports/{cohort}/figures/perception_gap_bins.pdf",
     params:
-        synthetic=is_synthetic,
+        keywords=lambda wildcards: dict(synthetic=is_synthetic(wildcards)),
     log:
         "logs/plot_perception/{cohort}.log",
     benchmark:
@@ -251,10 +256,12 @@ rule plot_improvement:
         ),
         pdf="reports/{cohort}/figures/improvement_by_arm.pdf",
     params:
-        arms=DESIGN["arms"],
-        reference_arm=DESIGN["reference_arm"],
-        standardiser=SECONDARY["improvement"]["standardiser"],
-        synthetic=is_synthetic,
+        keywords=lambda wildcards: dict(
+            arms=DESIGN["arms"],
+            reference_arm=DESIGN["reference_arm"],
+            standardiser=SECONDARY["improvement"]["standardiser"],
+            synthetic=is_synthetic(wildcards),
+        ),
     log:
         "logs/plot_improvement/{cohort}.log",
     benchmark:
@@ -278,9 +285,12 @@ rule render_silent_empathy_tables:
             for ext in ("csv", "tex", "md")
         },
     params:
-        high_levels=SECONDARY["silent_empathy"]["high_levels"],
-        paired_test=SECONDARY["silent_empathy"]["paired_test"],
-        synthetic=is_synthetic,
+        keywords=lambda wildcards: dict(
+            high_levels=SECONDARY["silent_empathy"]["high_levels"],
+            paired_test=SECONDARY["silent_empathy"]["paired_test"],
+            cohort=wildcards.cohort,
+            synthetic=is_synthetic(wildcards),
+        ),
     log:
         "logs/render_silent_empathy_tables/{cohort}.log",
     benchmark:
@@ -300,7 +310,10 @@ rule render_perception_tables:
     output:
         **{f"perception_{ext}": f"reports/{{cohort}}/tables/perception.{ext}" for ext in ("csv", "tex", "md")},
     params:
-        synthetic=is_synthetic,
+        keywords=lambda wildcards: dict(
+            cohort=wildcards.cohort,
+            synthetic=is_synthetic(wildcards),
+        ),
     log:
         "logs/render_perception_tables/{cohort}.log",
     benchmark:
@@ -320,8 +333,11 @@ rule render_perception_elo_table:
     output:
         **{f"perception_elo_{ext}": f"reports/{{cohort}}/tables/perception_elo.{ext}" for ext in ("csv", "tex", "md")},
     params:
-        agreement_gap=SECONDARY["perception"]["elo"]["agreement_gap"],
-        synthetic=is_synthetic,
+        keywords=lambda wildcards: dict(
+            agreement_gap=SECONDARY["perception"]["elo"]["agreement_gap"],
+            cohort=wildcards.cohort,
+            synthetic=is_synthetic(wildcards),
+        ),
     log:
         "logs/render_perception_elo_table/{cohort}.log",
     benchmark:
@@ -346,9 +362,12 @@ rule render_improvement_tables:
             for ext in ("csv", "tex", "md")
         },
     params:
-        baseline_covariate=SECONDARY["improvement"]["baseline_covariate"],
-        age_unit=SECONDARY["improvement"]["age_unit"],
-        synthetic=is_synthetic,
+        keywords=lambda wildcards: dict(
+            baseline_covariate=SECONDARY["improvement"]["baseline_covariate"],
+            age_unit=SECONDARY["improvement"]["age_unit"],
+            cohort=wildcards.cohort,
+            synthetic=is_synthetic(wildcards),
+        ),
     log:
         "logs/render_improvement_tables/{cohort}.log",
     benchmark:

@@ -191,9 +191,11 @@ rule plot_phrase_change:
         ),
         pdf="reports/{cohort}/figures/phrase_change.pdf",
     params:
-        what="mined phrases",
-        quoted=True,
-        synthetic=is_synthetic,
+        keywords=lambda wildcards: dict(
+            what="mined phrases",
+            quoted=True,
+            synthetic=is_synthetic(wildcards),
+        ),
     log:
         "logs/plot_phrase_change/{cohort}.log",
     benchmark:
@@ -216,9 +218,11 @@ rule plot_theme_change:
         ),
         pdf="reports/{cohort}/figures/theme_change.pdf",
     params:
-        what="themes",
-        quoted=False,
-        synthetic=is_synthetic,
+        keywords=lambda wildcards: dict(
+            what="themes",
+            quoted=False,
+            synthetic=is_synthetic(wildcards),
+        ),
     log:
         "logs/plot_theme_change/{cohort}.log",
     benchmark:

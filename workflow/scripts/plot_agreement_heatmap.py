@@ -7,6 +7,5 @@ from analysis.render.style import save_figure
 from analysis.runtime.runlog import logged_step
 
 with logged_step(snakemake.log[0], "plot_agreement_heatmap"):
-    figure = plot_agreement_heatmap(pd.read_csv(snakemake.input.pairwise), synthetic=snakemake.params.synthetic,
-                                    weights=snakemake.params.weights)
+    figure = plot_agreement_heatmap(pd.read_csv(snakemake.input.pairwise), **snakemake.params.keywords)
     save_figure(figure, snakemake.output.png, snakemake.output.pdf)

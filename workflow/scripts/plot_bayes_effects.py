@@ -9,8 +9,6 @@ from analysis.runtime.runlog import logged_step
 with logged_step(snakemake.log[0], "plot_bayes_effects"):
     figure = plot_bayes_effects(
         pd.read_csv(snakemake.input.effects),
-        arms=snakemake.params.arms,
-        reference_arm=snakemake.params.reference_arm,
-        synthetic=snakemake.params.synthetic,
+        **snakemake.params.keywords,
     )
     save_figure(figure, snakemake.output.png, snakemake.output.pdf)

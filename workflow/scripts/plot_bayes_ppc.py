@@ -9,7 +9,6 @@ from analysis.runtime.runlog import logged_step
 with logged_step(snakemake.log[0], "plot_bayes_ppc"):
     figure = plot_ppc_proportions(
         pd.read_csv(snakemake.input.ppc),
-        arms=snakemake.params.arms,
-        synthetic=snakemake.params.synthetic,
+        **snakemake.params.keywords,
     )
     save_figure(figure, snakemake.output.png, snakemake.output.pdf)

@@ -8,7 +8,6 @@ from analysis.runtime.runlog import logged_step
 with logged_step(snakemake.log[0], "plot_composite_by_conversation"):
     figure = plot_composite_by_conversation(
         read_outcomes(snakemake.input.outcomes),
-        arms=snakemake.params.arms,
-        synthetic=snakemake.params.synthetic,
+        **snakemake.params.keywords,
     )
     save_figure(figure, snakemake.output.png, snakemake.output.pdf)

@@ -9,7 +9,6 @@ from analysis.runtime.runlog import logged_step
 with logged_step(snakemake.log[0], "plot_estimator_comparison"):
     figure = plot_estimator_comparison(
         pd.read_csv(snakemake.input.comparison),
-        arms=snakemake.params.arms,
-        synthetic=snakemake.params.synthetic,
+        **snakemake.params.keywords,
     )
     save_figure(figure, snakemake.output.png, snakemake.output.pdf)

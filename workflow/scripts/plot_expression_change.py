@@ -10,8 +10,6 @@ from analysis.runtime.runlog import logged_step
 with logged_step(snakemake.log[0], snakemake.rule):
     figure = plot_expression_change(
         pd.read_csv(snakemake.input.top, keep_default_na=False, na_values=[""], dtype={"expression": str}),
-        what=snakemake.params.what,
-        quoted=snakemake.params.quoted,
-        synthetic=snakemake.params.synthetic,
+        **snakemake.params.keywords,
     )
     save_figure(figure, snakemake.output.png, snakemake.output.pdf)

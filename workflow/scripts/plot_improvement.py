@@ -10,9 +10,6 @@ with logged_step(snakemake.log[0], "plot_improvement"):
     figure = plot_improvement(
         pd.read_csv(snakemake.input.arm_summary, dtype={"arm": "str"}),
         pd.read_csv(snakemake.input.coefficients),
-        arms=snakemake.params.arms,
-        reference_arm=snakemake.params.reference_arm,
-        standardiser=snakemake.params.standardiser,
-        synthetic=snakemake.params.synthetic,
+        **snakemake.params.keywords,
     )
     save_figure(figure, snakemake.output.png, snakemake.output.pdf)

@@ -12,6 +12,6 @@ with logged_step(snakemake.log[0], "plot_perception"):
         pd.read_csv(snakemake.input.curve),
         pd.read_csv(snakemake.input.logit_fit),
         pd.read_csv(snakemake.input.logit),
-        synthetic=snakemake.params.synthetic,
+        **snakemake.params.keywords,
     )
     save_figure(figure, snakemake.output.png, snakemake.output.pdf)

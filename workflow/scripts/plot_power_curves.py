@@ -12,7 +12,6 @@ with logged_step(snakemake.log[0], "plot_power_curves"):
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting chatter
     figure = plot_power_curves(
         pd.read_csv(snakemake.input.power),
-        target_power=snakemake.params.target_power,
-        synthetic=snakemake.params.synthetic,
+        **snakemake.params.keywords,
     )
     save_figure(figure, snakemake.output.png, snakemake.output.pdf)

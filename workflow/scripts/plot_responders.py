@@ -14,7 +14,6 @@ with logged_step(snakemake.log[0], "plot_responders"):
         pd.read_csv(snakemake.input.participants, dtype={"participant_id": str, "arm": str}),
         pd.read_csv(snakemake.input.responders),
         threshold=float(pd.read_csv(snakemake.input.reliability)["threshold"].iloc[0]),
-        arms=snakemake.params.arms,
-        synthetic=snakemake.params.synthetic,
+        **snakemake.params.keywords,
     )
     save_figure(figure, snakemake.output.png, snakemake.output.pdf)

@@ -12,14 +12,12 @@ with logged_step(snakemake.log[0], "plot_silent_empathy"):
         read_participant_traits(snakemake.input.participants),
         pd.read_csv(snakemake.input.trait_correlations),
         pd.read_csv(snakemake.input.trait_levels),
-        outcome=snakemake.params.outcome,
-        synthetic=snakemake.params.synthetic,
+        **snakemake.params.trait_keywords,
     )
     save_figure(traits, snakemake.output.traits_png, snakemake.output.traits_pdf)
     self_vs_judged = plot_self_vs_judged(
         pd.read_csv(snakemake.input.distributions),
         pd.read_csv(snakemake.input.high_rating_gap),
-        high_levels=snakemake.params.high_levels,
-        synthetic=snakemake.params.synthetic,
+        **snakemake.params.self_vs_judged_keywords,
     )
     save_figure(self_vs_judged, snakemake.output.self_png, snakemake.output.self_pdf)

@@ -10,8 +10,6 @@ with logged_step(snakemake.log[0], "render_agreement_tables") as log:
     rendered = agreement_tables_text(
         pd.read_csv(snakemake.input.pairwise),
         pd.read_csv(snakemake.input.experts),
-        cohort=snakemake.wildcards.cohort,
-        synthetic=snakemake.params.synthetic,
-        weights=snakemake.params.weights,
+        **snakemake.params.keywords,
     )
     write_rendered_tables(rendered, snakemake.output, log)

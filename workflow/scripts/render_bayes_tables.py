@@ -10,10 +10,6 @@ with logged_step(snakemake.log[0], "render_bayes_tables") as log:
     rendered = bayes_tables_text(
         effects=pd.read_csv(snakemake.input.effects),
         diagnostics=pd.read_csv(snakemake.input.diagnostics),
-        arms=snakemake.params.arms,
-        reference_arm=snakemake.params.reference_arm,
-        gates=snakemake.params.gates,
-        cohort=snakemake.wildcards.cohort,
-        synthetic=snakemake.params.synthetic,
+        **snakemake.params.keywords,
     )
     write_rendered_tables(rendered, snakemake.output, log)

@@ -12,9 +12,6 @@ with logged_step(snakemake.log[0], "render_improvement_tables") as log:
         pd.read_csv(snakemake.input.wald),
         pd.read_csv(snakemake.input.heterogeneity),
         pd.read_csv(snakemake.input.standardisers),
-        baseline_covariate=snakemake.params.baseline_covariate,
-        age_unit=snakemake.params.age_unit,
-        cohort=snakemake.wildcards.cohort,
-        synthetic=snakemake.params.synthetic,
+        **snakemake.params.keywords,
     )
     write_rendered_tables(rendered, snakemake.output, log)

@@ -10,8 +10,6 @@ with logged_step(snakemake.log[0], "render_judge_sensitivity") as log:
     rendered = judge_sensitivity_text(
         pd.read_csv(snakemake.input.effects, dtype={"judge": str}),
         pd.read_csv(snakemake.input.primary),
-        aggregation=snakemake.params.judge_aggregation,
-        cohort=snakemake.wildcards.cohort,
-        synthetic=snakemake.params.synthetic,
+        **snakemake.params.keywords,
     )
     write_rendered_tables({"judge_sensitivity": rendered}, snakemake.output, log)

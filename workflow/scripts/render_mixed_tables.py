@@ -14,10 +14,7 @@ with logged_step(snakemake.log[0], "render_mixed_tables") as log:
         convergence=pd.read_csv(snakemake.input.convergence, keep_default_na=False, na_values={"log_likelihood": [""]}),
         responders=pd.read_csv(snakemake.input.responders),
         reliability=pd.read_csv(snakemake.input.reliability),
-        arms=snakemake.params.arms,
-        reference_arm=snakemake.params.reference_arm,
-        cohort=snakemake.wildcards.cohort,
-        synthetic=snakemake.params.synthetic,
         reference_scenario=levels[0] if levels else None,
+        **snakemake.params.keywords,
     )
     write_rendered_tables(rendered, snakemake.output, log)

@@ -11,8 +11,6 @@ with logged_step(snakemake.log[0], "render_perception_elo_table") as log:
         pd.read_csv(snakemake.input.logit),
         pd.read_csv(snakemake.input.logit_fit),
         pd.read_csv(snakemake.input.rank_correlations),
-        agreement_gap=snakemake.params.agreement_gap,
-        cohort=snakemake.wildcards.cohort,
-        synthetic=snakemake.params.synthetic,
+        **snakemake.params.keywords,
     )
     write_rendered_tables(rendered, snakemake.output, log)

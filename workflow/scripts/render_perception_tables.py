@@ -11,7 +11,6 @@ with logged_step(snakemake.log[0], "render_perception_tables") as log:
         pd.read_csv(snakemake.input.logit),
         pd.read_csv(snakemake.input.logit_fit),
         pd.read_csv(snakemake.input.rank_correlations),
-        cohort=snakemake.wildcards.cohort,
-        synthetic=snakemake.params.synthetic,
+        **snakemake.params.keywords,
     )
     write_rendered_tables(rendered, snakemake.output, log)

@@ -11,10 +11,6 @@ with logged_step(snakemake.log[0], "render_primary_tables") as log:
         coefficients=pd.read_csv(snakemake.input.coefficients),
         fit=pd.read_csv(snakemake.input.fit),
         contrasts=pd.read_csv(snakemake.input.contrasts),
-        arms=snakemake.params.arms,
-        reference_arm=snakemake.params.reference_arm,
-        contrast_method=snakemake.params.contrast_method,
-        cohort=snakemake.wildcards.cohort,
-        synthetic=snakemake.params.synthetic,
+        **snakemake.params.keywords,
     )
     write_rendered_tables(rendered, snakemake.output, log)

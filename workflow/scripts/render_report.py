@@ -20,6 +20,6 @@ with logged_step(snakemake.log[0], "render_report") as log:
         import_record=given.get("import_record"),
         comparison=given.get("comparison"),
     )
-    html = build_report(inputs, run_config=dict(snakemake.params.run_config), synthetic=snakemake.params.synthetic)
+    html = build_report(inputs, **snakemake.params.keywords)
     write_text(snakemake.output.html, html)
     log.info("wrote %s (%.0f kB, %s registered outputs)", snakemake.output.html, len(html) / 1024, len(inputs.files))

@@ -11,9 +11,6 @@ with logged_step(snakemake.log[0], "render_silent_empathy_tables") as log:
         pd.read_csv(snakemake.input.trait_correlations),
         pd.read_csv(snakemake.input.self_judged),
         pd.read_csv(snakemake.input.high_rating_gap),
-        high_levels=snakemake.params.high_levels,
-        paired_test=snakemake.params.paired_test,
-        cohort=snakemake.wildcards.cohort,
-        synthetic=snakemake.params.synthetic,
+        **snakemake.params.keywords,
     )
     write_rendered_tables(rendered, snakemake.output, log)

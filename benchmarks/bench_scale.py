@@ -13,7 +13,7 @@ fit_bayes_composite``). Each rule's wall time, peak resident memory and CPU time
 Measurements accumulate in ``benchmarks/results/scale.csv`` (one row per rule, scale and run; a
 rerun of a scale replaces that scale's rows). The report (a Markdown table of wall seconds and peak
 RSS per rule and scale, the log-log slope of wall time against the number of participants between
-the two largest measured scales (the target is for 10x->100x), and the whole run's wall time) replaces the text
+10x and 100x (the target's span; else the two largest measured scales), and the whole run's wall time) replaces the text
 between the scale markers of ``docs/performance.md``; the plot goes to ``docs/figures/scale.png``.
 Nothing is asserted: wall times depend on the load of this shared machine, which is recorded.
 """
@@ -102,12 +102,20 @@ def run_scale(scale: int, cores: int, keep: Path | None, omit: tuple[str, ...] =
     return table[COLUMNS]
 
 
-def slopes(measurements: pd.DataFrame, value: str = "wall_s") -> pd.Series:
-    """Per rule, the log-log slope of ``value`` against participants between the two largest measured scales."""
+def slope_span(measurements: pd.DataFrame) -> tuple[int, int] | None:
+    """The two scales a slope spans: 10x and 100x (the target's span) when both are measured, else the two largest."""
     measured = sorted(measurements["scale"].unique())
-    if len(measured) < 2:
+    if {10, 100} <= set(measured):
+        return 10, 100
+    return (measured[-2], measured[-1]) if len(measured) >= 2 else None
+
+
+def slopes(measurements: pd.DataFrame, value: str = "wall_s") -> pd.Series:
+    """Per rule, the log-log slope of ``value`` against participants across :func:`slope_span`."""
+    span = slope_span(measurements)
+    if span is None:
         return pd.Series(dtype=float)
-    low, high = measured[-2], measured[-1]
+    low, high = span
     wide = measurements.pivot_table(index="rule", columns="scale", values=value)
     participants = measurements.groupby("scale")["participants"].first()
     return np.log(wide[high] / wide[low]) / np.log(participants[high] / participants[low])
@@ -120,7 +128,7 @@ def report(measurements: pd.DataFrame) -> str:
     rss = measurements.pivot_table(index="rule", columns="scale", values="max_rss_mb")
     cpu = measurements.pivot_table(index="rule", columns="scale", values="cpu_s")
     slope, cpu_slope = slopes(measurements), slopes(measurements, "cpu_s")
-    span = f"{scales[-2]}x->{scales[-1]}x" if len(scales) >= 2 else "(needs two scales)"
+    span = "{}x->{}x".format(*slope_span(measurements)) if len(scales) >= 2 else "(needs two scales)"
     order = wall[scales[-1]].sort_values(ascending=False).index
     header = ["rule", *[f"{scale}x: wall s (CPU s) / MB" for scale in scales], f"slope wall / CPU {span}"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -130,9 +138,8 @@ def report(measurements: pd.DataFrame) -> str:
             else f"{wall.loc[rule, scale]:.1f} ({cpu.loc[rule, scale]:.1f}) / {rss.loc[rule, scale]:.0f}"
             for scale in scales
         ]
-        lines.append(
-            f"| `{rule}` | " + " | ".join(cells) + f" | {slope.get(rule, float('nan')):.2f} / {cpu_slope.get(rule, float('nan')):.2f} |"
-        )
+        shown = [f"{value:.2f}" if np.isfinite(value) else "-" for value in (slope.get(rule, np.nan), cpu_slope.get(rule, np.nan))]
+        lines.append(f"| `{rule}` | " + " | ".join(cells) + f" | {shown[0]} / {shown[1]} |")
     runs = measurements.groupby("scale").agg(
         participants=("participants", "first"), run_wall_s=("run_wall_s", "first"), rules=("rule", "size"),
         sum_wall_s=("wall_s", "sum"), sum_cpu_s=("cpu_s", "sum"), max_rss_mb=("max_rss_mb", "max"), load_before=("load_before", "first"),

@@ -15,7 +15,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from analysis.cohorts.outcomes import derive_outcomes
 from analysis.errors import AnalysisError, ConfigError
-from analysis.render.perception import perception_elo_tables, perception_tables, plot_gap_bins
+from analysis.render.perception import elo_table_keywords, perception_tables, plot_gap_bins
 from analysis.secondary.perception import (
     CHOICE_COLUMNS,
     GAP_BIN_COLUMNS,
@@ -269,7 +269,8 @@ def test_tables_and_figure(results, elo, settings):
     assert rendered["perception"]["md"].startswith("SYNTHETIC DATA")
     assert "Absolute composite gap" in rendered["perception"]["md"]
     out = elo_analysis(results.choices, results.strengths, elo, **elo_keywords(settings))
-    rendered = perception_elo_tables(out.logit, out.logit_fit, out.rank_correlations, "composite", "demo", synthetic=False)
+    rendered = perception_tables(out.logit, out.logit_fit, out.rank_correlations, synthetic=False,
+                                 **elo_table_keywords("composite", "demo"))
     assert "SYNTHETIC" not in rendered["perception_elo"]["md"] and "vs elo" in rendered["perception_elo"]["md"]
     figure = plot_gap_bins(results.gap_bins, results.curve, results.logit_fit, results.logit, synthetic=True)
     assert isinstance(figure, Figure) and figure._suptitle.get_text().startswith("SYNTHETIC DATA")

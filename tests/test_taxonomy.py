@@ -16,6 +16,7 @@ from statsmodels.stats.multitest import multipletests
 from analysis.cohorts.outcomes import derive_outcomes
 from analysis.constants import DIMENSIONS, PRESCRIPTIVE_DIMENSIONS
 from analysis.errors import AnalysisError, ConfigError
+from analysis.prereg.keywords import mining_keywords
 from analysis.secondary.taxonomy import (
     CHANGE_COLUMNS,
     LEFT_OUT_COLUMNS,
@@ -72,19 +73,7 @@ def change_test(settings) -> ChangeTest:
 
 def _mining_keywords(settings, **overrides) -> dict:
     """The keywords of :func:`mine_phrases` from the registered ``taxonomy`` block, some replaced."""
-    mining = settings["mining"]
-    keywords = {
-        "min_participants": settings["min_participants"],
-        "text": TextNormalisation.from_plan(settings["text"]),
-        "ngram_range": settings["ngram_range"],
-        "drop_nested_share": settings["drop_nested_share"],
-        "split": SplitRule.from_plan(mining["split"]),
-        "prior_type": mining["prior"]["type"],
-        "prior_background": mining["prior"]["background"],
-        "prior_scale": mining["prior"]["scale"],
-        "z_threshold": mining["z_threshold"],
-    }
-    return {**keywords, **overrides}
+    return {**mining_keywords(settings), **overrides}
 
 
 def _outcomes(plan, cohort):

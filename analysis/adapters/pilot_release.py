@@ -43,7 +43,7 @@ from analysis.cohorts.privacy import excerpt
 from analysis.constants import DIMENSIONS, SCORE_MAX, SCORE_MIN
 from analysis.errors import CohortValidationError, InputFileError, ValidationIssue
 from analysis.runtime import atomic
-from analysis.runtime.checksums import file_sha256
+from analysis.runtime.checksums import file_checksums
 
 __all__ = [
     "PILOT_RELEASE_REPOSITORY", "PILOT_RELEASE_COMMIT", "DEFAULT_BASE_URL", "REFERENCE_DIR", "MANIFEST_PATH",
@@ -150,7 +150,7 @@ def verify_release(files: Mapping[str, str | Path], manifest: pd.DataFrame) -> d
         path = Path(files[row.key])
         if not path.is_file():
             raise InputFileError(f"{path}: file not found; expected the release file {row.path}")
-        digest = file_sha256(path)
+        digest = file_checksums(path)["sha256"]
         if digest != row.sha256:
             problems.append(f"{path}: sha256 {digest}, expected {row.sha256} (release file {row.path})")
         found[row.path] = digest

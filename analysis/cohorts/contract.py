@@ -28,7 +28,7 @@ from analysis.constants import (
     TROUBLE_TYPES,
 )
 from analysis.errors import CohortValidationError, InputFileError, ValidationIssue
-from analysis.runtime.checksums import file_sha256
+from analysis.runtime.checksums import file_checksums
 from analysis.runtime.lazy_imports import lazy_module
 
 __all__ = [
@@ -427,6 +427,6 @@ def load_and_validate(
         "contract_version": CONTRACT_VERSION,
         "rows": {name: int(len(frame)) for name, frame in tables.items()},
         "judges": sorted(tables.scores["judge"].unique().tolist()),
-        "sha256": {name: file_sha256(path) for name, path in files.items()},
+        "sha256": {name: file_checksums(path)["sha256"] for name, path in files.items()},
     }
     return tables, summary

@@ -2,7 +2,7 @@
 
 * :func:`perception_tables`: a choice logit (coefficients, N) and its rank correlations, rendered as
   CSV, LaTeX and Markdown by :func:`analysis.render.tables.render_table`;
-* :func:`perception_elo_tables`: the same for the Elo comparison;
+* :func:`elo_table_keywords`: its keywords for the Elo comparison (label of the gap, name, caption);
 * :func:`plot_gap_bins`: the share choosing the higher-scored conversation by gap, with the fitted logit.
 
 The statistics are in :mod:`analysis.secondary.perception`. Rounding happens here and only here.
@@ -18,7 +18,7 @@ import pandas as pd
 from analysis.render.style import STYLE, suptitle
 from analysis.render.tables import display_table, format_coefficient, format_count, format_number, format_p_value, render_table
 
-__all__ = ["perception_tables", "perception_elo_tables", "plot_gap_bins"]
+__all__ = ["perception_tables", "elo_table_keywords", "plot_gap_bins"]
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -94,35 +94,28 @@ def perception_tables(
                                label=f"tab:{name.replace('_', '-')}-{cohort}", synthetic=synthetic)}
 
 
-def perception_elo_tables(
-    logit: pd.DataFrame, fit: pd.DataFrame, ranks: pd.DataFrame, agreement_gap: str, cohort: str, synthetic: bool
-) -> dict[str, dict[str, str]]:
-    """The display table of the Elo comparison: the agreement logit and the rank correlations.
+def elo_table_keywords(agreement_gap: str, cohort: str) -> dict:
+    """Keywords of :func:`perception_tables` (all but ``synthetic``) for the table of the Elo comparison.
 
     Parameters
     ----------
-    logit, fit, ranks : pandas.DataFrame
-        The agreement logit's coefficients, its fit summary and the rank correlations, as
-        :func:`perception_tables` takes them.
     agreement_gap : str
-        The gap the logit uses: ``"elo"`` labels the gap term ``Absolute Elo gap / 100``; any other
-        value ``Absolute composite gap``.
+        The gap the agreement logit uses (the plan's ``perception.elo.agreement_gap``): ``"elo"``
+        labels the gap term ``Absolute Elo gap / 100``; any other value ``Absolute composite gap``.
     cohort : str
         Cohort name, used in the caption and the label ``tab:perception-elo-<cohort>``.
-    synthetic : bool
-        Whether the data are simulated (the caption then says so).
 
     Returns
     -------
     dict
-        ``{"perception_elo": {"csv": ..., "tex": ..., "md": ...}}``.
+        ``cohort``, ``gap_label``, ``name`` (``perception_elo``, the key of the result) and ``caption``.
     """
-    return perception_tables(
-        logit, fit, ranks, cohort, synthetic,
-        gap_label="Absolute Elo gap / 100" if agreement_gap == "elo" else "Absolute composite gap",
-        name="perception_elo",
-        caption=f"Perception task: agreeing with the LLM's Elo preference (cohort {cohort})",
-    )
+    return {
+        "cohort": cohort,
+        "gap_label": "Absolute Elo gap / 100" if agreement_gap == "elo" else "Absolute composite gap",
+        "name": "perception_elo",
+        "caption": f"Perception task: agreeing with the LLM's Elo preference (cohort {cohort})",
+    }
 
 
 def plot_gap_bins(bins: pd.DataFrame, curve: pd.DataFrame, fit: pd.DataFrame, logit: pd.DataFrame, synthetic: bool = False) -> Figure:

@@ -10,34 +10,20 @@ import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["BLOCK_SIZE", "file_sha256", "file_checksums", "git_blob_id"]
+__all__ = ["BLOCK_SIZE", "file_checksums", "git_blob_id"]
 
 # Files are read in blocks of this many bytes, so a large release file is never held in memory.
 BLOCK_SIZE = 1 << 20
 
 
+def _blob_header(size: int) -> bytes:
+    # Git hashes a blob as this header followed by the bytes.
+    return b"blob " + str(size).encode("ascii") + b"\0"
+
+
 def _blocks(path: str | Path) -> Iterator[bytes]:
     with open(path, "rb") as handle:
         yield from iter(lambda: handle.read(BLOCK_SIZE), b"")
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes (read in blocks).
-
-    Parameters
-    ----------
-    path : str or Path
-        The file.
-
-    Returns
-    -------
-    str
-        The sha256 hex digest (64 lowercase hex characters) of the file's content.
-    """
-    digest = hashlib.sha256()
-    for block in _blocks(path):
-        digest.update(block)
-    return digest.hexdigest()
 
 
 def git_blob_id(content: bytes) -> str:
@@ -53,7 +39,7 @@ def git_blob_id(content: bytes) -> str:
     str
         The sha1 hex digest (40 lowercase hex characters) that ``git hash-object`` gives.
     """
-    return hashlib.sha1(b"blob " + str(len(content)).encode("ascii") + b"\0" + content).hexdigest()
+    return hashlib.sha1(_blob_header(len(content)) + content).hexdigest()
 
 
 def file_checksums(path: str | Path) -> dict:
@@ -67,10 +53,11 @@ def file_checksums(path: str | Path) -> dict:
     Returns
     -------
     dict
-        ``size`` (bytes), ``sha256`` and ``git_blob`` (hex digests).
+        ``size`` (bytes), ``sha256`` (64 lowercase hex characters) and ``git_blob``
+        (40, as ``git hash-object`` gives).
     """
     size = Path(path).stat().st_size
-    sha256, blob = hashlib.sha256(), hashlib.sha1(b"blob " + str(size).encode("ascii") + b"\0")
+    sha256, blob = hashlib.sha256(), hashlib.sha1(_blob_header(size))
     for block in _blocks(path):
         sha256.update(block)
         blob.update(block)

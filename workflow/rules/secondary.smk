@@ -3,6 +3,7 @@
 # config/prereg.yaml under `secondary_analyses:`, all exploratory.
 
 from analysis.prereg.keywords import elo_keywords, improvement_keywords, perception_keywords, silent_empathy_keywords
+from analysis.render.perception import elo_table_keywords
 
 SECONDARY = PREREG["secondary_analyses"]
 SECONDARY_EXCLUSIONS = [rule["id"] for rule in PREREG["exclusions"]]
@@ -329,13 +330,12 @@ rule render_perception_elo_table:
         logit="results/{cohort}/perception/elo_logit.csv",
         logit_fit="results/{cohort}/perception/elo_logit_fit.csv",
         rank_correlations="results/{cohort}/perception/elo_rank_correlations.csv",
-        code=code("render_perception_elo_table"),
+        code=code("render_perception_tables"),
     output:
         **{f"perception_elo_{ext}": f"reports/{{cohort}}/tables/perception_elo.{ext}" for ext in ("csv", "tex", "md")},
     params:
         keywords=lambda wildcards: dict(
-            agreement_gap=SECONDARY["perception"]["elo"]["agreement_gap"],
-            cohort=wildcards.cohort,
+            elo_table_keywords(SECONDARY["perception"]["elo"]["agreement_gap"], wildcards.cohort),
             synthetic=is_synthetic(wildcards),
         ),
     log:
@@ -345,7 +345,7 @@ rule render_perception_elo_table:
     conda:
         "../../environment.yml"
     script:
-        "../scripts/render_perception_elo_table.py"
+        "../scripts/render_perception_tables.py"
 
 
 rule render_improvement_tables:

@@ -1,4 +1,5 @@
-"""Rule render_perception_tables: the perception logit and the Bradley-Terry rank correlation."""
+"""Rules render_perception_tables and render_perception_elo_table: a choice logit (the perception logit, or
+the agreement with the LLM's Elo preference) and its Bradley-Terry rank correlations."""
 
 import pandas as pd
 
@@ -6,7 +7,7 @@ from analysis.render.perception import perception_tables
 from analysis.render.tables import write_rendered_tables
 from analysis.runtime.runlog import logged_step
 
-with logged_step(snakemake.log[0], "render_perception_tables") as log:
+with logged_step(snakemake.log[0], snakemake.rule) as log:
     rendered = perception_tables(
         pd.read_csv(snakemake.input.logit),
         pd.read_csv(snakemake.input.logit_fit),

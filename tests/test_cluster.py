@@ -24,7 +24,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from analysis.runtime.resources import bayes_memory_mb, count_participants, largest_node_cpus, slurm_nodes, slurm_status_command
+from analysis.runtime.resources import (
+    bayes_memory_mb,
+    bayes_runtime_minutes,
+    count_participants,
+    largest_node_cpus,
+    slurm_nodes,
+    slurm_status_command,
+)
 from tests.conftest import REPO
 from tests.output_comparison import compare_outputs
 from tests.workflow_runs import quick_plan
@@ -41,7 +48,6 @@ TINY = {
 COHORTS = {"tiny": {"format": "simulated", "simulation": TINY}}
 CHAINS = 4  # more than the 2 CPUs of a CI node: the profile must cap the fits' threads
 PROFILE_DEFAULTS = {"mem_mb": 2000, "runtime": 20}  # default-resources of workflow/profiles/slurm
-BAYES_RUNTIME_MINUTES = 60  # workflow/rules/bayes.smk
 RUN_TIMEOUT_S = 1800
 NODES = slurm_nodes()
 
@@ -191,11 +197,12 @@ def test_each_job_asked_for_what_its_rule_declared(runs):
         assert {key: asked[key] for key in declared} == declared, (rule, asked, declared)
         assert state == "COMPLETED", line
         # independently of Snakemake's plan: the fits ask for their chains (capped at the largest node),
-        # memory estimated from the cohort, an hour; every other rule for the profile's defaults
+        # memory and time estimated from the cohort; every other rule for the profile's defaults
         if rule.startswith("fit_bayes_"):
             effects = 6 if rule == "fit_bayes_ordinal" else 1
             sampler = plan["bayesian_models"]["sampler"]
-            expected = {"cpus": min(CHAINS, cap), "mem_mb": bayes_memory_mb(participants, effects, sampler), "runtime": BAYES_RUNTIME_MINUTES}
+            expected = {"cpus": min(CHAINS, cap), "mem_mb": bayes_memory_mb(participants, effects),
+                        "runtime": bayes_runtime_minutes(participants, effects, sampler, min(CHAINS, cap))}
         else:
             expected = {"cpus": 1, **PROFILE_DEFAULTS}
         assert asked == expected, (rule, asked, expected)

@@ -22,7 +22,7 @@ import yaml
 from analysis.models.bayes import CONTRAST_COLUMNS, DIAGNOSTIC_COLUMNS, EFFECT_COLUMNS, PPC_COLUMNS
 from analysis.models.estimator_comparison import COMPARISON_COLUMNS
 from analysis.prereg.specs import read_spec_record, spec_record
-from analysis.runtime.resources import bayes_memory_mb, count_participants
+from analysis.runtime.resources import bayes_memory_mb, bayes_runtime_minutes, bayes_trace_disk_mb, count_participants
 from tests.conftest import REPO
 from tests.workflow_runs import ARM_SIZES, IMPOSSIBLE_ESS, quick_plan, snakemake
 
@@ -100,7 +100,7 @@ def test_reports_are_labelled_synthetic(bayes_run):
 
 def test_the_slurm_profile_schedules_the_fits_with_resources_scaled_to_the_cohort(bayes_run):
     """A dry run through workflow/profiles/slurm (the SLURM executor plugin is installed): each fit asks
-    for its chains as CPUs, an hour, and memory estimated from the cohort's participants."""
+    for its chains as CPUs, and memory, run time and temporary disk estimated from the cohort's participants."""
     plan = yaml.safe_load((bayes_run / "prereg.yaml").read_text(encoding="utf-8"))
     sampler = plan["bayesian_models"]["sampler"]
     process = snakemake(
@@ -113,7 +113,9 @@ def test_the_slurm_profile_schedules_the_fits_with_resources_scaled_to_the_cohor
     jobs = {block.split(":", 1)[0]: block for block in process.stdout.split("rule ")[1:]}
     for rule, effects in (("fit_bayes_ordinal", 6), ("fit_bayes_composite", 1)):
         resources = next(line for line in jobs[rule].splitlines() if line.strip().startswith("resources:"))
-        assert f"mem_mb={bayes_memory_mb(participants, effects, sampler)}," in resources and "runtime=60" in resources
+        assert f"mem_mb={bayes_memory_mb(participants, effects)}," in resources
+        assert f"runtime={bayes_runtime_minutes(participants, effects, sampler, sampler['chains'])}" in resources
+        assert f"disk_mb={bayes_trace_disk_mb(participants, effects, sampler)}" in resources
         assert f"threads: {sampler['chains']}" in jobs[rule]
 
 

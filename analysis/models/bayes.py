@@ -77,7 +77,7 @@ __all__ = [
     "trial_design", "discretise_scores", "outcome_values", "beneficial_directions", "cumulative_logit_logp",
     "cumulative_logit_random", "expected_score", "build_ordinal_model", "build_composite_model", "Sampler", "sampled_trace",
     "sample_model", "loaded", "thin_posterior", "expected_score_effects", "Gates", "diagnostics_table", "gate_problems", "enforce_gates", "BayesFit",
-    "fit_ordinal_model", "fit_composite_model", "ORDINAL_SCALES", "bayes_effects", "ppc_category_proportions",
+    "fit_ordinal_model", "fit_composite_model", "FIT_FUNCTIONS", "ORDINAL_SCALES", "bayes_effects", "ppc_category_proportions",
     "summarise_models",
 ]
 
@@ -1291,6 +1291,10 @@ def fit_composite_model(
 # ---------------------------------------------------------------------------------------------
 # Summaries: effects, contrasts, posterior predictive proportions
 # ---------------------------------------------------------------------------------------------
+
+
+# The fit function of each registered model (``bayesian_models.<model>``).
+FIT_FUNCTIONS = {"ordinal": fit_ordinal_model, "composite": fit_composite_model}
 
 
 def _summary_rows(draws: xr.DataArray, hdi_prob: float, direction: str) -> dict:

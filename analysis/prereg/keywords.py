@@ -182,7 +182,7 @@ def agreement_keywords(agreement: Mapping) -> dict:
 
 
 def power_keywords(power: Mapping) -> dict:
-    """Keywords of ``analysis.planning.power.design_analysis`` from the power-analysis power.
+    """Keywords of ``analysis.planning.power.design_analysis`` from the power-analysis block.
 
     Parameters
     ----------
@@ -193,7 +193,7 @@ def power_keywords(power: Mapping) -> dict:
     Returns
     -------
     dict
-        The keywords the power set; the trial's design, hypotheses and primary analysis come from the
+        The keywords the block sets; the trial's design, hypotheses and primary analysis come from the
         rest of the plan.
     """
     return {

@@ -19,14 +19,32 @@ from pathlib import Path
 from analysis.errors import PipelineError
 
 __all__ = [
-    "BASE_MEMORY_MB", "DRAW_MEMORY_FACTOR", "BYTES_PER_VALUE", "count_participants", "bayes_memory_mb",
+    "BASE_MEMORY_MB", "MEMORY_MB_PER_EFFECT", "MEMORY_MB_PER_PARTICIPANT", "SAMPLING_SECONDS_PER_VALUE_ITERATION",
+    "REFERENCE_VALUES", "SAMPLING_EXPONENT", "FIXED_SECONDS", "TRACE_BYTES_PER_VALUE_ITERATION", "MEMORY_MARGIN", "TIME_MARGIN",
+    "DISK_MARGIN", "count_participants", "bayes_memory_mb", "bayes_runtime_minutes",
+    "bayes_trace_disk_mb",
     "SLURM_QUERY_TIMEOUT_S", "ResourceRequestError", "SlurmNode", "parse_sinfo_nodes", "parse_accounting_storage",
     "slurm_nodes", "slurm_status_command", "largest_node_cpus", "check_fits_a_node",
 ]
 
-BASE_MEMORY_MB = 1500  # interpreter, PyMC/PyTensor/nutpie, the compiled model and the data
-DRAW_MEMORY_FACTOR = 2.5  # copies of the draws alive at once (sampler storage, InferenceData, thinning)
-BYTES_PER_VALUE = 8
+# The Bayesian fits' requests, fitted to the registered fits measured at 1x, 3x and 10x the trial on a
+# 2-core machine (docs/performance.md, "Beyond 1x"; benchmarks/bench_bayes.py --scale K). A "value" is one
+# participant effect (participants x effects per participant); an "iteration" is one of a chain's tuning or
+# kept (draws x thin) iterations. The draws go to a trace on disk as they are made
+# (analysis.models.bayes.sampled_trace), so memory grows with the participants, not with the iterations.
+BASE_MEMORY_MB = 500  # interpreter, PyMC/PyTensor/nutpie
+MEMORY_MB_PER_EFFECT = 90  # the compiled model grows with the effects per participant
+MEMORY_MB_PER_PARTICIPANT = 0.07  # data, gradients, the posterior predictive draws, diagnostics
+# Sampling seconds per value and iteration of one chain on one core at paper_sim's ordinal model (5,808 values);
+# the cost per value grows as values ** SAMPLING_EXPONENT (longer trajectories on a larger posterior).
+SAMPLING_SECONDS_PER_VALUE_ITERATION = 1.92e-6
+REFERENCE_VALUES = 5808
+SAMPLING_EXPONENT = 0.48
+FIXED_SECONDS = 120  # start-up, compilation (cold cache), posterior predictive draws, diagnostics, writing
+TRACE_BYTES_PER_VALUE_ITERATION = 24  # participant effects, gradient and unconstrained draw, float64
+MEMORY_MARGIN = 1.25  # over the fitted line, which lies above every measurement
+TIME_MARGIN = 1.5  # over the fitted time: another CPU, another cohort's posterior geometry
+DISK_MARGIN = 1.25
 
 
 def count_participants(outcomes_path: str | Path) -> int:
@@ -35,18 +53,75 @@ def count_participants(outcomes_path: str | Path) -> int:
         return len({row["participant_id"] for row in csv.DictReader(handle)})
 
 
-def bayes_memory_mb(n_participants: int, n_effects_per_participant: int, sampler: Mapping) -> int:
-    """Memory (MB) to request for a Bayesian fit.
+def _iterations_per_chain(sampler: Mapping) -> int:
+    return int(sampler.get("tune", 1000)) + int(sampler["draws"]) * int(sampler.get("thin", 1))
 
-    The participant effects dominate: every chain holds ``draws x thin`` iterations of
-    ``n_participants x n_effects_per_participant`` values (float64) until thinning, and they are
-    copied while the InferenceData is built. Measured on paper_sim (968 participants x 6 effects,
-    4 chains x 4000 iterations): max RSS 2,688 MB for the ordinal fit, 1,106 MB for the composite
-    (logs/fit_bayes_*/paper_sim.benchmark.tsv); this estimate gives 3,273 and 1,796.
+
+def bayes_memory_mb(n_participants: int, n_effects_per_participant: int) -> int:
+    """Memory (MB) to request for a Bayesian fit: a line in the participants, with a margin.
+
+    Parameters
+    ----------
+    n_participants : int
+        Participants in the cohort.
+    n_effects_per_participant : int
+        Participant effects the model samples (6 for the ordinal model, 1 for the composite).
+
+    Returns
+    -------
+    int
+        ``MEMORY_MARGIN x (BASE_MEMORY_MB + MEMORY_MB_PER_EFFECT x effects + MEMORY_MB_PER_PARTICIPANT x
+        participants)``, rounded up.
     """
-    iterations = sampler["chains"] * sampler["draws"] * sampler.get("thin", 1)
-    draws_mb = n_participants * n_effects_per_participant * iterations * BYTES_PER_VALUE / 2**20
-    return int(math.ceil(BASE_MEMORY_MB + DRAW_MEMORY_FACTOR * draws_mb))
+    estimate = BASE_MEMORY_MB + MEMORY_MB_PER_EFFECT * n_effects_per_participant + MEMORY_MB_PER_PARTICIPANT * n_participants
+    return int(math.ceil(MEMORY_MARGIN * estimate))
+
+
+def bayes_runtime_minutes(n_participants: int, n_effects_per_participant: int, sampler: Mapping, cores: int) -> int:
+    """Wall time (minutes) to request for a Bayesian fit.
+
+    Parameters
+    ----------
+    n_participants, n_effects_per_participant : int
+        As for :func:`bayes_memory_mb`.
+    sampler : Mapping
+        The registered ``bayesian_models.sampler`` (``chains``, ``draws``, ``thin``, ``tune``).
+    cores : int
+        CPUs the job gets (the chains share them).
+
+    Returns
+    -------
+    int
+        ``TIME_MARGIN x (FIXED_SECONDS + sampling)`` in minutes, rounded up. Sampling costs
+        ``SAMPLING_SECONDS_PER_VALUE_ITERATION x (values / REFERENCE_VALUES) ** SAMPLING_EXPONENT`` per value
+        and iteration of a chain; the chains take turns on ``cores``.
+    """
+    chains = int(sampler["chains"])
+    rounds = math.ceil(chains / max(1, min(cores, chains)))
+    values = n_participants * n_effects_per_participant
+    per_value = SAMPLING_SECONDS_PER_VALUE_ITERATION * (values / REFERENCE_VALUES) ** SAMPLING_EXPONENT
+    sampling = per_value * values * _iterations_per_chain(sampler) * rounds
+    return int(math.ceil(TIME_MARGIN * (FIXED_SECONDS + sampling) / 60))
+
+
+def bayes_trace_disk_mb(n_participants: int, n_effects_per_participant: int, sampler: Mapping) -> int:
+    """Disk (MB) the fit's trace takes in the job's temporary folder while it runs.
+
+    Parameters
+    ----------
+    n_participants, n_effects_per_participant : int
+        As for :func:`bayes_memory_mb`.
+    sampler : Mapping
+        The registered ``bayesian_models.sampler``.
+
+    Returns
+    -------
+    int
+        ``DISK_MARGIN x TRACE_BYTES_PER_VALUE_ITERATION`` per value and iteration of every chain.
+    """
+    values = n_participants * n_effects_per_participant
+    trace = TRACE_BYTES_PER_VALUE_ITERATION * values * int(sampler["chains"]) * _iterations_per_chain(sampler)
+    return int(math.ceil(DISK_MARGIN * trace / 2**20))
 
 
 SLURM_QUERY_TIMEOUT_S = 20

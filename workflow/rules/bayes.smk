@@ -5,7 +5,6 @@
 from analysis.prereg.keywords import composite_model_keywords, ordinal_model_keywords
 
 BAYES = PREREG["bayesian_models"]
-BAYES_RUNTIME_MINUTES = 60  # cluster wall-time request; paper_sim takes under 2 minutes here (docs/performance.md)
 
 register_spec_records(["results/{cohort}/bayes/ordinal.spec.json"], analysis_ids=[BAYES["ordinal"]["id"]])
 register_spec_records(["results/{cohort}/bayes/composite.spec.json"], analysis_ids=[BAYES["composite"]["id"]])
@@ -27,12 +26,12 @@ register_targets(
 )
 
 
-# One rule per registered model, each with its own script (named after the rule), outputs, log,
-# benchmark and resources; the memory request counts the participant effects each model samples.
+# One rule per registered model, each with its own outputs, log, benchmark and resources (one script
+# serves both: the rule names its model); the memory request counts the participant effects each model samples.
 rule fit_bayes_ordinal:
     input:
         outcomes="results/{cohort}/outcomes/conversation_scores.csv",
-        code=code("fit_bayes_ordinal"),
+        code=code("fit_bayes_model"),
     output:
         idata="results/{cohort}/bayes/ordinal.nc",
         spec="results/{cohort}/bayes/ordinal.spec.json",
@@ -41,7 +40,8 @@ rule fit_bayes_ordinal:
     threads: BAYES["sampler"]["chains"]
     resources:
         mem_mb=bayes_memory("fit_bayes_ordinal", len(DIMENSIONS)),
-        runtime=BAYES_RUNTIME_MINUTES,
+        runtime=bayes_runtime(len(DIMENSIONS)),
+        disk_mb=bayes_disk(len(DIMENSIONS)),
     log:
         log="logs/fit_bayes_ordinal/{cohort}.log",
         diagnostics="logs/fit_bayes_ordinal/{cohort}.diagnostics.csv",
@@ -50,13 +50,13 @@ rule fit_bayes_ordinal:
     conda:
         "../../environment.yml"
     script:
-        "../scripts/fit_bayes_ordinal.py"
+        "../scripts/fit_bayes_model.py"
 
 
 rule fit_bayes_composite:
     input:
         outcomes="results/{cohort}/outcomes/conversation_scores.csv",
-        code=code("fit_bayes_composite"),
+        code=code("fit_bayes_model"),
     output:
         idata="results/{cohort}/bayes/composite.nc",
         spec="results/{cohort}/bayes/composite.spec.json",
@@ -65,7 +65,8 @@ rule fit_bayes_composite:
     threads: BAYES["sampler"]["chains"]
     resources:
         mem_mb=bayes_memory("fit_bayes_composite", 1),
-        runtime=BAYES_RUNTIME_MINUTES,
+        runtime=bayes_runtime(1),
+        disk_mb=bayes_disk(1),
     log:
         log="logs/fit_bayes_composite/{cohort}.log",
         diagnostics="logs/fit_bayes_composite/{cohort}.diagnostics.csv",
@@ -74,7 +75,7 @@ rule fit_bayes_composite:
     conda:
         "../../environment.yml"
     script:
-        "../scripts/fit_bayes_composite.py"
+        "../scripts/fit_bayes_model.py"
 
 
 rule summarise_bayes_models:

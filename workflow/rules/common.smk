@@ -457,7 +457,14 @@ def report_inputs(wildcards):
 # Cluster resources (README, "Running on a cluster"): requests estimated from the cohort.
 from functools import cache
 
-from analysis.runtime.resources import bayes_memory_mb, check_fits_a_node, count_participants, slurm_nodes
+from analysis.runtime.resources import (
+    bayes_memory_mb,
+    bayes_runtime_minutes,
+    bayes_trace_disk_mb,
+    check_fits_a_node,
+    count_participants,
+    slurm_nodes,
+)
 
 
 @cache
@@ -469,13 +476,12 @@ def submission_nodes():
 
 
 def bayes_memory(rule_name, n_effects_per_participant):
-    """Memory request (MB) of a Bayesian fit, from the cohort's participants and the registered
-    sampler (analysis.runtime.resources.bayes_memory_mb); evaluated when the job is scheduled. Under SLURM,
-    a request no node can hold stops the run before the job is submitted (it would pend for ever)."""
-    sampler = PREREG["bayesian_models"]["sampler"]
+    """Memory request (MB) of a Bayesian fit, from the cohort's participants
+    (analysis.runtime.resources.bayes_memory_mb); evaluated when the job is scheduled. Under SLURM, a request
+    no node can hold stops the run before the job is submitted (it would pend for ever)."""
 
     def memory_mb(wildcards, input, threads):
-        request = bayes_memory_mb(count_participants(input.outcomes), n_effects_per_participant, sampler)
+        request = bayes_memory_mb(count_participants(input.outcomes), n_effects_per_participant)
         nodes = submission_nodes()
         if nodes:
             check_fits_a_node(rule_name, threads, request, nodes, wildcards=f"cohort={wildcards.cohort}")
@@ -484,12 +490,35 @@ def bayes_memory(rule_name, n_effects_per_participant):
     return memory_mb
 
 
+def bayes_runtime(n_effects_per_participant):
+    """Wall-time request (minutes) of a Bayesian fit, from the cohort's participants, the registered
+    sampler and the job's CPUs (analysis.runtime.resources.bayes_runtime_minutes)."""
+    sampler = PREREG["bayesian_models"]["sampler"]
+
+    def runtime(wildcards, input, threads):
+        return bayes_runtime_minutes(count_participants(input.outcomes), n_effects_per_participant, sampler, threads)
+
+    return runtime
+
+
+def bayes_disk(n_effects_per_participant):
+    """Disk request (MB) of a Bayesian fit: its trace in the job's temporary folder
+    (analysis.runtime.resources.bayes_trace_disk_mb)."""
+    sampler = PREREG["bayesian_models"]["sampler"]
+
+    def disk_mb(wildcards, input):
+        return bayes_trace_disk_mb(count_participants(input.outcomes), n_effects_per_participant, sampler)
+
+    return disk_mb
+
+
 def bayes_fit_params(bayes_model, keywords):
     """The params both Bayesian fit rules share: the model's analysis ID (`bayesian_models.<bayes_model>`),
     the trial's exclusions and aggregation, the sampler and the gates, and the keywords of the model's fit
     function (`keywords`, from its plan block: analysis.prereg.keywords) with the trial's arms."""
     bayes = PREREG["bayesian_models"]
     return {
+        "model": bayes_model,
         "analysis_id": bayes[bayes_model]["id"],
         "confirmatory": bayes["confirmatory"],
         "exclusions": [rule["id"] for rule in PREREG["exclusions"]],

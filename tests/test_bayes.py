@@ -844,3 +844,22 @@ def test_registered_plan_has_the_bayesian_section(registered):
     assert set(registered["ordinal"]["gated"]) == set(ORDINAL_QUANTITIES)
     assert set(registered["composite"]["gated"]) == set(COMPOSITE_QUANTITIES)
     assert (REPO / "workflow" / "rules" / "bayes.smk").is_file()
+
+
+def test_a_trace_on_disk_holds_the_same_draws_as_one_in_memory(composite_data, registered, monkeypatch):
+    """Second formulation: the same model and sampler with the trace sampled into memory (nutpie's arrow
+    store) and written to disk (its zarr store, forced by a zero size limit): the same kept draws and
+    sample statistics."""
+    design = trial_design(composite_data, ARMS, "control")
+    model = build_composite_model(design, composite_data["overall_empathy"].to_numpy(), registered["composite"]["priors"])
+    sampler = replace(RECOVERY_SAMPLER, draws=100, tune=100)
+    names = ["arm_post", "participant_sd", "participant_z"]
+    in_memory = sample_model(model, sampler=sampler, var_names=names, cores=2)
+    monkeypatch.setattr(bayes, "IN_MEMORY_TRACE_BYTES", 0)
+    with bayes.sampled_trace(model, sampler=sampler, var_names=names, cores=2) as trace:
+        on_disk = bayes.loaded(trace)
+    assert set(on_disk.posterior.data_vars) == set(in_memory.posterior.data_vars)
+    assert set(on_disk.sample_stats.data_vars) == set(in_memory.sample_stats.data_vars)
+    for group in ("posterior", "sample_stats"):
+        for name in in_memory[group].data_vars:
+            np.testing.assert_array_equal(on_disk[group][name].to_numpy(), in_memory[group][name].to_numpy(), err_msg=name)

@@ -201,7 +201,7 @@ def test_each_job_asked_for_what_its_rule_declared(runs):
         if rule.startswith("fit_bayes_"):
             effects = 6 if rule == "fit_bayes_ordinal" else 1
             sampler = plan["bayesian_models"]["sampler"]
-            expected = {"cpus": min(CHAINS, cap), "mem_mb": bayes_memory_mb(participants, effects),
+            expected = {"cpus": min(CHAINS, cap), "mem_mb": bayes_memory_mb(participants, effects, sampler),
                         "runtime": bayes_runtime_minutes(participants, effects, sampler, min(CHAINS, cap))}
         else:
             expected = {"cpus": 1, **PROFILE_DEFAULTS}

@@ -22,17 +22,20 @@ from analysis.runtime.resources import (
 
 REGISTERED_SAMPLER = {"chains": 4, "draws": 1000, "thin": 4, "tune": 1000}
 # The registered fits measured on paper_sim scaled 1x, 3x and 10x (968, 2,904 and 9,680 participants) on this
-# 2-core machine, 2026-11-29: 1x and 3x with `.venv/bin/python benchmarks/bench_bayes.py --scale K` (max RSS and
-# wall seconds of each rule from its Snakemake benchmark file); 10x in-process (the fit function's wall time, the
-# process's peak RSS) with the registered sampler for the composite and 4 chains x (300 tuning + 100 x 4 kept)
-# iterations for the ordinal model (docs/performance.md, "Beyond 1x").
+# 2-core machine (docs/performance.md, "Beyond 1x"), with the path each takes now: a trace of at most
+# IN_MEMORY_TRACE_BYTES of draws in memory (1x, and the composite at 3x), a larger one on disk.
+# - in memory, 1x: `make reproduce` on a quiet machine at commit 4535868 (logs/fit_bayes_*/paper_sim.benchmark.tsv),
+#   2026-11-29; the composite at 3x: `benchmarks/bench_bayes.py --scale 3` at commit 0b53b53, 2026-11-29;
+# - on disk, 3x: `benchmarks/bench_bayes.py --scale 3` at commit fd3bad8, 2026-11-29; 10x: in-process (the fit
+#   function's wall time, the process's peak RSS), the composite with the registered sampler, the ordinal model
+#   with 4 chains x (300 tuning + 100 x 4 kept) iterations.
 MEASURED = [
     # (participants, effects, sampler, max RSS MB, wall s)
-    (968, 6, REGISTERED_SAMPLER, 1020, 192.0),
+    (968, 6, REGISTERED_SAMPLER, 2900, 125.3),
     (2904, 6, REGISTERED_SAMPLER, 1047, 617.8),
     (9680, 6, {**REGISTERED_SAMPLER, "tune": 300, "draws": 100}, 1615, 501.7),
-    (968, 1, REGISTERED_SAMPLER, 574, 30.1),
-    (2904, 1, REGISTERED_SAMPLER, 528, 39.1),
+    (968, 1, REGISTERED_SAMPLER, 1064, 13.1),
+    (2904, 1, REGISTERED_SAMPLER, 1045, 27.5),
     (9680, 1, REGISTERED_SAMPLER, 998, 131.6),
 ]
 
@@ -46,27 +49,30 @@ def test_participants_are_counted_once_each(tmp_path):
 
 @pytest.mark.parametrize(("participants", "effects", "sampler", "max_rss_mb", "seconds"), MEASURED)
 def test_requests_cover_the_measured_fits_without_doubling_them(participants, effects, sampler, max_rss_mb, seconds):
-    memory = bayes_memory_mb(participants, effects)
+    memory = bayes_memory_mb(participants, effects, sampler)
     assert max_rss_mb < memory < 2 * max_rss_mb
     minutes = bayes_runtime_minutes(participants, effects, sampler, cores=2)
     assert seconds / 60 < minutes < 6 * seconds / 60 + 5
 
 
 def test_requests_grow_with_participants_iterations_and_fewer_cores():
-    per_cohort = bayes_memory_mb(968, 6) - bayes_memory_mb(0, 6)
-    assert bayes_memory_mb(9680, 6) - bayes_memory_mb(0, 6) == pytest.approx(10 * per_cohort, abs=10)
+    on_disk = {**REGISTERED_SAMPLER, "tune": 10**6}  # a trace too large for memory at any cohort size
+    per_cohort = bayes_memory_mb(968, 6, on_disk) - bayes_memory_mb(0, 6, on_disk)
+    assert bayes_memory_mb(9680, 6, on_disk) - bayes_memory_mb(0, 6, on_disk) == pytest.approx(10 * per_cohort, abs=10)
+    assert bayes_memory_mb(968, 6, REGISTERED_SAMPLER) > bayes_memory_mb(968, 6, on_disk)  # the copies of a trace in memory
+    assert bayes_trace_disk_mb(968, 6, REGISTERED_SAMPLER) == 0 < bayes_trace_disk_mb(968, 6, on_disk)
     assert bayes_runtime_minutes(9680, 6, REGISTERED_SAMPLER, 4) > bayes_runtime_minutes(968, 6, REGISTERED_SAMPLER, 4)
     assert bayes_runtime_minutes(968, 6, REGISTERED_SAMPLER, 2) > bayes_runtime_minutes(968, 6, REGISTERED_SAMPLER, 4)
     assert bayes_runtime_minutes(968, 6, {**REGISTERED_SAMPLER, "thin": 1}, 4) < bayes_runtime_minutes(968, 6, REGISTERED_SAMPLER, 4)
-    assert bayes_trace_disk_mb(9680, 6, REGISTERED_SAMPLER) > 9 * bayes_trace_disk_mb(968, 6, REGISTERED_SAMPLER)
+    assert bayes_trace_disk_mb(29040, 6, REGISTERED_SAMPLER) > 9 * bayes_trace_disk_mb(2904, 6, REGISTERED_SAMPLER)
 
 
 def test_the_disk_request_covers_a_measured_trace():
     """`du` of the trace folder of nutpie.sample(..., zarr_store=nutpie.zarr_store.LocalStore(folder)) for the
     registered ordinal model on paper_sim (968 participants x 6 effects), 2 chains x (100 tuning + 100 kept)
     iterations: 51,268 KiB, of which 3 x 8.3-8.8 MiB per group for the participant effects, gradients and
-    unconstrained draws."""
-    assert bayes_trace_disk_mb(968, 6, {"chains": 2, "draws": 100, "thin": 1, "tune": 100}) > 51268 / 1024
+    unconstrained draws; here scaled to 20,100 iterations, a trace too large for memory."""
+    assert bayes_trace_disk_mb(968, 6, {"chains": 2, "draws": 100, "thin": 1, "tune": 20000}) > 51268 / 1024 * 20100 / 200
 
 
 # What a SLURM cluster offers (the profile workflow/profiles/slurm reads it; tests/test_cluster.py runs it)

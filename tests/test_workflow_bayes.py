@@ -113,7 +113,7 @@ def test_the_slurm_profile_schedules_the_fits_with_resources_scaled_to_the_cohor
     jobs = {block.split(":", 1)[0]: block for block in process.stdout.split("rule ")[1:]}
     for rule, effects in (("fit_bayes_ordinal", 6), ("fit_bayes_composite", 1)):
         resources = next(line for line in jobs[rule].splitlines() if line.strip().startswith("resources:"))
-        assert f"mem_mb={bayes_memory_mb(participants, effects)}," in resources
+        assert f"mem_mb={bayes_memory_mb(participants, effects, sampler)}," in resources
         assert f"runtime={bayes_runtime_minutes(participants, effects, sampler, sampler['chains'])}" in resources
         assert f"disk_mb={bayes_trace_disk_mb(participants, effects, sampler)}" in resources
         assert f"threads: {sampler['chains']}" in jobs[rule]

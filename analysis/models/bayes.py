@@ -69,6 +69,7 @@ from scipy.special import expit
 from analysis.errors import AnalysisError, ConfigError
 from analysis.models.bayes_columns import CONTRAST_COLUMNS, DIAGNOSTIC_COLUMNS, EFFECT_COLUMNS, PPC_COLUMNS
 from analysis.models.did import design_matrix
+from analysis.runtime.resources import IN_MEMORY_TRACE_BYTES, trace_size_bytes
 from analysis.runtime.runlog import Heartbeat, current_heartbeat
 
 __all__ = [
@@ -631,7 +632,7 @@ _UNREQUESTED_STATS = (
 
 
 def _sample_nutpie(
-    compiled, sampler: Sampler, iterations: int, cores: int, heartbeat: Heartbeat, trace_directory: str
+    compiled, sampler: Sampler, iterations: int, cores: int, heartbeat: Heartbeat, trace_directory: str | None
 ) -> az.InferenceData:
     """``nutpie.sample`` with the sampler's progress sent to ``heartbeat`` once a second.
 
@@ -668,8 +669,11 @@ def _sample_nutpie(
             self._save_warmup = False
             self._return_raw_trace = False
             self._html = None
-            self._zarr_store = nutpie.zarr_store.LocalStore(trace_directory)
-            self._store = _lib.PyStorage.zarr(self._zarr_store)
+            if trace_directory is None:
+                self._store = _lib.PyStorage.arrow()
+            else:
+                self._zarr_store = nutpie.zarr_store.LocalStore(trace_directory)
+                self._store = _lib.PyStorage.zarr(self._zarr_store)
             progress = _lib.ProgressType.template_callback(_NUTPIE_PROGRESS_MS, _NUTPIE_PROGRESS_TEMPLATE, cores, report)
             self._sampler = compiled._make_sampler(settings, np.zeros(compiled.n_dim), cores, progress, self._store)
 
@@ -710,9 +714,11 @@ def sampled_trace(
         ``posterior`` and ``sample_stats`` (with ``diverging``) of the kept draws; the posterior's
         attrs hold ``compile_seconds``, ``sampling_seconds``, ``engine``, ``backend``, ``thin`` and
         ``divergences``, the divergent transitions among all iterations after tuning (thinned out
-        ones included). With nutpie the draws stay on disk (a zarr store in a temporary folder,
-        removed when the context closes) and load when first read, so a caller can load a thinned
-        subset of a large variable (:func:`thin_posterior`) without ever holding all its draws.
+        ones included). With nutpie, a trace larger than
+        :data:`analysis.runtime.resources.IN_MEMORY_TRACE_BYTES` stays on disk (a zarr store in a
+        temporary folder, removed when the context closes) and loads when first read, so a caller can
+        load a thinned subset of a large variable (:func:`thin_posterior`) without ever holding all its
+        draws; a smaller one is sampled into memory (the same draws, a few seconds faster).
     """
     with ExitStack() as stack:
         engine = sampler.engine
@@ -727,7 +733,12 @@ def sampled_trace(
             compiled = nutpie.compile_pymc_model(model, backend=sampler.backend, var_names=list(var_names))
             compiled_at = time.perf_counter()
             progress.stage(f"sampling ({sampler.chains} chains on {cores} core(s))")
-            trace_directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="nutpie-trace-"))
+            trace_bytes = trace_size_bytes(compiled.n_dim, sampler)
+            trace_directory = (
+                stack.enter_context(tempfile.TemporaryDirectory(prefix="nutpie-trace-"))
+                if trace_bytes > IN_MEMORY_TRACE_BYTES else None
+            )
+            log.info("trace of %.0f MB %s", trace_bytes / 2**20, "on disk" if trace_directory else "in memory")
             idata = _sample_nutpie(compiled, sampler, iterations, cores, progress, trace_directory)
             for group in [name for name in idata.groups() if name.startswith("warmup_")]:
                 del idata[group]

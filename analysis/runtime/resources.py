@@ -20,8 +20,9 @@ from analysis.errors import PipelineError
 
 __all__ = [
     "BASE_MEMORY_MB", "MEMORY_MB_PER_EFFECT", "MEMORY_MB_PER_PARTICIPANT", "SAMPLING_SECONDS_PER_VALUE_ITERATION",
-    "REFERENCE_VALUES", "SAMPLING_EXPONENT", "FIXED_SECONDS", "TRACE_BYTES_PER_VALUE_ITERATION", "MEMORY_MARGIN", "TIME_MARGIN",
-    "DISK_MARGIN", "count_participants", "bayes_memory_mb", "bayes_runtime_minutes",
+    "REFERENCE_VALUES", "SAMPLING_EXPONENT", "FIXED_SECONDS", "TRACE_BYTES_PER_VALUE_ITERATION", "IN_MEMORY_TRACE_BYTES",
+    "IN_MEMORY_COPIES", "MEMORY_MARGIN", "TIME_MARGIN",
+    "DISK_MARGIN", "count_participants", "trace_size_bytes", "bayes_memory_mb", "bayes_runtime_minutes",
     "bayes_trace_disk_mb",
     "SLURM_QUERY_TIMEOUT_S", "ResourceRequestError", "SlurmNode", "parse_sinfo_nodes", "parse_accounting_storage",
     "slurm_nodes", "slurm_status_command", "largest_node_cpus", "check_fits_a_node",
@@ -42,6 +43,13 @@ REFERENCE_VALUES = 5808
 SAMPLING_EXPONENT = 0.48
 FIXED_SECONDS = 120  # start-up, compilation (cold cache), posterior predictive draws, diagnostics, writing
 TRACE_BYTES_PER_VALUE_ITERATION = 24  # participant effects, gradient and unconstrained draw, float64
+# A trace of at most this many bytes of draws (unconstrained values x chains x iterations, float64) is
+# sampled into memory, where nutpie's conversion keeps about IN_MEMORY_COPIES copies alive (fitted to
+# paper_sim's fits: 2,900 and 1,064 MB for the ordinal and composite models, 1,045 MB for the composite at
+# 3x); a larger one goes to disk. paper_sim's ordinal fit (0.9 GB of draws) stays in memory, as fast as
+# before; at 3x (2.7 GB) it would need 8.6 GB of memory.
+IN_MEMORY_TRACE_BYTES = 2**30
+IN_MEMORY_COPIES = 1.9
 MEMORY_MARGIN = 1.25  # over the fitted line, which lies above every measurement
 TIME_MARGIN = 1.5  # over the fitted time: another CPU, another cohort's posterior geometry
 DISK_MARGIN = 1.25
@@ -57,8 +65,29 @@ def _iterations_per_chain(sampler: Mapping) -> int:
     return int(sampler.get("tune", 1000)) + int(sampler["draws"]) * int(sampler.get("thin", 1))
 
 
-def bayes_memory_mb(n_participants: int, n_effects_per_participant: int) -> int:
-    """Memory (MB) to request for a Bayesian fit: a line in the participants, with a margin.
+def trace_size_bytes(n_values: int, sampler) -> float:
+    """Bytes of a fit's draws: ``n_values`` float64 values per iteration (tuning included) of every chain.
+
+    Parameters
+    ----------
+    n_values : int
+        Values sampled per iteration (the model's unconstrained dimension, or its participant effects).
+    sampler
+        The registered sampler, as a mapping (``bayesian_models.sampler``) or as an object with the same
+        attributes (``chains``, ``tune``, ``draws``, ``thin``).
+
+    Returns
+    -------
+    float
+        ``8 x n_values x chains x (tune + draws x thin)``.
+    """
+    settings = sampler if isinstance(sampler, Mapping) else vars(sampler)
+    return 8.0 * n_values * int(settings["chains"]) * _iterations_per_chain(settings)
+
+
+def bayes_memory_mb(n_participants: int, n_effects_per_participant: int, sampler: Mapping) -> int:
+    """Memory (MB) to request for a Bayesian fit: a line in the participants, with a margin, plus the
+    copies of the draws when the trace is small enough to be sampled into memory.
 
     Parameters
     ----------
@@ -66,14 +95,20 @@ def bayes_memory_mb(n_participants: int, n_effects_per_participant: int) -> int:
         Participants in the cohort.
     n_effects_per_participant : int
         Participant effects the model samples (6 for the ordinal model, 1 for the composite).
+    sampler : Mapping
+        The registered ``bayesian_models.sampler``.
 
     Returns
     -------
     int
         ``MEMORY_MARGIN x (BASE_MEMORY_MB + MEMORY_MB_PER_EFFECT x effects + MEMORY_MB_PER_PARTICIPANT x
-        participants)``, rounded up.
+        participants + in-memory draws)``, rounded up; the draws count ``IN_MEMORY_COPIES`` times their
+        :func:`trace_size_bytes` when that is at most ``IN_MEMORY_TRACE_BYTES``, else nothing.
     """
     estimate = BASE_MEMORY_MB + MEMORY_MB_PER_EFFECT * n_effects_per_participant + MEMORY_MB_PER_PARTICIPANT * n_participants
+    trace = trace_size_bytes(n_participants * n_effects_per_participant, sampler)
+    if trace <= IN_MEMORY_TRACE_BYTES:
+        estimate += IN_MEMORY_COPIES * trace / 2**20
     return int(math.ceil(MEMORY_MARGIN * estimate))
 
 
@@ -117,9 +152,12 @@ def bayes_trace_disk_mb(n_participants: int, n_effects_per_participant: int, sam
     Returns
     -------
     int
-        ``DISK_MARGIN x TRACE_BYTES_PER_VALUE_ITERATION`` per value and iteration of every chain.
+        ``DISK_MARGIN x TRACE_BYTES_PER_VALUE_ITERATION`` per value and iteration of every chain; 0 for a
+        trace sampled into memory (see :func:`bayes_memory_mb`).
     """
     values = n_participants * n_effects_per_participant
+    if trace_size_bytes(values, sampler) <= IN_MEMORY_TRACE_BYTES:
+        return 0
     trace = TRACE_BYTES_PER_VALUE_ITERATION * values * int(sampler["chains"]) * _iterations_per_chain(sampler)
     return int(math.ceil(DISK_MARGIN * trace / 2**20))
 

@@ -476,12 +476,13 @@ def submission_nodes():
 
 
 def bayes_memory(rule_name, n_effects_per_participant):
-    """Memory request (MB) of a Bayesian fit, from the cohort's participants
+    """Memory request (MB) of a Bayesian fit, from the cohort's participants and the registered sampler
     (analysis.runtime.resources.bayes_memory_mb); evaluated when the job is scheduled. Under SLURM, a request
     no node can hold stops the run before the job is submitted (it would pend for ever)."""
+    sampler = PREREG["bayesian_models"]["sampler"]
 
     def memory_mb(wildcards, input, threads):
-        request = bayes_memory_mb(count_participants(input.outcomes), n_effects_per_participant)
+        request = bayes_memory_mb(count_participants(input.outcomes), n_effects_per_participant, sampler)
         nodes = submission_nodes()
         if nodes:
             check_fits_a_node(rule_name, threads, request, nodes, wildcards=f"cohort={wildcards.cohort}")

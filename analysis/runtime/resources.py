@@ -62,7 +62,7 @@ def count_participants(outcomes_path: str | Path) -> int:
 
 
 def _iterations_per_chain(sampler: Mapping) -> int:
-    return int(sampler.get("tune", 1000)) + int(sampler["draws"]) * int(sampler.get("thin", 1))
+    return int(sampler["tune"]) + int(sampler["draws"]) * int(sampler.get("thin", 1))
 
 
 def trace_size_bytes(n_values: int, sampler) -> float:

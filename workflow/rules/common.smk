@@ -467,6 +467,10 @@ from analysis.runtime.resources import (
 )
 
 
+# The registered sampler, from which the Bayesian fits' requests are estimated.
+BAYES_SAMPLER = PREREG["bayesian_models"]["sampler"]
+
+
 @cache
 def submission_nodes():
     """The nodes of the SLURM cluster when this run submits its jobs to SLURM (the profile
@@ -479,10 +483,8 @@ def bayes_memory(rule_name, n_effects_per_participant):
     """Memory request (MB) of a Bayesian fit, from the cohort's participants and the registered sampler
     (analysis.runtime.resources.bayes_memory_mb); evaluated when the job is scheduled. Under SLURM, a request
     no node can hold stops the run before the job is submitted (it would pend for ever)."""
-    sampler = PREREG["bayesian_models"]["sampler"]
-
     def memory_mb(wildcards, input, threads):
-        request = bayes_memory_mb(count_participants(input.outcomes), n_effects_per_participant, sampler)
+        request = bayes_memory_mb(count_participants(input.outcomes), n_effects_per_participant, BAYES_SAMPLER)
         nodes = submission_nodes()
         if nodes:
             check_fits_a_node(rule_name, threads, request, nodes, wildcards=f"cohort={wildcards.cohort}")
@@ -494,10 +496,8 @@ def bayes_memory(rule_name, n_effects_per_participant):
 def bayes_runtime(n_effects_per_participant):
     """Wall-time request (minutes) of a Bayesian fit, from the cohort's participants, the registered
     sampler and the job's CPUs (analysis.runtime.resources.bayes_runtime_minutes)."""
-    sampler = PREREG["bayesian_models"]["sampler"]
-
     def runtime(wildcards, input, threads):
-        return bayes_runtime_minutes(count_participants(input.outcomes), n_effects_per_participant, sampler, threads)
+        return bayes_runtime_minutes(count_participants(input.outcomes), n_effects_per_participant, BAYES_SAMPLER, threads)
 
     return runtime
 
@@ -505,10 +505,8 @@ def bayes_runtime(n_effects_per_participant):
 def bayes_disk(n_effects_per_participant):
     """Disk request (MB) of a Bayesian fit: its trace in the job's temporary folder
     (analysis.runtime.resources.bayes_trace_disk_mb)."""
-    sampler = PREREG["bayesian_models"]["sampler"]
-
     def disk_mb(wildcards, input):
-        return bayes_trace_disk_mb(count_participants(input.outcomes), n_effects_per_participant, sampler)
+        return bayes_trace_disk_mb(count_participants(input.outcomes), n_effects_per_participant, BAYES_SAMPLER)
 
     return disk_mb
 

@@ -36,9 +36,9 @@ from pathlib import Path
 
 import jinja2
 import pandas as pd
-import yaml
 
 from analysis import __version__
+from analysis.prereg.plan import read_yaml
 from analysis.render.escape import html_text, spreadsheet_value
 from analysis.render.tables import format_number, format_p_value, outcome_label
 
@@ -749,7 +749,7 @@ def build_report(inputs: ReportInputs, run_config: Mapping, synthetic: bool, gen
     generated_at = generated_at or dt.datetime.now(dt.timezone.utc)
     cohort = inputs.cohort
     base = f"reports/{cohort}"
-    plan = yaml.safe_load(Path(inputs.prereg).read_text(encoding="utf-8"))
+    plan = read_yaml(inputs.prereg)
     audit = json.loads(Path(inputs.audit).read_text(encoding="utf-8"))
     captions = {Path(path).stem: caption_text(Path(path).read_text(encoding="utf-8")) for path in inputs.captions}
     flow = pd.read_csv(inputs.flow, keep_default_na=False) if inputs.flow else None

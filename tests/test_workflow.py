@@ -32,8 +32,6 @@ from tests.workflow_runs import (
 
 pytestmark = pytest.mark.e2e
 
-# The rerun for byte-identity compares CSV and JSON files only: figures are left out of it.
-DATA_TARGETS = [target for target in FOUNDATION_TARGETS if "/figures/" not in target]
 # What the shared run adds to the folders of the foundation's rerun: the files of the other families.
 OTHER_FAMILIES_FILES = {
     *(Path("data/simulated/tiny") / name for name in ("perception.csv", "elo.csv", "themes.csv")),
@@ -85,7 +83,7 @@ def test_rerun_is_a_no_op(simulated_run):
 
 
 def test_same_inputs_give_byte_identical_tables(simulated_run, tmp_path):
-    process = run_on_cohorts(tmp_path, {"tiny": {"format": "simulated", "simulation": SIMULATION}}, *DATA_TARGETS)
+    process = run_on_cohorts(tmp_path, {"tiny": {"format": "simulated", "simulation": SIMULATION}}, *FOUNDATION_TARGETS)
     assert process.returncode == 0, process.stderr[-4000:]
     patterns = ("data/simulated/tiny/*.csv", "results/tiny/**/*.csv", "results/tiny/**/*.json", "reports/tiny/**/*.csv")
     second = sorted(p.relative_to(tmp_path) for pattern in patterns for p in tmp_path.glob(pattern))

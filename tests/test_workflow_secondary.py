@@ -23,7 +23,6 @@ from tests.conftest import REPO, make_small_cohort
 from tests.plan_keywords import improvement_keywords, perception_keywords, silent_empathy_keywords
 from tests.workflow_runs import (
     N_PARTICIPANTS,
-    SECONDARY_FIGURES,
     SECONDARY_SPECS,
     SECONDARY_TABLES,
     SIMULATION,
@@ -34,7 +33,7 @@ from tests.workflow_runs import (
 pytestmark = pytest.mark.e2e
 
 RULES = ["simulate_perception", "analyse_silent_empathy", "analyse_perception", "analyse_perception_elo", "analyse_improvement",
-         "plot_silent_empathy", "plot_perception", "plot_improvement", "render_silent_empathy_tables", "render_perception_tables",
+         "render_silent_empathy_tables", "render_perception_tables",
          "render_perception_elo_table", "render_improvement_tables"]
 
 
@@ -43,9 +42,6 @@ def test_outputs_logs_and_labels(simulated_run):
         for extension in ("csv", "tex", "md"):
             text = (simulated_run / f"reports/tiny/tables/{name}.{extension}").read_text(encoding="utf-8")
             assert "SYNTHETIC DATA" in text, (name, extension)
-    for name in SECONDARY_FIGURES:
-        for extension in ("png", "pdf"):
-            assert (simulated_run / f"reports/tiny/figures/{name}.{extension}").stat().st_size > 0
     for rule in RULES:
         assert (simulated_run / "logs" / rule / "tiny.log").is_file(), rule
     perception = pd.read_csv(simulated_run / "data/simulated/tiny/perception.csv")

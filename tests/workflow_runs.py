@@ -10,8 +10,10 @@ published numbers with the reproduced ones, audits the run and renders the repor
 three more copies, each with one optional file broken; a dry run then lists what `rule all` still has to
 do for each cohort.
 
-**The simulated run.** One Snakemake run on a simulated cohort (``tiny``: every family but the Bayesian one,
-the planning family under a planner's ``power_overrides``) and a small native cohort (``mine``).
+**The simulated run.** One Snakemake run on a simulated cohort (``tiny``: every family's results and tables
+but the Bayesian family's, the planning family under a planner's ``power_overrides``) and a small native
+cohort (``mine``). The plotting rules are the same for every format: their figures are made and checked
+once, in the release run (:data:`FIGURES`).
 
 Each run is a session fixture (``release_run`` and ``simulated_run`` in tests/conftest.py); tests/conftest.py
 keeps the modules that read one run on one pytest-xdist worker (:data:`RUN_GROUPS`), so that each run is
@@ -168,10 +170,13 @@ N_PARTICIPANTS = 160
 # A planner's overrides of the registered power grid (two sizes x 30 simulated trials).
 POWER_OVERRIDES = {"n_per_arm": [20, 40], "simulations": 30, "attrition": 0.1, "mde": {"power": 0.8, "effect_grid_sd": [0.2, 0.8]}}
 
+# The simulated run builds every family's results and tables; the figures of every family are built (and
+# checked) once, by the release run (FIGURES).
+FIGURES = ["effects_sd", "composite_by_conversation", "responders", "silent_empathy_traits", "silent_empathy_self_vs_judged",
+           "improvement_by_arm", "perception_gap_bins", "phrase_change", "theme_change", "power_curves", "estimator_comparison",
+           "bayes_effects", "bayes_ppc"]
 FOUNDATION_TARGETS = [
     f"reports/tiny/tables/{name}.{extension}" for name in ("primary_did", "arm_contrasts") for extension in ("csv", "tex", "md")
-] + [
-    f"reports/tiny/figures/{name}.{extension}" for name in ("effects_sd", "composite_by_conversation") for extension in ("png", "pdf")
 ] + ["results/tiny/primary/spec.json", "results/tiny/qc/flow.csv"]
 JUDGE_TARGETS = ["results/tiny/primary/judge_sensitivity.csv", "reports/tiny/tables/judge_sensitivity.md"]
 MIXED_RESULTS = [
@@ -179,21 +184,16 @@ MIXED_RESULTS = [
         "lmm_coefficients.csv", "convergence.csv", "spec.json", "reliability.csv", "responders.csv", "participant_change.csv",
         "reliable_change_excluded.csv", "reliable_change.spec.json")
 ]
-MIXED_REPORTS = [f"reports/tiny/tables/{name}.{ext}" for name in ("lmm_coefficients", "responders") for ext in ("csv", "tex", "md")] + [
-    f"reports/tiny/figures/responders.{ext}" for ext in ("png", "pdf")
-]
+MIXED_REPORTS = [f"reports/tiny/tables/{name}.{ext}" for name in ("lmm_coefficients", "responders") for ext in ("csv", "tex", "md")]
 SECONDARY_TABLES = ["silent_empathy_correlations", "silent_empathy_gap", "improvement_effects", "baseline_heterogeneity", "perception",
                     "perception_elo"]
-SECONDARY_FIGURES = ["silent_empathy_traits", "silent_empathy_self_vs_judged", "improvement_by_arm", "perception_gap_bins"]
 SECONDARY_SPECS = ["silent_empathy/spec.json", "improvement/spec.json", "perception/spec.json", "perception/elo.spec.json"]
-SECONDARY_TARGETS = [f"reports/tiny/tables/{name}.md" for name in SECONDARY_TABLES] + [
-    f"reports/tiny/figures/{name}.png" for name in SECONDARY_FIGURES] + [f"results/tiny/{spec}" for spec in SECONDARY_SPECS]
+SECONDARY_TARGETS = [f"reports/tiny/tables/{name}.md" for name in SECONDARY_TABLES] + [f"results/tiny/{spec}" for spec in SECONDARY_SPECS]
 TAXONOMY_TARGETS = [
     "reports/tiny/tables/taxonomy_phrases.md", "reports/tiny/tables/phrase_change.md", "reports/tiny/tables/theme_change.md",
-    "reports/tiny/figures/phrase_change.png", "reports/tiny/figures/theme_change.png", "results/tiny/taxonomy/phrase_scores.csv",
+    "results/tiny/taxonomy/phrase_scores.csv",
 ]
-DESIGN_TARGETS = [f"results/tiny/design/{name}" for name in ("power.csv", "sample_size.csv", "mde.csv", "spec.json")] + [
-    "reports/tiny/figures/power_curves.png", "reports/tiny/figures/power_curves.pdf"]
+DESIGN_TARGETS = [f"results/tiny/design/{name}" for name in ("power.csv", "sample_size.csv", "mde.csv", "spec.json")]
 NATIVE_TARGETS = ["reports/mine/tables/primary_did.md", "results/mine/primary/hypothesis_tests.csv"]
 SIMULATED_TARGETS = [*FOUNDATION_TARGETS, *JUDGE_TARGETS, *MIXED_RESULTS, *MIXED_REPORTS, *SECONDARY_TARGETS, *TAXONOMY_TARGETS,
                      *DESIGN_TARGETS, *NATIVE_TARGETS]

@@ -52,6 +52,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, fields
@@ -631,6 +632,23 @@ _UNREQUESTED_STATS = (
 )
 
 
+# nutpie's compiled models, per PyMC model (dropped with it), backend and kept variables. Sampling one
+# model twice (another thinning, a trace on disk) then compiles it once; a model's data are constants,
+# so its compiled form cannot go stale.
+_COMPILED: weakref.WeakKeyDictionary[pm.Model, dict] = weakref.WeakKeyDictionary()
+
+
+def _compiled_model(model: pm.Model, backend: str, var_names: Sequence[str]):
+    """The model compiled by nutpie for ``backend`` keeping ``var_names``: made on first use, then reused."""
+    import nutpie
+
+    compiled = _COMPILED.setdefault(model, {})
+    key = (backend, tuple(var_names))
+    if key not in compiled:
+        compiled[key] = nutpie.compile_pymc_model(model, backend=backend, var_names=list(var_names))
+    return compiled[key]
+
+
 def _sample_nutpie(
     compiled, sampler: Sampler, iterations: int, cores: int, heartbeat: Heartbeat, trace_directory: str | None
 ) -> az.InferenceData:
@@ -727,10 +745,8 @@ def sampled_trace(
         progress = progress if progress is not None else current_heartbeat()
         start = time.perf_counter()
         if engine == "nutpie":
-            import nutpie
-
-            progress.stage(f"compiling the sampler ({sampler.backend}; compiled code is cached between runs)")
-            compiled = nutpie.compile_pymc_model(model, backend=sampler.backend, var_names=list(var_names))
+            progress.stage(f"compiling the sampler ({sampler.backend})")
+            compiled = _compiled_model(model, sampler.backend, var_names)
             compiled_at = time.perf_counter()
             progress.stage(f"sampling ({sampler.chains} chains on {cores} core(s))")
             trace_bytes = trace_size_bytes(compiled.n_dim, sampler)

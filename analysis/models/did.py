@@ -22,7 +22,7 @@ from analysis.errors import AnalysisError
 from analysis.models.tidy import model_coefficients
 from analysis.runtime.lazy_imports import lazy_module
 
-sm = lazy_module("statsmodels.api")
+linear_model = lazy_module("statsmodels.regression.linear_model")
 stats = lazy_module("scipy.stats")
 multitest = lazy_module("statsmodels.stats.multitest")
 
@@ -125,7 +125,7 @@ def fit_did(data: pd.DataFrame, outcome: str, arms: Sequence[str], reference_arm
         raise AnalysisError(f"outcome '{outcome}' has {len(data) - len(frame)} missing value(s) among analysed conversations")
     exog = design_matrix(frame, arms, reference_arm)
     groups = pd.factorize(frame[cluster], sort=True)[0]
-    return sm.OLS(frame[outcome].to_numpy(dtype=float), exog).fit(cov_type="cluster", cov_kwds={"groups": groups})
+    return linear_model.OLS(frame[outcome].to_numpy(dtype=float), exog).fit(cov_type="cluster", cov_kwds={"groups": groups})
 
 
 def _fit_row(result, outcome: str, n_clusters: int) -> dict:

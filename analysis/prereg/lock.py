@@ -33,7 +33,7 @@ import yaml
 
 from analysis import __version__
 from analysis.errors import ConfigError
-from analysis.prereg.plan import load_prereg
+from analysis.prereg.plan import load_prereg, read_yaml
 from analysis.runtime import atomic
 
 __all__ = [
@@ -78,13 +78,7 @@ def plan_digest(plan: Any) -> str:
 
 def read_plan(path: str | Path) -> Any:
     """Parse a plan file as YAML (without validating it), raising ConfigError when unreadable."""
-    path = Path(path)
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as error:
-        raise ConfigError(f"{path}: file not found") from error
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from error
+    return read_yaml(path)
 
 
 def lock_record(plan: Any, locked_on: dt.date, prereg_name: str) -> dict:

@@ -7,14 +7,15 @@ describe the models as fitted (terms, covariance, sample), not repeat the plan.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 
 from analysis.errors import PipelineError
+from analysis.prereg.plan import read_yaml
 from analysis.runtime import atomic
 
 __all__ = ["SCHEMA_PATH", "spec_record", "write_spec_record", "read_spec_record", "write_rule_spec_record"]
@@ -22,9 +23,9 @@ __all__ = ["SCHEMA_PATH", "spec_record", "write_spec_record", "read_spec_record"
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "spec_record.schema.yaml"
 
 
+@functools.cache
 def _schema() -> dict:
-    with open(SCHEMA_PATH, encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+    return read_yaml(SCHEMA_PATH)
 
 
 def spec_record(**fields: Any) -> dict:

@@ -43,7 +43,7 @@ __all__ = [
     "baseline_heterogeneity", "improvement_analysis",
 ]
 
-sm = lazy_module("statsmodels.api")
+linear_model = lazy_module("statsmodels.regression.linear_model")
 
 PARTICIPANT_COLUMNS = [
     "participant_id", "arm", "sex", "age", "baseline_trouble_type", "n_baseline", "n_post", "baseline", "post_mean",
@@ -251,7 +251,7 @@ def fit_hc3(y: np.ndarray, columns: Mapping[str, np.ndarray]):
         raise AnalysisError(f"the design {list(design.columns)} is singular on these data")
     if len(y) <= design.shape[1]:
         raise AnalysisError(f"{len(y)} participants are too few for {design.shape[1]} coefficients")
-    return sm.OLS(np.asarray(y, dtype=float), design).fit(cov_type="HC3")
+    return linear_model.OLS(np.asarray(y, dtype=float), design).fit(cov_type="HC3")
 
 
 def coefficient_rows(result, model: str, alpha: float) -> pd.DataFrame:

@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 choix = lazy_module("choix")
-sm = lazy_module("statsmodels.api")
+discrete_model = lazy_module("statsmodels.discrete.discrete_model")
 sm_exceptions = lazy_module("statsmodels.tools.sm_exceptions")
 stats = lazy_module("scipy.stats")
 proportion = lazy_module("statsmodels.stats.proportion")
@@ -216,7 +216,7 @@ def fit_cluster_logit(y: np.ndarray, design: pd.DataFrame, clusters: pd.Series):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", sm_exceptions.PerfectSeparationWarning)
-            return sm.Logit(np.asarray(y, dtype=float), design).fit(
+            return discrete_model.Logit(np.asarray(y, dtype=float), design).fit(
                 disp=0, method="newton", maxiter=100, cov_type="cluster", cov_kwds={"groups": groups}
             )
     except (np.linalg.LinAlgError, sm_exceptions.PerfectSeparationError, sm_exceptions.PerfectSeparationWarning) as error:

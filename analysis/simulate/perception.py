@@ -53,9 +53,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy.optimize import brentq
 from scipy.special import expit
+from statsmodels.genmod import families
+from statsmodels.genmod.generalized_linear_model import GLM
 from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
 
 from analysis.cohorts.outcomes import aggregate_judges
@@ -201,7 +202,7 @@ def expected_slope(beta: float, dz: np.ndarray, design: np.ndarray, rho: float) 
     with warnings.catch_warnings():
         # near-certain choices at the upper end of the bracket; the slope is still well defined
         warnings.simplefilter("ignore", PerfectSeparationWarning)
-        fit = sm.GLM(probability, design, family=sm.families.Binomial()).fit()
+        fit = GLM(probability, design, family=families.Binomial()).fit()
     return float(fit.params[1])
 
 

@@ -5,7 +5,6 @@ import os
 from pathlib import Path
 
 import jsonschema
-import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
@@ -13,7 +12,7 @@ from analysis.cohorts.formats import FORMATS
 from analysis.constants import NATIVE_FILES, OPTIONAL_FILES
 from analysis.errors import ConfigError, exit_on_pipeline_error
 from analysis.adapters.paper_release import release_marks_synthetic
-from analysis.prereg.plan import load_prereg
+from analysis.prereg.plan import load_prereg, read_yaml
 
 SCHEMAS = Path(workflow.basedir) / "workflow" / "schemas"
 
@@ -24,8 +23,7 @@ def validate_config(config):
     try:
         validate(config, schema=str(SCHEMAS / "config.schema.yaml"))
     except WorkflowError as error:
-        with open(SCHEMAS / "config.schema.yaml", encoding="utf-8") as handle:
-            schema = yaml.safe_load(handle)
+        schema = read_yaml(SCHEMAS / "config.schema.yaml")
         problems = sorted(jsonschema.Draft202012Validator(schema).iter_errors(config), key=lambda p: (p.json_path, p.message))
         lines = [f"{problem.json_path}: {problem.message}" for problem in problems] or [str(error)]
         raise ConfigError(
@@ -537,8 +535,7 @@ def power_settings(registered, overrides):
     if fixed:
         raise ConfigError(f"power_overrides: {fixed} cannot be overridden (they identify the registered analysis)")
     settings = {**registered, **overrides}
-    with open(Path(workflow.basedir) / "workflow" / "schemas" / "prereg.schema.yaml", encoding="utf-8") as handle:
-        plan_schema = yaml.safe_load(handle)
+    plan_schema = read_yaml(SCHEMAS / "prereg.schema.yaml")
     schema = {**plan_schema["properties"]["power_analysis"], "definitions": plan_schema["definitions"]}
     problems = sorted(jsonschema.Draft202012Validator(schema).iter_errors(settings), key=str)
     if problems:

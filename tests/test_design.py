@@ -264,7 +264,13 @@ def test_power_curves_are_deterministic_and_ordered():
                   judges=2, judge_agreement=0.6, smallest_effect_sd=0.3, n_sims=40, seed=7, alpha=0.05,
                   contrast_method="holm")
     first = power.power_curves(model, **kwargs)
-    pd.testing.assert_frame_equal(first, power.power_curves(model, **kwargs))
+    pd.testing.assert_frame_equal(first, power.power_curves(model, **kwargs), check_exact=True)
+    # the grid points simulated in two processes: each keeps its own random stream, so nothing changes
+    pd.testing.assert_frame_equal(first, power.power_curves(model, **kwargs, workers=2), check_exact=True)
+    mde_kwargs = dict(hypotheses=hyps, effect_grid_sd=[0.1, 0.3, 0.6], target_power=0.8, n_sims=30, seed=3, alpha=0.05,
+                      contrast_method="holm")
+    pd.testing.assert_frame_equal(power.minimal_detectable_effects(model, **mde_kwargs),
+                                  power.minimal_detectable_effects(model, **mde_kwargs, workers=3), check_exact=True)
     assert list(first.columns) == power.POWER_COLUMNS
     assert set(first["scenario"]) == {"estimated", "sesoi:H1", "sesoi:H4"}
     # allocation 2:1:1:1 of 4 x 30 participants: 48 + 24 + 24 + 24

@@ -48,7 +48,9 @@ participants are array axes: there is no Python loop per simulated trial.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import multiprocessing
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from itertools import combinations
 
@@ -550,10 +552,15 @@ def _draw_noise(rng, model, *, sizes, n_post, judges, attrition, n_trials, chol_
 def _scores(model: GeneratingModel, noise: _Noise, locations: np.ndarray, arm_index: np.ndarray) -> np.ndarray:
     """``(R, G, C, O)``: judged scores (judges averaged) and the composite."""
     periods = np.r_[0, np.ones(noise.residual.shape[2] - 1, dtype=int)]
-    mean = locations[arm_index][:, periods, :][None] + noise.scenario + noise.participant[:, :, None, :]
-    latent = mean[:, :, :, None, :] + noise.residual
+    mean = locations[arm_index][:, periods, :][None] + noise.scenario
+    mean += noise.participant[:, :, None, :]
+    # the largest arrays of the planning family: computed in place, in the order (and so with the roundings)
+    # of `clip(floor(mean + residual + 0.5), 1, 5)`
+    latent = np.add(mean[:, :, :, None, :], noise.residual)
     if model.discretised:
-        latent = np.clip(np.floor(latent + 0.5), SCORE_MIN, SCORE_MAX)
+        latent += 0.5
+        np.floor(latent, out=latent)
+        np.clip(latent, SCORE_MIN, SCORE_MAX, out=latent)
     scores = latent[:, :, :, 0, :] if latent.shape[3] == 1 else latent.mean(axis=3)
     if model.composite_name:
         scores = np.concatenate([scores, (scores @ model.composite_weights)[..., None]], axis=-1)
@@ -780,6 +787,20 @@ def _estimated_effects(model: GeneratingModel) -> dict:
 # Power, sample size, MDE
 
 
+def _run_tasks(function: Callable, tasks: Sequence[dict], workers: int) -> list:
+    """``[function(**task) for task in tasks]``, spread over ``workers`` processes when there are more than one.
+
+    Each task carries its own random stream (a ``SeedSequence``), so the results are the same for any
+    ``workers``. The tasks are handed out in the order given: put the longest first.
+    """
+    if workers <= 1 or len(tasks) <= 1:
+        return [function(**task) for task in tasks]
+    # fork: the workers start with the model and the hypotheses in memory, nothing is imported again
+    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=multiprocessing.get_context("fork")) as pool:
+        futures = [pool.submit(function, **task) for task in tasks]
+        return [future.result() for future in futures]
+
+
 def _count(rejections: dict, totals: dict) -> None:
     for key, values in rejections.items():
         totals[key] = totals.get(key, 0) + int(np.count_nonzero(values))
@@ -838,13 +859,15 @@ def power_curves(
     seed: int,
     alpha: float,
     contrast_method: str,
+    workers: int = 1,
 ) -> pd.DataFrame:
     """Power of every hypothesis, arm:post test and arm contrast over a grid of participants per arm.
 
     Scenario ``estimated``: the cohort's estimated effects (every test). Scenario ``sesoi:<H>``: the
     hypothesis' contrast at the smallest effect of interest (:func:`_sesoi_cell_means`), the
     hypothesis and the tests of its arm (or contrast) on its outcomes. Each grid point has its own
-    random stream (``SeedSequence([seed, i])``), shared by its scenarios.
+    random stream (``SeedSequence([seed, i])``), shared by its scenarios; the grid points are simulated
+    in ``workers`` processes, with the same results for any number of them.
 
     Returns
     -------
@@ -868,15 +891,22 @@ def power_curves(
         truths.append({(kind, name, o): v for o, v in truth.items()})
         names.append(f"sesoi:{h.id}")
     allocation_text = ":".join(f"{float(allocation.get(arm, 1.0)):g}" for arm in model.arms)
+    grid = [arm_sizes_for(n, allocation, model.arms) for n in n_per_arm]
+    tasks = [
+        dict(model=model, sizes=sizes, n_post=post_conversations, judges=judges, judge_agreement=judge_agreement,
+             attrition=attrition, n_sims=n_sims, seed=np.random.SeedSequence([seed, i]),
+             batch_size=_trial_batch_size(sum(sizes), 1 + post_conversations, judges, len(model.outcomes)),
+             scenarios=scenario_cells, hypotheses_per_scenario=per_scenario, alpha=alpha, contrast_method=contrast_method,
+             outcomes_per_scenario=analysed)
+        for i, sizes in enumerate(grid)
+    ]
+    # the largest grid points first: they take longest
+    longest_first = sorted(range(len(tasks)), key=lambda i: -sum(grid[i]))
+    simulated = _run_tasks(_simulate_and_count, [tasks[i] for i in longest_first], workers)
+    counts_per_point = dict(zip(longest_first, simulated))
     rows = []
     for i, n in enumerate(n_per_arm):
-        sizes = arm_sizes_for(n, allocation, model.arms)
-        batch = _trial_batch_size(sum(sizes), 1 + post_conversations, judges, len(model.outcomes))
-        counts = _simulate_and_count(
-            model, sizes=sizes, n_post=post_conversations, judges=judges, judge_agreement=judge_agreement,
-            attrition=attrition, n_sims=n_sims, seed=np.random.SeedSequence([seed, i]), batch_size=batch,
-            scenarios=scenario_cells, hypotheses_per_scenario=per_scenario, alpha=alpha, contrast_method=contrast_method,
-            outcomes_per_scenario=analysed)
+        sizes, counts = grid[i], counts_per_point[i]
         for s, scenario in enumerate(names):
             keep = None
             if s > 0:
@@ -964,6 +994,7 @@ def minimal_detectable_effects(
     alpha: float,
     contrast_method: str,
     judge_agreement: float = 0.6,
+    workers: int = 1,
 ) -> pd.DataFrame:
     """The smallest effect (SD units) each hypothesis, and each test of it, detects with ``target_power``
     at the cohort's own arm sizes, conversations and judges (no attrition: the cohort is as analysed).
@@ -972,7 +1003,9 @@ def minimal_detectable_effects(
     (:func:`_sesoi_cell_means`; common random numbers across the grid) and the power curve in the
     effect is interpolated at ``target_power`` (:func:`interpolate_crossing`). The grid stops before
     the first effect that would put an expected score off the 1-5 scale; when the target is not reached
-    before it the status is ``above_attainable``.
+    before it the status is ``above_attainable``. Each hypothesis has its own random stream
+    (``SeedSequence([seed, i])``); the hypotheses are simulated in ``workers`` processes, with the same
+    results for any number of them.
 
     Returns
     -------
@@ -982,7 +1015,7 @@ def minimal_detectable_effects(
     sizes = [model.cohort_arm_sizes[arm] for arm in model.arms]
     n_post, judges = model.cohort_post_conversations, model.cohort_judges
     batch = _trial_batch_size(sum(sizes), 1 + n_post, judges, len(model.outcomes))
-    rows = []
+    grids, tasks = [], []
     for i, h in enumerate(hypotheses):
         # Effects that would push an expected score off the 1-5 scale cannot be simulated: the grid stops
         # before the first of them, and an MDE beyond it is reported as such.
@@ -997,11 +1030,14 @@ def minimal_detectable_effects(
         if not effects:
             raise AnalysisError(f"hypothesis {h.id}: even the smallest effect of the MDE grid ({effect_grid_sd[0]} SD) "
                                 "pushes an expected score off the 1-5 scale")
-        counts = _simulate_and_count(
-            model, sizes=sizes, n_post=n_post, judges=judges, judge_agreement=judge_agreement, attrition=0.0,
+        grids.append((effects, truncated))
+        tasks.append(dict(
+            model=model, sizes=sizes, n_post=n_post, judges=judges, judge_agreement=judge_agreement, attrition=0.0,
             n_sims=n_sims, seed=np.random.SeedSequence([seed, i]), batch_size=batch, scenarios=cells,
             hypotheses_per_scenario=[[h]] * len(cells), alpha=alpha, contrast_method=contrast_method,
-            outcomes_per_scenario=[_decision_outcomes(model, h)] * len(cells))
+            outcomes_per_scenario=[_decision_outcomes(model, h)] * len(cells)))
+    rows = []
+    for h, (effects, truncated), counts in zip(hypotheses, grids, _run_tasks(_simulate_and_count, tasks, workers), strict=True):
         kind, name = "term", h.term
         keys = [("hypothesis", h.id, "+".join(h.outcomes))] + [(kind, name, o) for o in _decision_outcomes(model, h)]
         for key in keys:
@@ -1040,6 +1076,7 @@ def design_analysis(
     simulations: int,
     seed: int,
     discretisation: str = "round_half_up",
+    workers: int = 1,
 ) -> DesignResults:
     """Power curves, sample sizes and minimal detectable effects for the next cohort.
 
@@ -1077,6 +1114,8 @@ def design_analysis(
         Root seed; the same seed gives the same numbers.
     discretisation : str
         ``round_half_up`` (scores on the 1-5 scale) or ``none`` (normal scores).
+    workers : int
+        Processes the grid points and the hypotheses are simulated in (the results do not depend on it).
 
     Returns
     -------
@@ -1097,10 +1136,10 @@ def design_analysis(
     power = power_curves(model, hypotheses=hypotheses, n_per_arm=list(n_per_arm), allocation=allocation,
                          post_conversations=post, attrition=attrition, judges=n_judges, judge_agreement=judge_agreement,
                          smallest_effect_sd=smallest_effect_sd, n_sims=simulations, seed=seed, alpha=alpha,
-                         contrast_method=contrast_method)
+                         contrast_method=contrast_method, workers=workers)
     mde = minimal_detectable_effects(model, hypotheses=hypotheses, effect_grid_sd=list(mde_effect_grid_sd),
                                      target_power=mde_power, n_sims=simulations, seed=seed + 1, alpha=alpha,
-                                     contrast_method=contrast_method, judge_agreement=judge_agreement)
+                                     contrast_method=contrast_method, judge_agreement=judge_agreement, workers=workers)
     execution = {
         "estimator": "ols",
         "outcomes": model.outcomes,

@@ -51,7 +51,9 @@ rule simulate_power:
         "logs/simulate_power/{cohort}.log",
     benchmark:
         "logs/simulate_power/{cohort}.benchmark.tsv"
-    threads: 1
+    # one process per registered hypothesis for the minimal detectable effects, the longest part at scale
+    # (the power curve's sizes share them); the results are the same for any number of threads
+    threads: 4
     conda:
         "../../environment.yml"
     script:

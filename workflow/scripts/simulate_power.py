@@ -13,6 +13,7 @@ with logged_step(snakemake.log[0], "simulate_power") as log:
         outcomes=read_outcomes(snakemake.input.outcomes),
         lmm_coefficients=pd.read_csv(snakemake.input.lmm),
         **snakemake.params.keywords,
+        workers=snakemake.threads,
     )
     for name in ("power", "sample_size", "mde"):
         write_csv(getattr(results, name), snakemake.output[name])

@@ -42,9 +42,11 @@ run: $(STAMP)
 # The suite runs on every core: each test module goes to one worker as a whole (modules sharing a run
 # together: tests/conftest.py), so each end-to-end run is made once; the end-to-end modules are queued
 # first, in the order tests/conftest.py gives (TEST_WORKERS=0 runs the suite in this process).
+# Python's bytecode caches are written even where PYTHONDONTWRITEBYTECODE is set: every worker would
+# otherwise rewrite and compile each test module's assertions again (2.6 s per worker; docs/performance.md).
 TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 # The property-based tests of the contract and the release adapters with many examples (README, "Development";
 # tests/hypothesis_profiles.py): FUZZ_EXAMPLES per property from a fresh random seed, spread over FUZZ_WORKERS,

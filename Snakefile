@@ -34,6 +34,9 @@ include: "workflow/rules/secondary.smk"
 include: "workflow/rules/design.smk"
 
 
+CODE_GRAPH.save()
+
+
 # An input function: a paper_release cohort's targets are known once its import checkpoint has run.
 rule all:
     input:

@@ -19,10 +19,6 @@ import os
 
 import threadpoolctl
 
-# The tests' Bayesian fits are small: compiling a model is most of their time, sampling a fraction of a
-# second. Numba compiles without LLVM's optimisation passes in half the time, and the draws are the same
-# (checked on this CPU, docs/performance.md); rules started by the tests inherit the setting. A user may override it.
-os.environ.setdefault("NUMBA_OPT", "0")
 # `make test` runs one pytest-xdist worker per core. A BLAS starting a thread per core in every worker
 # oversubscribes the cores, and its waiting threads spin: a fourteenth of the suite's CPU time, measured
 # (docs/performance.md). One BLAS thread per worker: the environment for the libraries loaded later and

@@ -748,6 +748,18 @@ def composite_data():
 
 
 @pytest.fixture(scope="module")
+def composite_model(composite_data, registered):
+    """One composite model, sampled by several tests: nutpie compiles it once (analysis.models.bayes keeps the
+    compiled form per model and kept variables)."""
+    design = trial_design(composite_data, ARMS, "control")
+    return build_composite_model(design, composite_data["overall_empathy"].to_numpy(), registered["composite"]["priors"])
+
+
+# The variables the tests that sample `composite_model` keep (the same list: one compilation).
+SAMPLED_COMPOSITE = ["arm_post", "participant_sd", "participant_z"]
+
+
+@pytest.fixture(scope="module")
 def composite_fit(composite_data, registered):
     return fit_composite_model(
         composite_data, outcome="overall_empathy", arms=ARMS, reference_arm="control", priors=registered["composite"]["priors"],
@@ -784,15 +796,13 @@ def test_composite_model_agrees_with_statsmodels_mixedlm(composite_data, composi
     assert composite_fit.idata.observed_data["overall_empathy"].dims == ("conversation",)
 
 
-def test_thinning_keeps_every_thin_th_draw_and_counts_every_divergence(composite_data, registered):
+def test_thinning_keeps_every_thin_th_draw_and_counts_every_divergence(composite_model):
     """``thin: 3`` with 100 draws keeps iterations 3, 6, ..., 300 of the same chains that an
     unthinned run of 300 draws samples (same seed), relabelled 0..99, in the posterior and the
     sample stats alike; divergences are counted over all 300 iterations."""
-    design = trial_design(composite_data, ARMS, "control")
-    model = build_composite_model(design, composite_data["overall_empathy"].to_numpy(), registered["composite"]["priors"])
     sampler = replace(RECOVERY_SAMPLER, draws=100, thin=3)
-    thinned = sample_model(model, sampler=sampler, var_names=["arm_post", "participant_sd"], cores=2)
-    full = sample_model(model, sampler=replace(sampler, draws=300, thin=1), var_names=["arm_post", "participant_sd"], cores=2)
+    thinned = sample_model(composite_model, sampler=sampler, var_names=SAMPLED_COMPOSITE, cores=2)
+    full = sample_model(composite_model, sampler=replace(sampler, draws=300, thin=1), var_names=SAMPLED_COMPOSITE, cores=2)
     assert thinned.posterior.sizes["draw"] == thinned.sample_stats.sizes["draw"] == 100
     assert list(thinned.posterior["draw"].values) == list(range(100))
     np.testing.assert_array_equal(
@@ -846,17 +856,14 @@ def test_registered_plan_has_the_bayesian_section(registered):
     assert (REPO / "workflow" / "rules" / "bayes.smk").is_file()
 
 
-def test_a_trace_on_disk_holds_the_same_draws_as_one_in_memory(composite_data, registered, monkeypatch):
+def test_a_trace_on_disk_holds_the_same_draws_as_one_in_memory(composite_model, monkeypatch):
     """Second formulation: the same model and sampler with the trace sampled into memory (nutpie's arrow
     store) and written to disk (its zarr store, forced by a zero size limit): the same kept draws and
     sample statistics."""
-    design = trial_design(composite_data, ARMS, "control")
-    model = build_composite_model(design, composite_data["overall_empathy"].to_numpy(), registered["composite"]["priors"])
     sampler = replace(RECOVERY_SAMPLER, draws=100, tune=100)
-    names = ["arm_post", "participant_sd", "participant_z"]
-    in_memory = sample_model(model, sampler=sampler, var_names=names, cores=2)
+    in_memory = sample_model(composite_model, sampler=sampler, var_names=SAMPLED_COMPOSITE, cores=2)
     monkeypatch.setattr(bayes, "IN_MEMORY_TRACE_BYTES", 0)
-    with bayes.sampled_trace(model, sampler=sampler, var_names=names, cores=2) as trace:
+    with bayes.sampled_trace(composite_model, sampler=sampler, var_names=SAMPLED_COMPOSITE, cores=2) as trace:
         on_disk = bayes.loaded(trace)
     assert set(on_disk.posterior.data_vars) == set(in_memory.posterior.data_vars)
     assert set(on_disk.sample_stats.data_vars) == set(in_memory.sample_stats.data_vars)

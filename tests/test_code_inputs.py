@@ -103,11 +103,49 @@ def test_each_file_is_parsed_once(toy, monkeypatch):
     graph = ImportGraph(toy / "pkg")
     parsed = []
     original = graph._parse
-    monkeypatch.setattr(graph, "_parse", lambda path: parsed.append(path) or original(path))
+    monkeypatch.setattr(graph, "_parse", lambda path, source: parsed.append(path) or original(path, source))
     graph.closure(toy / "scripts" / "s_a.py")
     graph.closure(toy / "scripts" / "s_lazy.py")
     # s_a: itself, pkg/__init__, a, b, base; s_lazy adds itself, lazy, sub/__init__, deep, reads, other
     assert len(parsed) == len(set(parsed)) == 11
+
+
+def test_a_cache_file_serves_the_next_graph_while_the_texts_and_the_layout_stay(toy, monkeypatch):
+    cache = toy / "cache" / "code_inputs.json"
+    scripts = [toy / "scripts" / f"{name}.py" for name in ("s_a", "s_lazy", "s_mentions", "s_none")]
+
+    def uncached():
+        graph = ImportGraph(toy / "pkg", data_dirs=[toy / "data", toy / "schemas"])
+        return [graph.closure(script) for script in scripts]
+
+    def cached():
+        """Closures of a graph with the cache file, and the files it had to parse."""
+        graph = ImportGraph(toy / "pkg", data_dirs=[toy / "data", toy / "schemas"], cache_file=cache)
+        parsed = []
+        original = graph._parse
+        monkeypatch.setattr(graph, "_parse", lambda path, source: parsed.append(str(path.relative_to(toy))) or original(path, source))
+        closures = [graph.closure(script) for script in scripts]
+        graph.save()
+        return closures, parsed
+
+    closures, parsed = cached()
+    # s_a 5 files, s_lazy 6 more, s_mentions 2 more, s_none 1
+    assert closures == uncached() and len(parsed) == len(set(parsed)) == 14 and cache.is_file()
+    closures, parsed = cached()
+    assert closures == uncached() and parsed == []
+    # an edited module is parsed again, and what it imports now is followed
+    (toy / "pkg" / "base.py").write_text("from pkg.sub import other\n", encoding="utf-8")
+    closures, parsed = cached()
+    assert parsed == ["pkg/base.py"] and closures == uncached() and toy / "pkg" / "sub" / "other.py" in closures[0]
+    # a new module may change what `from pkg import name` reads: the cache is dropped whole
+    (toy / "pkg" / "extra.py").write_text("", encoding="utf-8")
+    closures, parsed = cached()
+    assert closures == uncached() and len(parsed) == 14
+    # a damaged cache is ignored (and replaced)
+    cache.write_text("{not json", encoding="utf-8")
+    closures, parsed = cached()
+    assert closures == uncached() and len(parsed) == 14
+    assert cached()[1] == []
 
 
 # Second formulation: the standard library's modulefinder, which reads the compiled bytecode of a script

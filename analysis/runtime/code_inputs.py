@@ -4,14 +4,19 @@ Snakemake reruns a rule when one of its inputs is newer than its outputs. Declar
 module of the package the script reaches through its imports (directly or through other modules), and every
 reference or schema file those modules name, makes an edit to any of them rerun exactly the rules that use
 it. :class:`ImportGraph` reads the imports with :mod:`ast` (nothing is imported or executed), so it is cheap
-enough to run when Snakemake builds its DAG; each file is parsed once per graph.
+enough to run when Snakemake builds its DAG; each file is parsed once per graph, and with a cache file once
+per version of its text (the Snakefile keeps one under ``.cache/``: every Snakemake command reads the graph).
 """
 
 from __future__ import annotations
 
 import ast
+import hashlib
+import json
 from collections.abc import Iterable
 from pathlib import Path
+
+from analysis.runtime import atomic
 
 __all__ = ["ImportGraph", "ImportResolutionError"]
 
@@ -31,6 +36,10 @@ class ImportGraph:
         Folders of data files the package reads (reference tables, schemas). A module depends on such a
         file when one of its string literals (docstrings aside) is the file's name or ends with
         ``/<name>``, e.g. ``REFERENCE_DIR / "published_composite.csv"``.
+    cache_file : path, optional
+        A JSON file keeping what each file's parse found, keyed by the sha256 of its text, for the
+        next graph (:meth:`save` writes it). A parse also depends on which modules and data files exist,
+        so the whole cache is dropped when that list changes. A cache that cannot be read is ignored.
 
     Notes
     -----
@@ -41,7 +50,7 @@ class ImportGraph:
     ignored. Modules reached through ``importlib.import_module`` with a computed name are not seen.
     """
 
-    def __init__(self, package_dir: str | Path, data_dirs: Iterable[str | Path] = ()) -> None:
+    def __init__(self, package_dir: str | Path, data_dirs: Iterable[str | Path] = (), cache_file: str | Path | None = None) -> None:
         self.package_dir = Path(package_dir).resolve()
         if not (self.package_dir / "__init__.py").is_file():
             raise ImportResolutionError(f"{self.package_dir} is not a package: it has no __init__.py")
@@ -50,6 +59,11 @@ class ImportGraph:
             path.name: path.resolve() for folder in data_dirs for path in sorted(Path(folder).iterdir()) if path.is_file()
         }
         self._direct: dict[Path, tuple[frozenset[str], frozenset[Path]]] = {}
+        self._cache_file = Path(cache_file) if cache_file is not None else None
+        layout = sorted(str(path) for path in self.package_dir.rglob("*.py")) + sorted(str(path) for path in self.data_files.values())
+        self._layout = hashlib.sha256("\n".join(layout).encode("utf-8")).hexdigest()
+        self._cached = self._read_cache()
+        self._new_entries = False
 
     def module_path(self, name: str) -> Path | None:
         """The file of module ``name`` (a dotted name inside the package), or None when there is none."""
@@ -108,13 +122,45 @@ class ImportGraph:
                     pending.append(module)
         return [script, *sorted(seen), *sorted(data)]
 
+    def save(self) -> None:
+        """Write the parses made so far to the cache file (atomically), when there is one and something was parsed.
+
+        A cache that cannot be written (a read-only checkout) is left as it is: the next graph parses again.
+        """
+        if self._cache_file is None or not self._new_entries:
+            return
+        try:
+            self._cache_file.parent.mkdir(parents=True, exist_ok=True)
+            atomic.write_json(self._cache_file, {"layout": self._layout, "files": self._cached})
+        except OSError:
+            return
+        self._new_entries = False
+
+    def _read_cache(self) -> dict:
+        if self._cache_file is None:
+            return {}
+        try:
+            record = json.loads(self._cache_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(record, dict) or record.get("layout") != self._layout or not isinstance(record.get("files"), dict):
+            return {}
+        return record["files"]
+
     def _imports(self, path: Path) -> tuple[frozenset[str], frozenset[Path]]:
         if path not in self._direct:
-            self._direct[path] = self._parse(path)
+            source = path.read_text(encoding="utf-8")
+            digest = hashlib.sha256(source.encode("utf-8")).hexdigest()
+            entry = self._cached.get(str(path))
+            if isinstance(entry, dict) and entry.get("sha256") == digest:
+                self._direct[path] = (frozenset(entry["modules"]), frozenset(Path(file) for file in entry["files"]))
+            else:
+                modules, files = self._direct[path] = self._parse(path, source)
+                self._cached[str(path)] = {"sha256": digest, "modules": sorted(modules), "files": sorted(str(file) for file in files)}
+                self._new_entries = True
         return self._direct[path]
 
-    def _parse(self, path: Path) -> tuple[frozenset[str], frozenset[Path]]:
-        source = path.read_text(encoding="utf-8")
+    def _parse(self, path: Path, source: str) -> tuple[frozenset[str], frozenset[Path]]:
         tree = ast.parse(source, filename=str(path))
         own = self.module_name(path)
         modules: set[str] = set()

@@ -48,9 +48,16 @@ wildcard_constraints:
 
 # The import graph of workflow/scripts and the analysis package, parsed once per Snakemake run.
 from analysis.runtime.code_inputs import ImportGraph
+from analysis.runtime.jobenv import CACHE_FOLDER
 
 SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
-CODE_GRAPH = ImportGraph(PACKAGE, data_dirs=[PACKAGE / "reference", Path(workflow.basedir) / "workflow" / "schemas"])
+# The parses are kept in the checkout's cache folder (keyed by each file's text): every Snakemake command
+# reads the graph, and a parse of the whole package is most of it. The Snakefile saves it once the rules are read.
+CODE_GRAPH = ImportGraph(
+    PACKAGE,
+    data_dirs=[PACKAGE / "reference", Path(workflow.basedir) / "workflow" / "schemas"],
+    cache_file=Path(workflow.basedir) / CACHE_FOLDER / "code_inputs.json",
+)
 
 
 def code(script):

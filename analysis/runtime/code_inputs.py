@@ -38,8 +38,9 @@ class ImportGraph:
         ``/<name>``, e.g. ``REFERENCE_DIR / "published_composite.csv"``.
     cache_file : path, optional
         A JSON file keeping what each file's parse found, keyed by the sha256 of its text, for the
-        next graph (:meth:`save` writes it). A parse also depends on which modules and data files exist,
-        so the whole cache is dropped when that list changes. A cache that cannot be read is ignored.
+        next graph (:meth:`save` writes it). A parse also depends on which modules and data files exist
+        and on this module's code, so the whole cache is dropped when either changes. A cache that cannot
+        be read is ignored.
 
     Notes
     -----
@@ -60,8 +61,9 @@ class ImportGraph:
         }
         self._direct: dict[Path, tuple[frozenset[str], frozenset[Path]]] = {}
         self._cache_file = Path(cache_file) if cache_file is not None else None
+        # what a parse depends on besides the file's text: which modules and data files exist, and this code
         layout = sorted(str(path) for path in self.package_dir.rglob("*.py")) + sorted(str(path) for path in self.data_files.values())
-        self._layout = hashlib.sha256("\n".join(layout).encode("utf-8")).hexdigest()
+        self._layout = hashlib.sha256("\n".join(layout).encode("utf-8") + Path(__file__).read_bytes()).hexdigest()
         self._cached = self._read_cache()
         self._new_entries = False
 

@@ -197,12 +197,16 @@ def test_each_job_asked_for_what_its_rule_declared(runs):
         assert {key: asked[key] for key in declared} == declared, (rule, asked, declared)
         assert state == "COMPLETED", line
         # independently of Snakemake's plan: the fits ask for their chains (capped at the largest node),
-        # memory and time estimated from the cohort; every other rule for the profile's defaults
+        # memory and time estimated from the cohort; the planning family a CPU per hypothesis; every other rule
+        # the profile's defaults (one CPU)
         if rule.startswith("fit_bayes_"):
             effects = 6 if rule == "fit_bayes_ordinal" else 1
             sampler = plan["bayesian_models"]["sampler"]
             expected = {"cpus": min(CHAINS, cap), "mem_mb": bayes_memory_mb(participants, effects, sampler),
                         "runtime": bayes_runtime_minutes(participants, effects, sampler, min(CHAINS, cap))}
+        elif rule == "simulate_power":
+            # one process per registered hypothesis (workflow/rules/design.smk), capped at the largest node
+            expected = {"cpus": min(len(plan["hypotheses"]), cap), **PROFILE_DEFAULTS}
         else:
             expected = {"cpus": 1, **PROFILE_DEFAULTS}
         assert asked == expected, (rule, asked, expected)

@@ -53,7 +53,7 @@ rule simulate_power:
         "logs/simulate_power/{cohort}.benchmark.tsv"
     # one process per registered hypothesis for the minimal detectable effects, the longest part at scale
     # (the power curve's sizes share them); the results are the same for any number of threads
-    threads: 4
+    threads: max(1, len(PREREG.get("hypotheses", [])))
     conda:
         "../../environment.yml"
     script:

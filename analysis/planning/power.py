@@ -42,8 +42,10 @@ Vectorised analysis
 -------------------
 Every participant of an arm has the same design rows, so the normal equations of a simulated trial
 are sums over arms of ``X_a' X_a`` weighted by the participants kept; the cluster scores are
-``X_a' e_i`` per participant and the meat is a batched matrix product. Trials, outcomes and
-participants are array axes: there is no Python loop per simulated trial.
+``X_a' e_i`` per participant and the meat is a batched matrix product. Each arm's part of the fit is
+summarised by a few sufficient statistics (count, score sums, the spread of its centred cluster
+scores), so an effect scenario that moves one arm recomputes that arm's scores and statistics only.
+Trials, outcomes and participants are array axes: there is no Python loop per simulated trial.
 """
 
 from __future__ import annotations
@@ -526,6 +528,10 @@ class _Noise:
     scenario: np.ndarray      # (R, G, C, D)
     kept: np.ndarray          # (R, G) 0/1
 
+    def participants(self, lo: int, hi: int) -> _Noise:
+        """The draws of participants ``lo`` to ``hi - 1`` (views, no copy)."""
+        return _Noise(self.participant[:, lo:hi], self.residual[:, lo:hi], self.scenario[:, lo:hi], self.kept[:, lo:hi])
+
 
 def _draw_noise(rng, model, *, sizes, n_post, judges, attrition, n_trials, chol_u, chol_e, rho) -> _Noise:
     g, c, d = int(sum(sizes)), 1 + n_post, len(model.dimensions)
@@ -622,6 +628,56 @@ def simulate_trials(
 # The registered primary analysis, batched
 
 
+@dataclass(frozen=True)
+class _ArmStatistics:
+    """One arm's sufficient statistics of the batched DiD fit (every participant of an arm has the same design rows)."""
+
+    count: np.ndarray    # (R,) participants analysed
+    sums: np.ndarray     # (R, C, O) sums of their scores per conversation
+    spread: np.ndarray   # (R, O, K, K) sum over them of u u', u = X_a' (y_i - arm mean)
+
+
+def _arm_statistics(scores: np.ndarray, kept: np.ndarray, design: np.ndarray) -> _ArmStatistics:
+    """:class:`_ArmStatistics` of one arm's ``(R, g, C, O)`` scores, ``(R, g)`` kept flags and ``(C, K)`` design rows."""
+    count = kept.sum(axis=1)
+    sums = np.einsum("rg,rgco->rco", kept, scores)
+    means = sums / np.maximum(count, 1.0)[:, None, None]
+    centred = (scores - means[:, None]) * kept[:, :, None, None]
+    # (R, O, g, C) @ (C, K): BLAS, five times einsum's speed on this contraction (the largest of the fit)
+    u = np.matmul(centred.transpose(0, 3, 1, 2), design)
+    return _ArmStatistics(count=count, sums=sums, spread=np.swapaxes(u, -1, -2) @ u)
+
+
+def _combine_arms(arms: Sequence[_ArmStatistics], designs: np.ndarray, arm_sizes: Sequence[int],
+                  columns: Sequence[int] | None = None) -> dict:
+    """The fit of :func:`fit_did_batch` from the arms' statistics, for the outcomes ``columns`` (None: all).
+
+    A participant's cluster score is ``X_a' (y_i - X_a b) = u_i + v_a`` with ``v_a = X_a' (mean_a - X_a b)``
+    shared by the arm and ``sum_i u_i = 0``, so the arm's part of the meat is ``spread_a + n_a v_a v_a'``.
+    """
+    n_conv, k = designs.shape[1], designs.shape[2]
+    counts = np.stack([arm.count for arm in arms], axis=1)
+    if np.any(counts < 1) or np.any(counts.sum(axis=1) <= k):
+        raise AnalysisError(
+            f"a simulated trial of arm sizes {list(arm_sizes)} kept no participant in some arm (or too few to fit "
+            f"{k} coefficients) after attrition: raise n_per_arm or lower attrition"
+        )
+    pick = slice(None) if columns is None else list(columns)
+    sums = np.stack([arm.sums[..., pick] for arm in arms], axis=1)               # (R, A, C, O)
+    xtx = np.einsum("ra,ack,acl->rkl", counts, designs, designs)
+    xty = np.einsum("ack,raco->rko", designs, sums)
+    bread = np.linalg.inv(xtx)
+    beta = bread @ xty                                                           # (R, K, O)
+    gaps = sums / counts[:, :, None, None] - np.einsum("ack,rko->raco", designs, beta)
+    shared = np.einsum("ack,raco->raok", designs, gaps)                          # v_a, (R, A, O, K)
+    meat = sum(arm.spread[:, pick] for arm in arms) + np.einsum("ra,raok,raol->rokl", counts, shared, shared)
+    n_clusters = counts.sum(axis=1)
+    n_obs = n_clusters * n_conv
+    factor = n_clusters / (n_clusters - 1.0) * (n_obs - 1.0) / (n_obs - k)
+    cov = factor[:, None, None, None] * (bread[:, None] @ meat @ bread[:, None])
+    return {"beta": np.swapaxes(beta, 1, 2), "cov": cov, "n_obs": n_obs, "n_clusters": n_clusters}
+
+
 def fit_did_batch(scores: np.ndarray, kept: np.ndarray, arm_sizes: Sequence[int], designs: np.ndarray) -> dict:
     """OLS DiD with CR1 cluster-robust covariance for every simulated trial and outcome at once.
 
@@ -643,30 +699,9 @@ def fit_did_batch(scores: np.ndarray, kept: np.ndarray, arm_sizes: Sequence[int]
         ``G/(G-1) * (N-1)/(N-K)``), ``n_obs`` and ``n_clusters`` ``(R,)``.
     """
     bounds = np.r_[0, np.cumsum(arm_sizes)]
-    n_conv, k = designs.shape[1], designs.shape[2]
-    counts = np.stack([kept[:, lo:hi].sum(axis=1) for lo, hi in zip(bounds[:-1], bounds[1:])], axis=1)
-    if np.any(counts < 1) or np.any(counts.sum(axis=1) <= k):
-        raise AnalysisError(
-            f"a simulated trial of arm sizes {list(arm_sizes)} kept no participant in some arm (or too few to fit "
-            f"{k} coefficients) after attrition: raise n_per_arm or lower attrition"
-        )
-    xtx = np.einsum("ra,ack,acl->rkl", counts, designs, designs)
-    sums = np.stack([np.einsum("rg,rgco->rco", kept[:, lo:hi], scores[:, lo:hi]) for lo, hi in zip(bounds[:-1], bounds[1:])], axis=1)
-    xty = np.einsum("ack,raco->rko", designs, sums)
-    bread = np.linalg.inv(xtx)
-    beta = bread @ xty
-    fitted = np.einsum("ack,rko->raco", designs, beta)
-    cluster_scores = np.empty((scores.shape[0], scores.shape[3], scores.shape[1], k))
-    for a, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
-        residual = (scores[:, lo:hi] - fitted[:, a][:, None]) * kept[:, lo:hi, None, None]
-        # (R, O, g, C) @ (C, K): BLAS, five times einsum's speed on this contraction (the largest of the fit)
-        cluster_scores[:, :, lo:hi] = np.matmul(residual.transpose(0, 3, 1, 2), designs[a])
-    meat = np.swapaxes(cluster_scores, -1, -2) @ cluster_scores
-    n_clusters = kept.sum(axis=1)
-    n_obs = n_clusters * n_conv
-    factor = n_clusters / (n_clusters - 1.0) * (n_obs - 1.0) / (n_obs - k)
-    cov = factor[:, None, None, None] * (bread[:, None] @ meat @ bread[:, None])
-    return {"beta": np.swapaxes(beta, 1, 2), "cov": cov, "n_obs": n_obs, "n_clusters": n_clusters}
+    arms = [_arm_statistics(scores[:, lo:hi], kept[:, lo:hi], designs[a])
+            for a, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:]))]
+    return _combine_arms(arms, designs, arm_sizes)
 
 
 def _wald_z(fit: dict, vector: np.ndarray) -> np.ndarray:
@@ -819,7 +854,7 @@ def _simulate_and_count(model, *, sizes, n_post, judges, judge_agreement, attrit
     scales, chol_u, chol_e, rho = _latent(model, judges, judge_agreement)
     locations = [_locations(model, cells, scales) for cells in scenarios]
     designs = _arm_designs(model.arms, model.reference_arm, n_post)
-    arm_index = np.repeat(np.arange(len(sizes)), sizes)
+    bounds = np.r_[0, np.cumsum(sizes)]
     rng = np.random.default_rng(seed)
     totals = [{} for _ in scenarios]
     done = 0
@@ -827,11 +862,19 @@ def _simulate_and_count(model, *, sizes, n_post, judges, judge_agreement, attrit
         batch = min(batch_size, n_sims - done)
         noise = _draw_noise(rng, model, sizes=sizes, n_post=n_post, judges=judges, attrition=attrition,
                             n_trials=batch, chol_u=chol_u, chol_e=chol_e, rho=rho)
+        # A scenario moves the expected scores of one arm: the other arms' statistics are reused from the
+        # scenario that computed them (the same draws, the same locations).
+        computed = {}
         for s, loc in enumerate(locations):
-            scores = _scores(model, noise, loc, arm_index)
-            if len(columns[s]) < scores.shape[-1]:
-                scores = scores[..., columns[s]]
-            fit = fit_did_batch(scores, noise.kept, sizes, designs)
+            arms = []
+            for a, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
+                key = (a, loc[a].tobytes())
+                if key not in computed:
+                    drawn = noise.participants(lo, hi)
+                    scores = _scores(model, drawn, loc[a:a + 1], np.zeros(hi - lo, dtype=int))
+                    computed[key] = _arm_statistics(scores, drawn.kept, designs[a])
+                arms.append(computed[key])
+            fit = _combine_arms(arms, designs, sizes, columns[s])
             analysed = [model.outcomes[c] for c in columns[s]]
             _count(_trial_tests(model, fit, hypotheses_per_scenario[s], alpha, contrast_method, analysed), totals[s])
         done += batch

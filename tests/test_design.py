@@ -282,6 +282,29 @@ def test_power_curves_are_deterministic_and_ordered():
     assert sesoi["effect_sd"].iloc[0] == pytest.approx(0.3)
 
 
+def test_scenarios_reusing_the_unmoved_arms_count_what_a_full_simulation_of_each_counts():
+    # Scenarios after the first recompute only the arm their effect moves; each scenario's counts must equal
+    # those of simulating and fitting every arm of that scenario afresh from the same draws.
+    model = make_model(did={"coach": 0.3, "video": 0.15}, scenarios=5, corr_u=0.4, corr_e=0.2)
+    hyps = [power.Hypothesis("H1", "coach", None, ("a", "d"), (1.0, -1.0), correction="holm"),
+            power.Hypothesis("H4", "coach", "video", ("composite",), (1.0,), rule="composite_only")]
+    scenarios = [model.cell_means] + [power._sesoi_cell_means(model, h, effect)[0] for h in hyps for effect in (0.2, 0.5)]
+    per_scenario = [hyps] + [[h] for h in hyps for _ in (0.2, 0.5)]
+    sizes, n_sims, seed = [30, 25, 35, 20], 60, np.random.SeedSequence([11, 2])
+    counted = power._simulate_and_count(
+        model, sizes=sizes, n_post=2, judges=2, judge_agreement=0.6, attrition=0.1, n_sims=n_sims, seed=seed,
+        batch_size=n_sims, scenarios=scenarios, hypotheses_per_scenario=per_scenario, alpha=0.05, contrast_method="holm")
+    designs = power._arm_designs(ARMS, "control", 2)
+    for cells, hypotheses, counts in zip(scenarios, per_scenario, counted, strict=True):
+        scores, kept, _ = power.simulate_trials(model, arm_sizes=sizes, n_trials=n_sims, seed=seed, attrition=0.1, judges=2,
+                                                 cell_means=cells)
+        rejections = power._trial_tests(model, power.fit_did_batch(scores, kept, sizes, designs), hypotheses, 0.05, "holm",
+                                        model.outcomes)
+        assert counts == {key: int(np.count_nonzero(values)) for key, values in rejections.items()}
+    # the effects moved the power of the hypotheses they were set for
+    assert counted[2][("hypothesis", "H1", "a+d")] > counted[1][("hypothesis", "H1", "a+d")]
+
+
 def test_generating_model_recovers_known_correlations_from_a_cohort():
     truth = make_model(corr_u=0.6, corr_e=0.25, icc=0.5, discretised=False, scenarios=5, did={"coach": 0.5})
     sizes = [1500] * 4

@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from analysis.errors import ConfigError
-from analysis.prereg.lock import canonical_plan, lock_status, main, plan_digest, read_lock, read_plan, write_lock
+from analysis.prereg.lock import canonical_plan, lock_status, main, plan_digest, read_lock, write_lock
+from analysis.prereg.plan import read_yaml
 from tests.conftest import REPO
 
 
@@ -39,14 +40,14 @@ def test_lock_round_trip_and_amendment(tmp_path):
     lock = read_lock(tmp_path / "prereg.lock")
     assert lock["sha256"] == record["sha256"] and lock["locked_on"] == "2026-01-26"
     assert lock["tool"] == "analysis.prereg.lock" and lock["tool_version"]
-    assert lock_status(read_plan(prereg), lock)["status"] == "matches"
+    assert lock_status(read_yaml(prereg), lock)["status"] == "matches"
     # a comment does not amend the plan; a changed value does
     prereg.write_text(prereg.read_text(encoding="utf-8") + "\n# a note\n", encoding="utf-8")
-    assert lock_status(read_plan(prereg), lock)["status"] == "matches"
+    assert lock_status(read_yaml(prereg), lock)["status"] == "matches"
     prereg.write_text(prereg.read_text(encoding="utf-8").replace("alpha: 0.05", "alpha: 0.01", 1), encoding="utf-8")
-    status = lock_status(read_plan(prereg), lock)
+    status = lock_status(read_yaml(prereg), lock)
     assert status["status"] == "amended" and status["locked_sha256"] == record["sha256"] != status["sha256"]
-    assert lock_status(read_plan(prereg), None)["status"] == "unlocked"
+    assert lock_status(read_yaml(prereg), None)["status"] == "unlocked"
 
 
 def test_invalid_plan_is_never_locked(tmp_path):

@@ -37,7 +37,7 @@ from analysis.prereg.plan import load_prereg, read_yaml
 from analysis.runtime import atomic
 
 __all__ = [
-    "LOCK_ALGORITHM", "TOOL", "canonical_plan", "plan_digest", "read_plan", "lock_record", "write_lock", "read_lock",
+    "LOCK_ALGORITHM", "TOOL", "canonical_plan", "plan_digest", "lock_record", "write_lock", "read_lock",
     "lock_status", "main",
 ]
 
@@ -74,11 +74,6 @@ def canonical_plan(plan: Any) -> str:
 def plan_digest(plan: Any) -> str:
     """Hex sha256 of :func:`canonical_plan` encoded as UTF-8."""
     return hashlib.sha256(canonical_plan(plan).encode("utf-8")).hexdigest()
-
-
-def read_plan(path: str | Path) -> Any:
-    """Parse a plan file as YAML (without validating it), raising ConfigError when unreadable."""
-    return read_yaml(path)
 
 
 def lock_record(plan: Any, locked_on: dt.date, prereg_name: str) -> dict:
@@ -138,7 +133,7 @@ def read_lock(path: str | Path) -> dict:
     ConfigError
         When the file is missing, not YAML, or lacks ``sha256`` / ``locked_on``.
     """
-    record = read_plan(path)
+    record = read_yaml(path)
     if not isinstance(record, dict) or not record.get("sha256") or not record.get("locked_on"):
         raise ConfigError(f"{path}: not a plan lock; expected the keys sha256 and locked_on (run `make prereg-lock`)")
     return {**record, "locked_on": str(record["locked_on"])}
@@ -181,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if arguments.check:
             lock = read_lock(lock_path) if lock_path.is_file() else None
-            status = lock_status(read_plan(prereg), lock)
+            status = lock_status(read_yaml(prereg), lock)
             log.info("%s: %s (sha256 %s; locked %s on %s)", prereg, status["status"], status["sha256"],
                      status["locked_sha256"], status["locked_on"])
             return 0 if status["status"] == "matches" else 1

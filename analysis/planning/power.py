@@ -851,6 +851,7 @@ def _simulate_and_count(model, *, sizes, n_post, judges, judge_agreement, attrit
     """
     outcomes_per_scenario = outcomes_per_scenario or [model.outcomes] * len(scenarios)
     columns = [[model.outcomes.index(o) for o in model.outcomes if o in wanted] for wanted in outcomes_per_scenario]
+    analysed = [[model.outcomes[c] for c in wanted] for wanted in columns]
     scales, chol_u, chol_e, rho = _latent(model, judges, judge_agreement)
     locations = [_locations(model, cells, scales) for cells in scenarios]
     designs = _arm_designs(model.arms, model.reference_arm, n_post)
@@ -875,8 +876,7 @@ def _simulate_and_count(model, *, sizes, n_post, judges, judge_agreement, attrit
                     computed[key] = _arm_statistics(scores, drawn.kept, designs[a])
                 arms.append(computed[key])
             fit = _combine_arms(arms, designs, sizes, columns[s])
-            analysed = [model.outcomes[c] for c in columns[s]]
-            _count(_trial_tests(model, fit, hypotheses_per_scenario[s], alpha, contrast_method, analysed), totals[s])
+            _count(_trial_tests(model, fit, hypotheses_per_scenario[s], alpha, contrast_method, analysed[s]), totals[s])
         done += batch
     return totals
 

@@ -9,8 +9,9 @@ so a run with the data cannot silently leave the pilot's tests out.
 `make test` spreads the suite over pytest-xdist workers a module at a time (:func:`pytest_xdist_make_scheduler`),
 so that a module's fixtures are made once; the modules that share the end-to-end run ``release_run``
 (:data:`tests.workflow_runs.RUN_GROUPS`) go to the same worker, and so do the modules that share
-``simulated_run``. The end-to-end modules are queued first, the shared runs' first of all (:func:`pytest_collection_modifyitems`), so that the longest work starts at once and
-the short unit tests fill the gaps.
+``simulated_run``, and those that sample with nutpie in their own process (:data:`IN_PROCESS_SAMPLING`).
+The end-to-end modules are queued first, the shared runs' first of all (:func:`pytest_collection_modifyitems`),
+so that the longest work starts at once and the short unit tests fill the gaps.
 """
 
 from __future__ import annotations
@@ -133,16 +134,22 @@ def simulated_run(tmp_path_factory):
     return build_simulated_run(tmp_path_factory.mktemp("simulated"), native)
 
 
+# The test modules that sample with nutpie in their own process. numba compiles its generic code for the
+# sampler's callbacks once per process (about 5 s of the first model's compilation), so they share a worker.
+IN_PROCESS_SAMPLING = dict.fromkeys(("tests/test_bayes.py", "tests/test_console.py"), "in_process_sampling")
 # Test modules that read the same session-scoped run (RUN_GROUPS): one worker must run them all, or each
 # worker would make the run again. (pytest-xdist's own `xdist_group` marks do not group under pytest 9.)
+WORKER_GROUPS = {**RUN_GROUPS, **IN_PROCESS_SAMPLING}
+
+
 def pytest_xdist_make_scheduler(config, log):
-    """Schedule whole modules, with the modules of each group of :data:`tests.workflow_runs.RUN_GROUPS` as one unit."""
+    """Schedule whole modules, with the modules of each group of :data:`WORKER_GROUPS` as one unit."""
     from xdist.scheduler import LoadScopeScheduling
 
     class ModuleScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             module = nodeid.split("::", 1)[0]
-            return RUN_GROUPS.get(module, module)
+            return WORKER_GROUPS.get(module, module)
 
     return ModuleScheduling(config, log)
 

@@ -289,12 +289,13 @@ def test_job_environment_caches_under_the_repository_and_keeps_user_settings(tmp
     assert mine == {"PYTENSOR_FLAGS": "compiledir=/elsewhere,blas__ldflags=-lmkl_rt", "NUMBA_CACHE_DIR": "/n"}
 
 
-def test_pytensor_links_the_openblas_of_the_scipy_wheel(tmp_path):
+def test_pytensor_links_the_openblas_of_the_scipy_wheel():
     library = scipy_openblas()
     assert library is not None, "the pinned scipy wheel ships libscipy_openblas (scipy.libs/)"
     assert "-Ddgemm_=scipy_dgemm_" in pytensor_blas_ldflags(library)
-    # A fresh process with the jobs' environment: no BLAS warning, and the BLAS ops (Gemm, Gemv,
-    # Ger) compile against scipy's OpenBLAS and compute what numpy computes.
+    # A fresh process with the jobs' environment, their compile cache included (the modules are compiled
+    # there on a first run, loaded from it afterwards, as in the jobs): no BLAS warning, and the BLAS ops
+    # (Gemm, Gemv, Ger) are built against scipy's OpenBLAS and compute what numpy computes.
     code = """
 import warnings
 warnings.simplefilter("error")
@@ -309,7 +310,7 @@ for got, expected in zip(f(x, y, p, q), [x @ y + 2 * x, x @ p, x + np.outer(p, q
     np.testing.assert_allclose(got, expected, rtol=1e-12)
 """
     environment = {key: value for key, value in os.environ.items() if key not in ("PYTENSOR_FLAGS", "NUMBA_CACHE_DIR")}
-    environment.update(job_environment(tmp_path, environment))
+    environment.update(job_environment(REPO, environment))
     process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment, timeout=600)
     assert process.returncode == 0, process.stderr[-3000:]
     assert "BLAS" not in process.stderr

@@ -1,7 +1,8 @@
 """End to end: the Snakemake DAG in a temporary folder, on small simulated and native cohorts.
 
-The foundation's outputs are read from the suite's shared simulated run (``simulated_run``,
-tests/workflow_runs.py), which also builds the other families' outputs for their own test modules."""
+The foundation's outputs, and the simulated format's optional inputs, are read from the suite's shared
+simulated run (``simulated_run``, tests/workflow_runs.py), which also builds the mixed models' and the planning
+family's outputs for their own test modules."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ import pytest
 import statsmodels.formula.api as smf
 import yaml
 
-from analysis.cohorts.native import write_native
+from analysis.cohorts.contract import read_validated
+from analysis.cohorts.native import write_csv, write_native
 from analysis.prereg.specs import SCHEMA_PATH
 from analysis.secondary.judge_sensitivity import SENSITIVITY_COLUMNS
+from analysis.simulate.perception import simulate_perception
 from tests.conftest import REPO, make_small_cohort
 from tests.workflow_runs import (
     FOUNDATION_TARGETS,
@@ -37,10 +40,7 @@ OTHER_FAMILIES_FILES = {
     *(Path("data/simulated/tiny") / name for name in ("perception.csv", "elo.csv", "themes.csv")),
     *(Path("results/tiny/primary") / name for name in ("judge_sensitivity.csv", "judge_sensitivity.spec.json",
                                                       "judge_sensitivity_exclusions.csv")),
-    *(Path("reports/tiny/tables") / f"{name}.csv" for name in (
-        "judge_sensitivity", "lmm_coefficients", "responders", "silent_empathy_correlations", "silent_empathy_gap",
-        "improvement_effects", "baseline_heterogeneity", "perception", "perception_elo", "taxonomy_phrases", "phrase_change",
-        "theme_change")),
+    *(Path("reports/tiny/tables") / f"{name}.csv" for name in ("judge_sensitivity", "lmm_coefficients", "responders")),
 }
 
 
@@ -96,6 +96,27 @@ def test_same_inputs_give_byte_identical_tables(simulated_run, tmp_path):
     assert first - set(second) == OTHER_FAMILIES_FILES, sorted(first.symmetric_difference(set(second) | OTHER_FAMILIES_FILES))
     for relative in second:
         assert (tmp_path / relative).read_bytes() == (simulated_run / relative).read_bytes(), relative
+
+
+def test_the_simulated_format_makes_its_perception_task_and_themes(simulated_run, plan, tmp_path):
+    """The simulated cohort's optional inputs (their analyses run on the release run): made, logged, validated,
+    and equal byte for byte to the same simulation run in this process."""
+    perception = pd.read_csv(simulated_run / "data/simulated/tiny/perception.csv")
+    assert len(perception) == 1500 and set(perception["choice"]) == {"left", "right"}
+    themes = pd.read_csv(simulated_run / "data/simulated/tiny/themes.csv")
+    assert list(themes.columns) == ["conversation_id", "turn", "theme", "category"] and len(themes) > 100
+    validated = pd.read_csv(simulated_run / "results/tiny/taxonomy/themes_validated.csv")
+    assert len(validated) == len(themes)
+    for rule in ("simulate_perception", "simulate_themes", "validate_themes"):
+        assert (simulated_run / "logs" / rule / "tiny.log").is_file(), rule
+    again, elo, _ = simulate_perception(
+        read_validated(simulated_run / "data/simulated/tiny/conversations.csv", "conversations"),
+        read_validated(simulated_run / "data/simulated/tiny/scores.csv", "scores"),
+        plan["outcomes"]["composite"], plan["judge_aggregation"], SIMULATION["seed"],
+    )
+    for name, frame in {"perception": again, "elo": elo}.items():
+        write_csv(frame, tmp_path / f"{name}.csv")
+        assert (tmp_path / f"{name}.csv").read_bytes() == (simulated_run / f"data/simulated/tiny/{name}.csv").read_bytes(), name
 
 
 def test_native_cohort_runs_and_is_not_labelled_synthetic(simulated_run):

@@ -24,11 +24,9 @@ from analysis.models.estimator_comparison import COMPARISON_COLUMNS
 from analysis.prereg.specs import read_spec_record, spec_record
 from analysis.runtime.resources import bayes_memory_mb, bayes_runtime_minutes, bayes_trace_disk_mb, count_participants
 from tests.conftest import REPO
-from tests.workflow_runs import ARM_SIZES, IMPOSSIBLE_ESS, quick_plan, snakemake
+from tests.workflow_runs import IMPOSSIBLE_ESS, RELEASE_PARTICIPANTS, quick_plan, snakemake
 
 pytestmark = pytest.mark.e2e
-
-PARTICIPANTS = sum(ARM_SIZES.values())
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +60,7 @@ def test_inference_data_files_hold_data_and_named_coordinates(bayes_run):
     ordinal = az.from_netcdf(bayes_run / "results/rel/bayes/ordinal.nc")
     assert {"posterior", "sample_stats", "observed_data", "constant_data", "posterior_predictive"} <= set(ordinal.groups())
     assert ordinal.posterior["arm_post"].dims == ("chain", "draw", "arm", "dimension")
-    assert ordinal.observed_data["score"].shape == (PARTICIPANTS * 3, 6)
+    assert ordinal.observed_data["score"].shape == (RELEASE_PARTICIPANTS * 3, 6)
     assert list(ordinal.posterior.coords["cutpoint"].values) == ["1|2", "2|3", "3|4", "4|5"]
     outcomes = pd.read_csv(bayes_run / "results/rel/outcomes/conversation_scores.csv")
     assert list(ordinal.observed_data.coords["conversation"].values) == outcomes["conversation_id"].tolist()
@@ -109,7 +107,7 @@ def test_the_slurm_profile_schedules_the_fits_with_resources_scaled_to_the_cohor
     )
     assert process.returncode == 0, process.stderr[-4000:]
     participants = count_participants(bayes_run / "results/rel/outcomes/conversation_scores.csv")
-    assert participants == PARTICIPANTS
+    assert participants == RELEASE_PARTICIPANTS
     jobs = {block.split(":", 1)[0]: block for block in process.stdout.split("rule ")[1:]}
     for rule, effects in (("fit_bayes_ordinal", 6), ("fit_bayes_composite", 1)):
         resources = next(line for line in jobs[rule].splitlines() if line.strip().startswith("resources:"))

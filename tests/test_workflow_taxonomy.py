@@ -1,4 +1,8 @@
-"""End to end: the taxonomy rules, on the suite's shared simulated run and small native cohorts."""
+"""End to end: the taxonomy rules, on the suite's shared release run and small native cohorts.
+
+The taxonomy of the stand-in release (cohort ``rel`` of ``release_run``, tests/workflow_runs.py: its
+all_themes.csv mapped onto themes); the simulated format's planted themes are made and checked by the
+simulated run (tests/test_workflow.py)."""
 
 from __future__ import annotations
 
@@ -8,51 +12,52 @@ import pytest
 from analysis.cohorts.native import write_csv, write_native
 from analysis.prereg.specs import read_spec_record
 from tests.conftest import make_small_cohort
-from tests.workflow_runs import N_PARTICIPANTS, dry_run_jobs, run_on_cohorts
+from tests.workflow_runs import RELEASE_PARTICIPANTS, dry_run_jobs, run_on_cohorts
 
 pytestmark = pytest.mark.e2e
 
 
-def test_simulated_cohort_gets_themes_and_every_taxonomy_output(simulated_run):
-    themes = pd.read_csv(simulated_run / "data/simulated/tiny/themes.csv")
-    assert list(themes.columns) == ["conversation_id", "turn", "theme", "category"] and len(themes) > 100
-    for prefix in ("phrase", "theme"):
+def test_the_release_gets_every_taxonomy_output(release_run):
+    workdir, _, _ = release_run
+    for prefix in ("phrase", "theme", "theme_level2"):
         for name in ("shares.csv", "change.csv", "change_top.csv", "change_left_out.csv", "change.spec.json"):
-            assert (simulated_run / f"results/tiny/taxonomy/{prefix}_{name}").stat().st_size > 0
-    for rule in ("simulate_themes", "validate_themes", "mine_phrases", "estimate_phrase_change", "estimate_theme_change",
-                 "render_taxonomy_tables", "render_theme_tables"):
-        assert (simulated_run / "logs" / rule / "tiny.log").is_file(), rule
+            assert (workdir / f"results/rel/taxonomy/{prefix}_{name}").stat().st_size > 0, (prefix, name)
+    for rule in ("validate_themes", "mine_phrases", "estimate_phrase_change", "estimate_theme_change",
+                 "estimate_theme_level2_change", "render_taxonomy_tables", "render_theme_tables"):
+        assert (workdir / "logs" / rule / "rel.log").is_file(), rule
     for name in ("taxonomy_phrases", "phrase_change", "theme_change"):
-        text = (simulated_run / f"reports/tiny/tables/{name}.md").read_text(encoding="utf-8")
+        text = (workdir / f"reports/rel/tables/{name}.md").read_text(encoding="utf-8")
         assert text.startswith("SYNTHETIC DATA"), name
 
 
-def test_spec_records_carry_the_registered_ids(simulated_run, plan):
+def test_spec_records_carry_the_registered_ids(release_run, plan):
+    workdir, _, _ = release_run
     expected = {
         "mining.spec.json": plan["taxonomy"]["mining"]["id"],
         "phrase_change.spec.json": plan["taxonomy"]["change"]["phrases"]["id"],
         "theme_change.spec.json": plan["taxonomy"]["change"]["themes"]["id"],
     }
     for name, analysis_id in expected.items():
-        record = read_spec_record(simulated_run / "results/tiny/taxonomy" / name)
+        record = read_spec_record(workdir / "results/rel/taxonomy" / name)
         assert record["analysis_id"] == analysis_id and record["confirmatory"] is False
-        assert record["sample"]["n_participants"] == N_PARTICIPANTS
-    change = read_spec_record(simulated_run / "results/tiny/taxonomy/theme_change.spec.json")
+        assert record["sample"]["n_participants"] == RELEASE_PARTICIPANTS
+    change = read_spec_record(workdir / "results/rel/taxonomy/theme_change.spec.json")
     assert change["terms"] == ["intercept", "treated", "post", "treated:post"]
     assert change["covariance"]["cluster_by"] == "participant_id"
     assert change["multiplicity"]["method"] == plan["taxonomy"]["change"]["fdr_method"]
 
 
-def test_outputs_show_only_phrases_of_at_least_k_participants(simulated_run, plan):
+def test_outputs_show_only_phrases_of_at_least_k_participants(release_run, plan):
+    workdir, _, _ = release_run
     k = plan["taxonomy"]["min_participants"]
-    taxonomy = pd.read_csv(simulated_run / "results/tiny/taxonomy/taxonomy.csv", keep_default_na=False)
-    assert (taxonomy["support_participants"] >= k).all()
+    taxonomy = pd.read_csv(workdir / "results/rel/taxonomy/taxonomy.csv", keep_default_na=False)
+    assert len(taxonomy) > 0 and (taxonomy["support_participants"] >= k).all()
     shown = set(taxonomy["phrase"])
     for name in ("phrase_scores.csv", "phrase_change.csv", "phrase_shares.csv", "phrase_change_top.csv"):
-        table = pd.read_csv(simulated_run / "results/tiny/taxonomy" / name, keep_default_na=False)
+        table = pd.read_csv(workdir / "results/rel/taxonomy" / name, keep_default_na=False)
         column = "phrase" if "phrase" in table.columns else "expression"
         assert set(table[column]) <= shown, name
-    messages = pd.read_csv(simulated_run / "data/simulated/tiny/messages.csv", keep_default_na=False)
+    messages = pd.read_csv(workdir / "results/rel/validated/messages.csv", keep_default_na=False)
     assert not set(messages["text"].str.lower()) & shown
 
 

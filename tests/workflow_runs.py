@@ -10,10 +10,13 @@ published numbers with the reproduced ones, audits the run and renders the repor
 three more copies, each with one optional file broken; a dry run then lists what `rule all` still has to
 do for each cohort.
 
-**The simulated run.** One Snakemake run on a simulated cohort (``tiny``: every family's results and tables
-but the Bayesian family's, the planning family under a planner's ``power_overrides``) and a small native
-cohort (``mine``). The plotting rules are the same for every format: their figures are made and checked
-once, in the release run (:data:`FIGURES`).
+**The simulated run.** One Snakemake run on a simulated cohort (``tiny``: its simulated inputs, perception
+task and themes included, and the results and tables of the families whose tests need a simulated cohort: the
+primary analysis, the per-judge rerun of two judges, the mixed models, the planning family under a planner's
+``power_overrides``) and a small native cohort (``mine``).
+
+Each family is run end to end once: the secondary analyses and the taxonomy are read from the release run,
+as are the figures (:data:`FIGURES`), whose plotting rules are the same for every format.
 
 Each run is a session fixture (``release_run`` and ``simulated_run`` in tests/conftest.py); tests/conftest.py
 keeps the modules that read one run on one pytest-xdist worker (:data:`RUN_GROUPS`), so that each run is
@@ -39,10 +42,9 @@ RELEASE_GROUP = "release_run"
 SIMULATED_GROUP = "simulated_run"
 # The test modules that read each shared run (tests/conftest.py schedules each group on one worker).
 RUN_GROUPS = {
-    **dict.fromkeys(("tests/test_workflow_report.py", "tests/test_workflow_bayes.py"), RELEASE_GROUP),
-    **dict.fromkeys(("tests/test_workflow.py", "tests/test_workflow_mixed.py", "tests/test_workflow_secondary.py",
-                     "tests/test_workflow_taxonomy.py", "tests/test_design_workflow.py"),
-                    SIMULATED_GROUP),
+    **dict.fromkeys(("tests/test_workflow_report.py", "tests/test_workflow_bayes.py", "tests/test_workflow_secondary.py",
+                     "tests/test_workflow_taxonomy.py"), RELEASE_GROUP),
+    **dict.fromkeys(("tests/test_workflow.py", "tests/test_workflow_mixed.py", "tests/test_design_workflow.py"), SIMULATED_GROUP),
 }
 
 # A bulk ESS no fit reaches: the gate breaks on any CPU and for any seed.
@@ -69,6 +71,7 @@ def quick_plan(directory, name: str = "prereg_quick.yaml", **diagnostics) -> str
 # The smallest cohort every family runs on (at 8 per arm the moderation tests of the improvement
 # analysis have too few participants per level).
 ARM_SIZES = {"control": 12, "video": 12, "coach": 12, "combined": 12}
+RELEASE_PARTICIPANTS = sum(ARM_SIZES.values())
 RELEASE_CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text(encoding="utf-8"))["paper_release"]
 # Families whose spec records are registered at integration: until then they are (correctly) "not run".
 NOT_YET_REGISTERED = '{id: not-yet-registered, kind: analysis_not_run, analysis_id: "*", reason: "spec records registered at integration"}'
@@ -158,8 +161,8 @@ def run_on_cohorts(workdir: Path, cohorts: dict, *arguments: str, **config) -> s
     return subprocess.run(command, capture_output=True, text=True, timeout=1800)
 
 
-# The simulated cohort: 40 participants per arm (the phrase miner's k-participant rule keeps phrases at this
-# size), two judges (the per-judge sensitivity analysis), 8 messages per conversation.
+# The simulated cohort: 40 participants per arm, two judges (the per-judge sensitivity analysis), 8 messages per
+# conversation.
 SIMULATION = {
     "seed": 5,
     "arm_sizes": {"control": 40, "video": 40, "coach": 40, "combined": 40},
@@ -170,8 +173,7 @@ N_PARTICIPANTS = 160
 # A planner's overrides of the registered power grid (two sizes x 30 simulated trials).
 POWER_OVERRIDES = {"n_per_arm": [20, 40], "simulations": 30, "attrition": 0.1, "mde": {"power": 0.8, "effect_grid_sd": [0.2, 0.8]}}
 
-# The simulated run builds every family's results and tables; the figures of every family are built (and
-# checked) once, by the release run (FIGURES).
+# The figures of every family, built (and checked) by the release run.
 FIGURES = ["effects_sd", "composite_by_conversation", "responders", "silent_empathy_traits", "silent_empathy_self_vs_judged",
            "improvement_by_arm", "perception_gap_bins", "phrase_change", "theme_change", "power_curves", "estimator_comparison",
            "bayes_effects", "bayes_ppc"]
@@ -185,17 +187,16 @@ MIXED_RESULTS = [
         "reliable_change_excluded.csv", "reliable_change.spec.json")
 ]
 MIXED_REPORTS = [f"reports/tiny/tables/{name}.{ext}" for name in ("lmm_coefficients", "responders") for ext in ("csv", "tex", "md")]
+# The secondary analyses' tables and spec records, read from the release run (tests/test_workflow_secondary.py).
 SECONDARY_TABLES = ["silent_empathy_correlations", "silent_empathy_gap", "improvement_effects", "baseline_heterogeneity", "perception",
                     "perception_elo"]
 SECONDARY_SPECS = ["silent_empathy/spec.json", "improvement/spec.json", "perception/spec.json", "perception/elo.spec.json"]
-SECONDARY_TARGETS = [f"reports/tiny/tables/{name}.md" for name in SECONDARY_TABLES] + [f"results/tiny/{spec}" for spec in SECONDARY_SPECS]
-TAXONOMY_TARGETS = [
-    "reports/tiny/tables/taxonomy_phrases.md", "reports/tiny/tables/phrase_change.md", "reports/tiny/tables/theme_change.md",
-    "results/tiny/taxonomy/phrase_scores.csv",
-]
+# The simulated format's optional inputs: the perception task, its Elo ratings and the planted themes, validated.
+SIMULATED_OPTIONAL_TARGETS = [*(f"data/simulated/tiny/{name}.csv" for name in ("perception", "elo", "themes")),
+                              "results/tiny/taxonomy/themes_validated.csv"]
 DESIGN_TARGETS = [f"results/tiny/design/{name}" for name in ("power.csv", "sample_size.csv", "mde.csv", "spec.json")]
 NATIVE_TARGETS = ["reports/mine/tables/primary_did.md", "results/mine/primary/hypothesis_tests.csv"]
-SIMULATED_TARGETS = [*FOUNDATION_TARGETS, *JUDGE_TARGETS, *MIXED_RESULTS, *MIXED_REPORTS, *SECONDARY_TARGETS, *TAXONOMY_TARGETS,
+SIMULATED_TARGETS = [*FOUNDATION_TARGETS, *JUDGE_TARGETS, *MIXED_RESULTS, *MIXED_REPORTS, *SIMULATED_OPTIONAL_TARGETS,
                      *DESIGN_TARGETS, *NATIVE_TARGETS]
 
 

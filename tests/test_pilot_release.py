@@ -245,7 +245,8 @@ def served(release_copy):
     """A throw-away HTTP server on 127.0.0.1 serving the release copy (loopback only, stopped after the test)."""
     handler = functools.partial(_QuietHandler, directory=str(release_copy))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() returns at the loop's next poll: every 0.5 s by default, half a second per test
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/", release_copy
     server.shutdown()

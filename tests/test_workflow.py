@@ -1,8 +1,7 @@
 """End to end: the Snakemake DAG in a temporary folder, on small simulated and native cohorts.
 
-The foundation's outputs, and the simulated format's optional inputs, are read from the suite's shared
-simulated run (``simulated_run``, tests/workflow_runs.py), which also builds the mixed models' and the planning
-family's outputs for their own test modules."""
+The foundation's outputs, the per-judge rerun and the simulated format's optional inputs are read from the
+suite's shared simulated run (``simulated_run``, tests/workflow_runs.py)."""
 
 from __future__ import annotations
 
@@ -40,7 +39,7 @@ OTHER_FAMILIES_FILES = {
     *(Path("data/simulated/tiny") / name for name in ("perception.csv", "elo.csv", "themes.csv")),
     *(Path("results/tiny/primary") / name for name in ("judge_sensitivity.csv", "judge_sensitivity.spec.json",
                                                       "judge_sensitivity_exclusions.csv")),
-    *(Path("reports/tiny/tables") / f"{name}.csv" for name in ("judge_sensitivity", "lmm_coefficients", "responders")),
+    Path("reports/tiny/tables/judge_sensitivity.csv"),
 }
 
 

@@ -4,19 +4,19 @@
 
 The release is simulated (analysis.simulate.release writes the layout the authors' notebook shows: one
 row per supporter message, the real themes, Elo and perception files and coverage). One Snakemake run,
-under a copy of the plan with few Bayesian draws and a small power grid (:func:`quick_plan`), imports it
-(format: paper_release), runs every registered analysis (the Bayesian fits included), compares the
-published numbers with the reproduced ones, audits the run and renders the report. The same run imports
+under a copy of the plan with few Bayesian draws (:func:`quick_plan`) and a planner's ``power_overrides``
+(:data:`POWER_OVERRIDES`), imports it (format: paper_release), runs every registered analysis (the Bayesian
+fits included), compares the published numbers with the reproduced ones, audits the run and renders the report. The same run imports
 three more copies, each with one optional file broken; a dry run then lists what `rule all` still has to
 do for each cohort.
 
 **The simulated run.** One Snakemake run on a simulated cohort (``tiny``: its simulated inputs, perception
-task and themes included, and the results and tables of the families whose tests need a simulated cohort: the
-primary analysis, the per-judge rerun of two judges, the mixed models, the planning family under a planner's
-``power_overrides``) and a small native cohort (``mine``).
+task and themes included, the primary analysis and its per-judge rerun of two judges) and a small native
+cohort (``mine``).
 
-Each family is run end to end once: the secondary analyses and the taxonomy are read from the release run,
-as are the figures (:data:`FIGURES`), whose plotting rules are the same for every format.
+Each family is run end to end once: the release run's cohort makes every family's results, tables and figures
+(:data:`FIGURES`), but the primary analysis, which both runs make (the simulated and native formats), and the
+per-judge rerun, which needs the simulated cohort's two judges.
 
 Each run is a session fixture (``release_run`` and ``simulated_run`` in tests/conftest.py); tests/conftest.py
 keeps the modules that read one run on one pytest-xdist worker (:data:`RUN_GROUPS`), so that each run is
@@ -43,12 +43,14 @@ SIMULATED_GROUP = "simulated_run"
 # The test modules that read each shared run (tests/conftest.py schedules each group on one worker).
 RUN_GROUPS = {
     **dict.fromkeys(("tests/test_workflow_report.py", "tests/test_workflow_bayes.py", "tests/test_workflow_secondary.py",
-                     "tests/test_workflow_taxonomy.py"), RELEASE_GROUP),
-    **dict.fromkeys(("tests/test_workflow.py", "tests/test_workflow_mixed.py", "tests/test_design_workflow.py"), SIMULATED_GROUP),
+                     "tests/test_workflow_taxonomy.py", "tests/test_workflow_mixed.py", "tests/test_design_workflow.py"), RELEASE_GROUP),
+    **dict.fromkeys(("tests/test_workflow.py",), SIMULATED_GROUP),
 }
 
 # A bulk ESS no fit reaches: the gate breaks on any CPU and for any seed.
 IMPOSSIBLE_ESS = 10**9
+# A planner's overrides of the registered power grid (two sizes x 30 simulated trials), given to the release run.
+POWER_OVERRIDES = {"n_per_arm": [20, 40], "simulations": 30, "attrition": 0.1, "mde": {"power": 0.8, "effect_grid_sd": [0.2, 0.8]}}
 
 
 def quick_plan(directory, name: str = "prereg_quick.yaml", **diagnostics) -> str:
@@ -107,7 +109,8 @@ def snakemake(workdir: Path, *arguments: str, deviations: tuple[str, ...] = (NOT
                        "pseudonymise_ids": {"key_file": str(pseudonym_key(inputs))}}}
     cohorts |= {name: {"format": "paper_release", "path": str(inputs / name), "verify_checksums": False} for name in BROKEN}
     overlay = workdir / "overlay.yaml"
-    overlay.write_text(yaml.safe_dump({"prereg": str(prereg or workdir / "prereg.yaml"), "cohorts": cohorts, "paper_release": RELEASE_CONFIG}))
+    overlay.write_text(yaml.safe_dump({"prereg": str(prereg or workdir / "prereg.yaml"), "cohorts": cohorts, "paper_release": RELEASE_CONFIG,
+                                       "power_overrides": POWER_OVERRIDES}))
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
                "--cores", "2", *arguments, "--config", f"deviations=[{', '.join(deviations)}]", "--configfile", str(overlay)]
     return subprocess.run(command, capture_output=True, text=True, timeout=1800)
@@ -170,8 +173,6 @@ SIMULATION = {
     "messages_per_conversation": 8.0,
 }
 N_PARTICIPANTS = 160
-# A planner's overrides of the registered power grid (two sizes x 30 simulated trials).
-POWER_OVERRIDES = {"n_per_arm": [20, 40], "simulations": 30, "attrition": 0.1, "mde": {"power": 0.8, "effect_grid_sd": [0.2, 0.8]}}
 
 # The figures of every family, built (and checked) by the release run.
 FIGURES = ["effects_sd", "composite_by_conversation", "responders", "silent_empathy_traits", "silent_empathy_self_vs_judged",
@@ -181,12 +182,13 @@ FOUNDATION_TARGETS = [
     f"reports/tiny/tables/{name}.{extension}" for name in ("primary_did", "arm_contrasts") for extension in ("csv", "tex", "md")
 ] + ["results/tiny/primary/spec.json", "results/tiny/qc/flow.csv"]
 JUDGE_TARGETS = ["results/tiny/primary/judge_sensitivity.csv", "reports/tiny/tables/judge_sensitivity.md"]
+# The mixed models' outputs, read from the release run (tests/test_workflow_mixed.py).
 MIXED_RESULTS = [
-    f"results/tiny/mixed/{name}" for name in (
+    f"results/rel/mixed/{name}" for name in (
         "lmm_coefficients.csv", "convergence.csv", "spec.json", "reliability.csv", "responders.csv", "participant_change.csv",
         "reliable_change_excluded.csv", "reliable_change.spec.json")
 ]
-MIXED_REPORTS = [f"reports/tiny/tables/{name}.{ext}" for name in ("lmm_coefficients", "responders") for ext in ("csv", "tex", "md")]
+MIXED_REPORTS = [f"reports/rel/tables/{name}.{ext}" for name in ("lmm_coefficients", "responders") for ext in ("csv", "tex", "md")]
 # The secondary analyses' tables and spec records, read from the release run (tests/test_workflow_secondary.py).
 SECONDARY_TABLES = ["silent_empathy_correlations", "silent_empathy_gap", "improvement_effects", "baseline_heterogeneity", "perception",
                     "perception_elo"]
@@ -194,10 +196,8 @@ SECONDARY_SPECS = ["silent_empathy/spec.json", "improvement/spec.json", "percept
 # The simulated format's optional inputs: the perception task, its Elo ratings and the planted themes, validated.
 SIMULATED_OPTIONAL_TARGETS = [*(f"data/simulated/tiny/{name}.csv" for name in ("perception", "elo", "themes")),
                               "results/tiny/taxonomy/themes_validated.csv"]
-DESIGN_TARGETS = [f"results/tiny/design/{name}" for name in ("power.csv", "sample_size.csv", "mde.csv", "spec.json")]
 NATIVE_TARGETS = ["reports/mine/tables/primary_did.md", "results/mine/primary/hypothesis_tests.csv"]
-SIMULATED_TARGETS = [*FOUNDATION_TARGETS, *JUDGE_TARGETS, *MIXED_RESULTS, *MIXED_REPORTS, *SIMULATED_OPTIONAL_TARGETS,
-                     *DESIGN_TARGETS, *NATIVE_TARGETS]
+SIMULATED_TARGETS = [*FOUNDATION_TARGETS, *JUDGE_TARGETS, *SIMULATED_OPTIONAL_TARGETS, *NATIVE_TARGETS]
 
 
 def simulated_cohorts(workdir: Path) -> dict:
@@ -206,8 +206,8 @@ def simulated_cohorts(workdir: Path) -> dict:
 
 
 def run_simulated(workdir: Path, *arguments: str) -> subprocess.CompletedProcess:
-    """Run the workflow in ``workdir`` on the simulated run's cohorts and overrides."""
-    return run_on_cohorts(workdir, simulated_cohorts(workdir), *arguments, power_overrides=POWER_OVERRIDES)
+    """Run the workflow in ``workdir`` on the simulated run's cohorts."""
+    return run_on_cohorts(workdir, simulated_cohorts(workdir), *arguments)
 
 
 def build_simulated_run(workdir: Path, native: CohortTables) -> Path:

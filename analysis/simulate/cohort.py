@@ -123,7 +123,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import brentq
 from scipy.special import ndtr, ndtri
 
 from analysis.cohorts.native import CohortTables
@@ -140,6 +139,10 @@ from analysis.constants import (
     TROUBLE_TYPES,
 )
 from analysis.errors import ConfigError
+from analysis.runtime.lazy_imports import lazy_module
+
+# only the calibration solves with it; the theme coder and the tests' imports of this module do not load it
+optimize = lazy_module("scipy.optimize")
 
 __all__ = [
     "REFERENCE_DIR", "PRIMARY_COEFFICIENTS_FILE", "PRIMARY_FIT_FILE", "COMPOSITE_FILE", "DEFAULT_ARM_SIZES",
@@ -583,7 +586,7 @@ def _discretised_moments(
 def solve_location(target: float, scale: float) -> float:
     """Latent location whose discretised mean equals ``target``."""
     span = 10.0 * scale + SCORE_MAX
-    return brentq(
+    return optimize.brentq(
         lambda m: _discretised_moments(m, scale)[0] - target,
         target - span,
         target + span,
@@ -611,7 +614,7 @@ def solve_dimension(
             f"A residual SE of {np.sqrt(residual_variance):.3f} is not attainable for "
             f"integer scores with cell means {targets}."
         )
-    scale = brentq(excess, low, high, xtol=1e-12)
+    scale = optimize.brentq(excess, low, high, xtol=1e-12)
     return scale, tuple(locations(scale))
 
 

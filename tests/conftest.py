@@ -122,6 +122,12 @@ def release_run(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def release_dir(release_run):
+    """The folder of the shared release run; its cohort `rel` has every family's outputs."""
+    return release_run[0]
+
+
+@pytest.fixture(scope="session")
 def simulated_run(tmp_path_factory):
     """The suite's shared end-to-end run of a simulated and a native cohort (tests/workflow_runs.py).
 
@@ -135,9 +141,10 @@ def simulated_run(tmp_path_factory):
 
 
 # The test modules that sample with nutpie in their own process. numba compiles its generic code for the
-# sampler's callbacks once per process (about 5 s of the first model's compilation), so they share a worker.
+# sampler's callbacks once per process, so they share a worker (the progress test of tests/test_console.py
+# took 4.4 s on a worker of its own, 2.2 s after tests/test_bayes.py).
 IN_PROCESS_SAMPLING = dict.fromkeys(("tests/test_bayes.py", "tests/test_console.py"), "in_process_sampling")
-# Test modules that read the same session-scoped run (RUN_GROUPS): one worker must run them all, or each
+# The modules of a group run on one worker: those that read one session-scoped run (RUN_GROUPS) must, or each
 # worker would make the run again. (pytest-xdist's own `xdist_group` marks do not group under pytest 9.)
 WORKER_GROUPS = {**RUN_GROUPS, **IN_PROCESS_SAMPLING}
 

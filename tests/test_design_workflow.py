@@ -17,32 +17,26 @@ from tests.workflow_runs import POWER_OVERRIDES, SIMULATION, run_on_cohorts
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def design_run(release_run):
-    """The release run's folder."""
-    return release_run[0]
-
-
-def test_planning_outputs_are_made_with_the_overrides(design_run):
-    power = pd.read_csv(design_run / "results/rel/design/power.csv")
+def test_planning_outputs_are_made_with_the_overrides(release_dir):
+    power = pd.read_csv(release_dir / "results/rel/design/power.csv")
     assert list(power.columns) == POWER_COLUMNS
     assert sorted(power["n_per_arm"].unique()) == [20, 40] and set(power["n_sims"]) == {30}
     assert set(power["attrition"]) == {0.1}
     assert set(power.loc[power["kind"] == "hypothesis", "name"]) == {"H1", "H2", "H3", "H4"}
-    assert list(pd.read_csv(design_run / "results/rel/design/sample_size.csv").columns) == SAMPLE_SIZE_COLUMNS
-    assert list(pd.read_csv(design_run / "results/rel/design/mde.csv").columns) == MDE_COLUMNS
-    spec = json.loads((design_run / "results/rel/design/spec.json").read_text())
+    assert list(pd.read_csv(release_dir / "results/rel/design/sample_size.csv").columns) == SAMPLE_SIZE_COLUMNS
+    assert list(pd.read_csv(release_dir / "results/rel/design/mde.csv").columns) == MDE_COLUMNS
+    spec = json.loads((release_dir / "results/rel/design/spec.json").read_text())
     assert spec["analysis_id"] == "design_power" and spec["details"]["overrides"] == POWER_OVERRIDES
-    assert (design_run / "logs/simulate_power/rel.log").is_file()
+    assert (release_dir / "logs/simulate_power/rel.log").is_file()
 
 
-def test_the_same_inputs_give_byte_identical_planning_outputs(design_run, tmp_path):
+def test_the_same_inputs_give_byte_identical_planning_outputs(release_dir, tmp_path):
     """The planning outputs recomputed in this process from the run's outcomes and mixed models, with what
     rule simulate_power passes (the run's plan under the run's overrides), written as it writes them."""
-    plan = load_prereg(design_run / "prereg.yaml")
+    plan = load_prereg(release_dir / "prereg.yaml")
     results = design_analysis(
-        outcomes=read_outcomes(design_run / "results/rel/outcomes/conversation_scores.csv"),
-        lmm_coefficients=pd.read_csv(design_run / "results/rel/mixed/lmm_coefficients.csv"),
+        outcomes=read_outcomes(release_dir / "results/rel/outcomes/conversation_scores.csv"),
+        lmm_coefficients=pd.read_csv(release_dir / "results/rel/mixed/lmm_coefficients.csv"),
         dimensions=plan["outcomes"]["dimensions"],
         composite=plan["outcomes"]["composite"],
         arms=plan["design"]["arms"],
@@ -54,7 +48,7 @@ def test_the_same_inputs_give_byte_identical_planning_outputs(design_run, tmp_pa
     )
     for name in ("power", "sample_size", "mde"):
         write_csv(getattr(results, name), tmp_path / f"{name}.csv")
-        assert (tmp_path / f"{name}.csv").read_bytes() == (design_run / f"results/rel/design/{name}.csv").read_bytes(), name
+        assert (tmp_path / f"{name}.csv").read_bytes() == (release_dir / f"results/rel/design/{name}.csv").read_bytes(), name
 
 
 def test_a_bad_override_stops_the_run_naming_it(tmp_path):

@@ -29,14 +29,8 @@ from tests.workflow_runs import IMPOSSIBLE_ESS, RELEASE_PARTICIPANTS, quick_plan
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def bayes_run(release_run):
-    """The shared run's folder; its cohort `rel` has every Bayesian output."""
-    return release_run[0]
-
-
-def test_bayes_outputs_have_their_columns_and_rows(bayes_run):
-    results = bayes_run / "results/rel/bayes"
+def test_bayes_outputs_have_their_columns_and_rows(release_dir):
+    results = release_dir / "results/rel/bayes"
     effects = pd.read_csv(results / "effects.csv")
     assert list(effects.columns) == EFFECT_COLUMNS
     assert len(effects) == 6 * 4 * 3 + 4
@@ -56,57 +50,57 @@ def test_bayes_outputs_have_their_columns_and_rows(bayes_run):
     assert list(ppc.columns) == PPC_COLUMNS and len(ppc) == 6 * 4 * 3 * 5
 
 
-def test_inference_data_files_hold_data_and_named_coordinates(bayes_run):
-    ordinal = az.from_netcdf(bayes_run / "results/rel/bayes/ordinal.nc")
+def test_inference_data_files_hold_data_and_named_coordinates(release_dir):
+    ordinal = az.from_netcdf(release_dir / "results/rel/bayes/ordinal.nc")
     assert {"posterior", "sample_stats", "observed_data", "constant_data", "posterior_predictive"} <= set(ordinal.groups())
     assert ordinal.posterior["arm_post"].dims == ("chain", "draw", "arm", "dimension")
     assert ordinal.observed_data["score"].shape == (RELEASE_PARTICIPANTS * 3, 6)
     assert list(ordinal.posterior.coords["cutpoint"].values) == ["1|2", "2|3", "3|4", "4|5"]
-    outcomes = pd.read_csv(bayes_run / "results/rel/outcomes/conversation_scores.csv")
+    outcomes = pd.read_csv(release_dir / "results/rel/outcomes/conversation_scores.csv")
     assert list(ordinal.observed_data.coords["conversation"].values) == outcomes["conversation_id"].tolist()
     assert (ordinal.observed_data["score"].sel(dimension="advice_giving").to_numpy() == outcomes["advice_giving"].to_numpy()).all()
-    composite = az.from_netcdf(bayes_run / "results/rel/bayes/composite.nc")
+    composite = az.from_netcdf(release_dir / "results/rel/bayes/composite.nc")
     assert composite.observed_data["overall_empathy"].to_numpy().tolist() == pytest.approx(outcomes["overall_empathy"].tolist())
 
 
-def test_spec_records_describe_the_fits(bayes_run):
+def test_spec_records_describe_the_fits(release_dir):
     for name, analysis_id in (("ordinal", "bayes_ordinal"), ("composite", "bayes_composite")):
-        record = read_spec_record(bayes_run / f"results/rel/bayes/{name}.spec.json")
+        record = read_spec_record(release_dir / f"results/rel/bayes/{name}.spec.json")
         assert spec_record(**record) == record
         assert (record["analysis_id"], record["family"], record["estimator"]) == (analysis_id, "bayes", "pymc_nutpie_nuts")
         assert record["details"]["sampler"]["draws"] == 150 and record["details"]["sampler"]["thin"] == 2
         assert record["diagnostics"]["passed"] is False and record["diagnostics"]["policy"] == "warn"
-    comparison = read_spec_record(bayes_run / "results/rel/models/spec.json")
+    comparison = read_spec_record(release_dir / "results/rel/models/spec.json")
     assert comparison["analysis_id"] == "estimator_comparison"
 
 
-def test_estimator_comparison_lines_up_the_four_estimators(bayes_run):
-    table = pd.read_csv(bayes_run / "results/rel/models/estimator_comparison.csv")
+def test_estimator_comparison_lines_up_the_four_estimators(release_dir):
+    table = pd.read_csv(release_dir / "results/rel/models/estimator_comparison.csv")
     assert list(table.columns) == COMPARISON_COLUMNS
     assert set(table["estimator"]) == {"ols_cluster", "lmm_reml", "bayes_ordinal", "bayes_linear"}
-    primary = pd.read_csv(bayes_run / "results/rel/primary/effects_sd.csv").set_index(["outcome", "arm"])
+    primary = pd.read_csv(release_dir / "results/rel/primary/effects_sd.csv").set_index(["outcome", "arm"])
     ols = table.query("estimator == 'ols_cluster'").set_index(["outcome", "arm"])
     pd.testing.assert_series_equal(ols["estimate_sd"], primary.loc[ols.index, "estimate_sd"], check_names=False)
     assert len(table.query("outcome == 'overall_empathy'")) == 4 * 3
 
 
-def test_reports_are_labelled_synthetic(bayes_run):
+def test_reports_are_labelled_synthetic(release_dir):
     for name in ("bayes_effects", "bayes_diagnostics"):
-        assert (bayes_run / f"reports/rel/tables/{name}.md").read_text(encoding="utf-8").startswith("SYNTHETIC DATA")
-    assert (bayes_run / "logs/fit_bayes_ordinal/rel.benchmark.tsv").is_file()
+        assert (release_dir / f"reports/rel/tables/{name}.md").read_text(encoding="utf-8").startswith("SYNTHETIC DATA")
+    assert (release_dir / "logs/fit_bayes_ordinal/rel.benchmark.tsv").is_file()
 
 
-def test_the_slurm_profile_schedules_the_fits_with_resources_scaled_to_the_cohort(bayes_run):
+def test_the_slurm_profile_schedules_the_fits_with_resources_scaled_to_the_cohort(release_dir):
     """A dry run through workflow/profiles/slurm (the SLURM executor plugin is installed): each fit asks
     for its chains as CPUs, and memory, run time and temporary disk estimated from the cohort's participants."""
-    plan = yaml.safe_load((bayes_run / "prereg.yaml").read_text(encoding="utf-8"))
+    plan = yaml.safe_load((release_dir / "prereg.yaml").read_text(encoding="utf-8"))
     sampler = plan["bayesian_models"]["sampler"]
     process = snakemake(
-        bayes_run, "results/rel/bayes/ordinal.nc", "results/rel/bayes/composite.nc", "--profile", str(REPO / "workflow" / "profiles" / "slurm"),
+        release_dir, "results/rel/bayes/ordinal.nc", "results/rel/bayes/composite.nc", "--profile", str(REPO / "workflow" / "profiles" / "slurm"),
         "--dry-run", "--forcerun", "fit_bayes_ordinal", "fit_bayes_composite",
     )
     assert process.returncode == 0, process.stderr[-4000:]
-    participants = count_participants(bayes_run / "results/rel/outcomes/conversation_scores.csv")
+    participants = count_participants(release_dir / "results/rel/outcomes/conversation_scores.csv")
     assert participants == RELEASE_PARTICIPANTS
     jobs = {block.split(":", 1)[0]: block for block in process.stdout.split("rule ")[1:]}
     for rule, effects in (("fit_bayes_ordinal", 6), ("fit_bayes_composite", 1)):
@@ -117,12 +111,12 @@ def test_the_slurm_profile_schedules_the_fits_with_resources_scaled_to_the_cohor
         assert f"threads: {sampler['chains']}" in jobs[rule]
 
 
-def test_a_broken_gate_fails_the_rule_naming_the_parameters(bayes_run, tmp_path):
+def test_a_broken_gate_fails_the_rule_naming_the_parameters(release_dir, tmp_path):
     """In a copy of the shared run (timestamps kept), only the composite fit reruns: its gate policy changed."""
     workdir = tmp_path / "copy"
-    shutil.copytree(bayes_run, workdir, symlinks=True)
+    shutil.copytree(release_dir, workdir, symlinks=True)
     plan = quick_plan(workdir, name="prereg_failing.yaml", policy="fail")
-    process = snakemake(workdir, "results/rel/bayes/composite.nc", prereg=plan, inputs=bayes_run)
+    process = snakemake(workdir, "results/rel/bayes/composite.nc", prereg=plan, inputs=release_dir)
     assert process.returncode == 1
     assert "bayes_composite broke its registered diagnostic gates" in process.stderr
     assert "bulk ESS below 1000000000: intercept (" in process.stderr and "arm_post[video]" in process.stderr
@@ -137,9 +131,9 @@ def test_a_broken_gate_fails_the_rule_naming_the_parameters(bayes_run, tmp_path)
     assert not kept["passed"].any()
 
 
-def test_warn_policy_keeps_the_fit_and_logs_the_problems(bayes_run):
-    record = read_spec_record(bayes_run / "results/rel/bayes/composite.spec.json")
+def test_warn_policy_keeps_the_fit_and_logs_the_problems(release_dir):
+    record = read_spec_record(release_dir / "results/rel/bayes/composite.spec.json")
     assert record["diagnostics"]["passed"] is False and record["diagnostics"]["policy"] == "warn"
-    assert (bayes_run / "results/rel/bayes/composite.nc").is_file()
-    log = (bayes_run / "logs/fit_bayes_composite/rel.log").read_text(encoding="utf-8")
+    assert (release_dir / "results/rel/bayes/composite.nc").is_file()
+    log = (release_dir / "logs/fit_bayes_composite/rel.log").read_text(encoding="utf-8")
     assert "broke its registered diagnostic gates" in log and f"bulk ESS below {IMPOSSIBLE_ESS}" in log

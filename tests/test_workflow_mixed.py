@@ -26,50 +26,44 @@ RULES = ("fit_mixed_models", "estimate_reliable_change", "render_mixed_tables", 
 
 
 @pytest.fixture(scope="module")
-def mixed_run(release_run):
-    """The release run's folder."""
-    return release_run[0]
-
-
-@pytest.fixture(scope="module")
-def run_plan(mixed_run):
+def run_plan(release_dir):
     """The run's own plan: the registered one with few Bayesian draws, its mixed-model section unchanged."""
-    return load_prereg(mixed_run / "prereg.yaml")
+    return load_prereg(release_dir / "prereg.yaml")
 
 
-def test_every_output_is_made_and_logged(mixed_run):
+def test_every_output_is_made_and_logged(release_dir):
     for path in MIXED_RESULTS + MIXED_REPORTS:
-        assert (mixed_run / path).stat().st_size > 0, path
+        assert (release_dir / path).stat().st_size > 0, path
     for rule in RULES:
-        assert (mixed_run / "logs" / rule / "rel.log").is_file(), rule
-    assert "converged with profiled_bounded" in (mixed_run / "logs/fit_mixed_models/rel.log").read_text(encoding="utf-8")
+        assert (release_dir / "logs" / rule / "rel.log").is_file(), rule
+    assert "converged with profiled_bounded" in (release_dir / "logs/fit_mixed_models/rel.log").read_text(encoding="utf-8")
 
 
-def test_outputs_equal_the_registered_analysis_run_directly(mixed_run, run_plan):
-    outcomes = read_outcomes(mixed_run / "results/rel/outcomes/conversation_scores.csv")
+def test_outputs_equal_the_registered_analysis_run_directly(release_dir, run_plan):
+    outcomes = read_outcomes(release_dir / "results/rel/outcomes/conversation_scores.csv")
     mixed = run_plan["mixed_models"]
     direct = mixed_analysis(
         outcomes, mixed["outcomes"], run_plan["design"]["arms"], run_plan["design"]["reference_arm"], mixed["optimizers"],
         mixed["terms"], mixed["scenario_reference"], mixed["alpha"],
     )
-    written = pd.read_csv(mixed_run / "results/rel/mixed/lmm_coefficients.csv")
+    written = pd.read_csv(release_dir / "results/rel/mixed/lmm_coefficients.csv")
     pd.testing.assert_frame_equal(written, direct.coefficients, check_dtype=False, rtol=1e-12, atol=1e-12)
     change = reliable_change_analysis(
         outcomes, run_plan["design"]["arms"], mixed["reliable_change"]["reliability_arm"], mixed["optimizers"],
         run_plan["design"]["conversations_per_participant"], run_plan["design"]["post_conversations"],
     )
-    responders = pd.read_csv(mixed_run / "results/rel/mixed/responders.csv")
+    responders = pd.read_csv(release_dir / "results/rel/mixed/responders.csv")
     pd.testing.assert_frame_equal(responders, change.responders, check_dtype=False, rtol=1e-12, atol=1e-12)
-    reliability = pd.read_csv(mixed_run / "results/rel/mixed/reliability.csv").iloc[0]
+    reliability = pd.read_csv(release_dir / "results/rel/mixed/reliability.csv").iloc[0]
     assert reliability["r1"] == pytest.approx(change.reliability.iloc[0]["r1"], rel=1e-12)
-    participants = pd.read_csv(mixed_run / "results/rel/mixed/participant_change.csv", dtype={"participant_id": str})
+    participants = pd.read_csv(release_dir / "results/rel/mixed/participant_change.csv", dtype={"participant_id": str})
     assert len(participants) == RELEASE_PARTICIPANTS and set(participants["classification"]) <= {"improved", "no_reliable_change", "worsened"}
     assert np.allclose(participants["d"], participants["post_mean"] - participants["baseline"])
 
 
-def test_spec_records_carry_the_registered_ids(mixed_run, run_plan):
-    lmm = json.loads((mixed_run / "results/rel/mixed/spec.json").read_text(encoding="utf-8"))
-    change = json.loads((mixed_run / "results/rel/mixed/reliable_change.spec.json").read_text(encoding="utf-8"))
+def test_spec_records_carry_the_registered_ids(release_dir, run_plan):
+    lmm = json.loads((release_dir / "results/rel/mixed/spec.json").read_text(encoding="utf-8"))
+    change = json.loads((release_dir / "results/rel/mixed/reliable_change.spec.json").read_text(encoding="utf-8"))
     assert lmm["analysis_id"] == run_plan["mixed_models"]["id"] and lmm["family"] == "mixed"
     assert change["analysis_id"] == run_plan["mixed_models"]["reliable_change"]["id"]
     conversations = 3 * RELEASE_PARTICIPANTS
@@ -78,23 +72,23 @@ def test_spec_records_carry_the_registered_ids(mixed_run, run_plan):
     assert lmm["exclusions"] == [rule["id"] for rule in run_plan["exclusions"]]
 
 
-def test_tables_are_labelled_synthetic(mixed_run):
+def test_tables_are_labelled_synthetic(release_dir):
     for name in ("lmm_coefficients", "responders"):
         for extension in ("csv", "tex", "md"):
-            assert "SYNTHETIC DATA" in (mixed_run / f"reports/rel/tables/{name}.{extension}").read_text(encoding="utf-8")
+            assert "SYNTHETIC DATA" in (release_dir / f"reports/rel/tables/{name}.{extension}").read_text(encoding="utf-8")
 
 
-def test_rule_all_builds_the_mixed_outputs(mixed_run):
+def test_rule_all_builds_the_mixed_outputs(release_dir):
     """What `rule all` reruns for the release once its outcomes are remade (the import, a checkpoint, is not rerun)."""
-    everything = snakemake(mixed_run, "--forcerun", "derive_outcomes", "--dry-run")
+    everything = snakemake(release_dir, "--forcerun", "derive_outcomes", "--dry-run")
     assert everything.returncode == 0, everything.stderr[-2000:]
     planned = dry_run_jobs(everything.stdout + everything.stderr)["rel"]
     assert set(RULES) <= planned, set(RULES) - planned
 
 
-def test_the_same_inputs_give_byte_identical_outputs(mixed_run, run_plan, tmp_path):
+def test_the_same_inputs_give_byte_identical_outputs(release_dir, run_plan, tmp_path):
     """The fits recomputed in this process from the run's outcomes, written and rendered as the rules write them."""
-    outcomes = read_outcomes(mixed_run / "results/rel/outcomes/conversation_scores.csv")
+    outcomes = read_outcomes(release_dir / "results/rel/outcomes/conversation_scores.csv")
     mixed = run_plan["mixed_models"]
     direct = mixed_analysis(
         outcomes, mixed["outcomes"], run_plan["design"]["arms"], run_plan["design"]["reference_arm"], mixed["optimizers"],
@@ -111,9 +105,9 @@ def test_the_same_inputs_give_byte_identical_outputs(mixed_run, run_plan, tmp_pa
                         "responders": change.responders, "reliability": change.reliability,
                         "participant_change": change.participants, "reliable_change_excluded": change.excluded}.items():
         write_csv(frame, tmp_path / f"{name}.csv")
-        assert (tmp_path / f"{name}.csv").read_bytes() == (mixed_run / f"results/rel/mixed/{name}.csv").read_bytes(), name
+        assert (tmp_path / f"{name}.csv").read_bytes() == (release_dir / f"results/rel/mixed/{name}.csv").read_bytes(), name
     # the tables, rendered as render_mixed_tables renders them from the files just compared
-    levels = read_spec_record(mixed_run / "results/rel/mixed/spec.json")["details"]["scenario_levels"]
+    levels = read_spec_record(release_dir / "results/rel/mixed/spec.json")["details"]["scenario_levels"]
     rendered = mixed_tables_text(
         coefficients=pd.read_csv(tmp_path / "lmm_coefficients.csv"),
         convergence=pd.read_csv(tmp_path / "convergence.csv", keep_default_na=False, na_values={"log_likelihood": [""]}),
@@ -131,18 +125,18 @@ def test_the_same_inputs_give_byte_identical_outputs(mixed_run, run_plan, tmp_pa
     for name in ("lmm_coefficients", "responders"):
         for extension in ("csv", "tex", "md"):
             again = (tmp_path / f"{name}.{extension}").read_bytes()
-            assert again == (mixed_run / f"reports/rel/tables/{name}.{extension}").read_bytes(), (name, extension)
+            assert again == (release_dir / f"reports/rel/tables/{name}.{extension}").read_bytes(), (name, extension)
 
 
-def test_nonconvergence_fails_the_rule_with_a_clear_message(mixed_run, tmp_path):
+def test_nonconvergence_fails_the_rule_with_a_clear_message(release_dir, tmp_path):
     """In a copy of the shared run (timestamps kept), only the mixed models rerun: their optimizers changed."""
     workdir = tmp_path / "copy"
-    shutil.copytree(mixed_run, workdir, symlinks=True)
-    plan = yaml.safe_load((mixed_run / "prereg.yaml").read_text(encoding="utf-8"))
+    shutil.copytree(release_dir, workdir, symlinks=True)
+    plan = yaml.safe_load((release_dir / "prereg.yaml").read_text(encoding="utf-8"))
     plan["mixed_models"]["optimizers"] = [{"method": "profiled_bounded", "maxiter": 1}]
     prereg = tmp_path / "prereg_one_iteration.yaml"
     prereg.write_text(yaml.safe_dump(plan, sort_keys=False), encoding="utf-8")
-    process = snakemake(workdir, "results/rel/mixed/lmm_coefficients.csv", prereg=prereg, inputs=mixed_run)
+    process = snakemake(workdir, "results/rel/mixed/lmm_coefficients.csv", prereg=prereg, inputs=release_dir)
     assert process.returncode == 1
     output = process.stdout + process.stderr
     assert "import_paper_release" not in output and "derive_outcomes" not in output

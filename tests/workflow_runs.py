@@ -5,10 +5,10 @@
 The release is simulated (analysis.simulate.release writes the layout the authors' notebook shows: one
 row per supporter message, the real themes, Elo and perception files and coverage). One Snakemake run,
 under a copy of the plan with few Bayesian draws (:func:`quick_plan`) and a planner's ``power_overrides``
-(:data:`POWER_OVERRIDES`), imports it (format: paper_release), runs every registered analysis (the Bayesian
-fits included), compares the published numbers with the reproduced ones, audits the run and renders the report. The same run imports
-three more copies, each with one optional file broken; a dry run then lists what `rule all` still has to
-do for each cohort.
+(:data:`POWER_OVERRIDES`), imports it (format: paper_release), runs every registered analysis (the
+Bayesian fits included), compares the published numbers with the reproduced ones, audits the run and
+renders the report. The same run imports three more copies, each with one optional file broken; a dry run
+then lists what `rule all` still has to do for each cohort.
 
 **The simulated run.** One Snakemake run on a simulated cohort (``tiny``: its simulated inputs, perception
 task and themes included, the primary analysis and its per-judge rerun of two judges) and a small native

@@ -4,10 +4,7 @@ primary import), and the published-versus-reproduced comparison."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +35,7 @@ from analysis.errors import CohortValidationError, InputFileError, PipelineError
 from analysis.runtime.checksums import git_blob_id
 from analysis.simulate.release import simulate_release, theme_levels, write_release
 from tests.conftest import REPO
+from tests.local_server import serving
 
 ARMS = ["control", "video", "coach", "combined"]
 REFERENCE = Path(MANIFEST_PATH).parent
@@ -419,23 +417,12 @@ def test_published_numbers_of_an_unavailable_input_are_listed_as_not_reproduced(
 
 
 # ---------------------------------------------------------------------------------------- download
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *arguments):
-        pass
-
-
 @pytest.fixture
 def server(tmp_path):
     root = tmp_path / "served"
     root.mkdir()
-    handler = functools.partial(_QuietHandler, directory=str(root))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    # shutdown() returns at the loop's next poll: every 0.5 s by default, half a second per test
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(root) as url:
+        yield root, url
 
 
 def _serve(root: Path, content: dict[str, bytes], lfs: set[str]) -> pd.DataFrame:

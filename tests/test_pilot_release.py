@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
 import re
 import shutil
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +31,7 @@ from analysis.cohorts.contract import read_csv_text
 from analysis.constants import DIMENSIONS
 from analysis.errors import InputFileError
 from tests.conftest import PILOT_DIR, PILOT_DOWNLOADS, PILOT_UNAVAILABLE, resolve_pilot_release, running_in_ci
+from tests.local_server import serving
 
 
 @pytest.fixture(scope="module")
@@ -242,21 +240,9 @@ def test_local_copy_with_a_changed_file_is_rejected_naming_it(release_copy, mani
 
 @pytest.fixture
 def served(release_copy):
-    """A throw-away HTTP server on 127.0.0.1 serving the release copy (loopback only, stopped after the test)."""
-    handler = functools.partial(_QuietHandler, directory=str(release_copy))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    # shutdown() returns at the loop's next poll: every 0.5 s by default, half a second per test
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/", release_copy
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        """Keep the test output clean."""
+    """The release copy served over HTTP on 127.0.0.1 (stopped after the test)."""
+    with serving(release_copy) as url:
+        yield f"{url}/", release_copy
 
 
 def test_download_from_a_local_server_verifies_every_file(served, manifest, tmp_path):

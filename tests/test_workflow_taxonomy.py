@@ -17,47 +17,44 @@ from tests.workflow_runs import RELEASE_PARTICIPANTS, dry_run_jobs, run_on_cohor
 pytestmark = pytest.mark.e2e
 
 
-def test_the_release_gets_every_taxonomy_output(release_run):
-    workdir, _, _ = release_run
+def test_the_release_gets_every_taxonomy_output(release_dir):
     for prefix in ("phrase", "theme", "theme_level2"):
         for name in ("shares.csv", "change.csv", "change_top.csv", "change_left_out.csv", "change.spec.json"):
-            assert (workdir / f"results/rel/taxonomy/{prefix}_{name}").stat().st_size > 0, (prefix, name)
+            assert (release_dir / f"results/rel/taxonomy/{prefix}_{name}").stat().st_size > 0, (prefix, name)
     for rule in ("validate_themes", "mine_phrases", "estimate_phrase_change", "estimate_theme_change",
                  "estimate_theme_level2_change", "render_taxonomy_tables", "render_theme_tables"):
-        assert (workdir / "logs" / rule / "rel.log").is_file(), rule
+        assert (release_dir / "logs" / rule / "rel.log").is_file(), rule
     for name in ("taxonomy_phrases", "phrase_change", "theme_change"):
-        text = (workdir / f"reports/rel/tables/{name}.md").read_text(encoding="utf-8")
+        text = (release_dir / f"reports/rel/tables/{name}.md").read_text(encoding="utf-8")
         assert text.startswith("SYNTHETIC DATA"), name
 
 
-def test_spec_records_carry_the_registered_ids(release_run, plan):
-    workdir, _, _ = release_run
+def test_spec_records_carry_the_registered_ids(release_dir, plan):
     expected = {
         "mining.spec.json": plan["taxonomy"]["mining"]["id"],
         "phrase_change.spec.json": plan["taxonomy"]["change"]["phrases"]["id"],
         "theme_change.spec.json": plan["taxonomy"]["change"]["themes"]["id"],
     }
     for name, analysis_id in expected.items():
-        record = read_spec_record(workdir / "results/rel/taxonomy" / name)
+        record = read_spec_record(release_dir / "results/rel/taxonomy" / name)
         assert record["analysis_id"] == analysis_id and record["confirmatory"] is False
         assert record["sample"]["n_participants"] == RELEASE_PARTICIPANTS
-    change = read_spec_record(workdir / "results/rel/taxonomy/theme_change.spec.json")
+    change = read_spec_record(release_dir / "results/rel/taxonomy/theme_change.spec.json")
     assert change["terms"] == ["intercept", "treated", "post", "treated:post"]
     assert change["covariance"]["cluster_by"] == "participant_id"
     assert change["multiplicity"]["method"] == plan["taxonomy"]["change"]["fdr_method"]
 
 
-def test_outputs_show_only_phrases_of_at_least_k_participants(release_run, plan):
-    workdir, _, _ = release_run
+def test_outputs_show_only_phrases_of_at_least_k_participants(release_dir, plan):
     k = plan["taxonomy"]["min_participants"]
-    taxonomy = pd.read_csv(workdir / "results/rel/taxonomy/taxonomy.csv", keep_default_na=False)
+    taxonomy = pd.read_csv(release_dir / "results/rel/taxonomy/taxonomy.csv", keep_default_na=False)
     assert len(taxonomy) > 0 and (taxonomy["support_participants"] >= k).all()
     shown = set(taxonomy["phrase"])
     for name in ("phrase_scores.csv", "phrase_change.csv", "phrase_shares.csv", "phrase_change_top.csv"):
-        table = pd.read_csv(workdir / "results/rel/taxonomy" / name, keep_default_na=False)
+        table = pd.read_csv(release_dir / "results/rel/taxonomy" / name, keep_default_na=False)
         column = "phrase" if "phrase" in table.columns else "expression"
         assert set(table[column]) <= shown, name
-    messages = pd.read_csv(workdir / "results/rel/validated/messages.csv", keep_default_na=False)
+    messages = pd.read_csv(release_dir / "results/rel/validated/messages.csv", keep_default_na=False)
     assert not set(messages["text"].str.lower()) & shown
 
 
